@@ -1,0 +1,45 @@
+# make run: set up everything and serve the demo on http://127.0.0.1:8000
+# make test: ruff, mypy and the whole pytest suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EMULATOR_PORT ?= 8420
+
+.PHONY: run test install lint typecheck pytest messages bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# A stable secret for local runs, so demo links keep working across restarts.
+.secret_key:
+	$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > .secret_key
+
+messages: $(STAMP)
+	$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
+
+run: $(STAMP) .secret_key messages
+	DEBUG=1 SECRET_KEY=$$(cat .secret_key) ./scripts/run-local.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy .
+
+pytest: $(STAMP) messages
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media staticfiles

@@ -1,0 +1,245 @@
+"""Customers and invoices endpoints. Thin: parse, call a selector or service, shape the answer."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router, Schema
+
+from invoices import selectors, services
+from invoices.api_auth import company_of
+from invoices.api_errors import ApiError, not_found
+from invoices.api_schemas import (
+    CustomerIn,
+    CustomerOut,
+    InvoiceIn,
+    InvoiceList,
+    InvoiceOut,
+    LinkIn,
+    LinkOut,
+)
+from invoices.models import Customer, Invoice, InvoiceStatus
+from invoices.money import UnknownCurrency, exponent
+from invoices.transitions import IllegalTransition
+
+router = Router(tags=["invoices"])
+
+
+def customer_out(customer: Customer) -> CustomerOut:
+    return CustomerOut(
+        id=customer.public_id,
+        name=customer.name,
+        email=customer.email,
+        external_id=customer.external_id,
+        preferred_language=customer.preferred_language,
+        created_at=customer.created_at,
+    )
+
+
+def invoice_out(invoice: Invoice) -> InvoiceOut:
+    return InvoiceOut(
+        id=invoice.public_id,
+        number=invoice.number,
+        status=invoice.status,
+        customer=invoice.customer.public_id,
+        currency=invoice.currency,
+        subtotal=invoice.subtotal,
+        tax=invoice.tax_total,
+        total=invoice.total,
+        amount_paid=invoice.amount_paid,
+        amount_due=invoice.amount_due,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        notes=invoice.notes,
+        allow_partial_payments=invoice.allow_partial_payments,
+        minimum_payment=invoice.minimum_payment,
+        lines=[
+            {
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_amount": line.unit_amount,
+                "tax_rate": line.tax_rate,
+                "amount": line.amount,
+                "tax_amount": line.tax_amount,
+            }
+            for line in invoice.lines.all()
+        ],
+        created_at=invoice.created_at,
+    )
+
+
+def get_invoice(request: HttpRequest, invoice_id: str) -> Invoice:
+    invoice = selectors.invoice_for_company(company=company_of(request), public_id=invoice_id)
+    if invoice is None:
+        raise not_found("Invoice")
+    return invoice
+
+
+def get_customer(request: HttpRequest, customer_id: str) -> Customer:
+    customer = selectors.customer_for_company(company=company_of(request), public_id=customer_id)
+    if customer is None:
+        raise not_found("Customer")
+    return customer
+
+
+# Customers -------------------------------------------------------------------------------
+
+
+@router.post("/customers", response={201: CustomerOut})
+def create_customer(request: HttpRequest, payload: CustomerIn) -> tuple[int, CustomerOut]:
+    company = company_of(request)
+    if payload.external_id and company.customers.filter(external_id=payload.external_id).exists():
+        raise ApiError(409, "duplicate", "A customer with this external_id exists.", "external_id")
+    customer = services.customer_create(
+        company=company,
+        name=payload.name,
+        email=payload.email,
+        external_id=payload.external_id,
+        preferred_language=payload.preferred_language,
+    )
+    return 201, customer_out(customer)
+
+
+@router.get("/customers/{customer_id}", response=CustomerOut)
+def retrieve_customer(request: HttpRequest, customer_id: str) -> CustomerOut:
+    return customer_out(get_customer(request, customer_id))
+
+
+@router.post("/customers/{customer_id}/portal-link", response=LinkOut)
+def create_portal_link(
+    request: HttpRequest, customer_id: str, payload: LinkIn | None = None
+) -> LinkOut:
+    customer = get_customer(request, customer_id)
+    link = services.portal_link_create(
+        customer=customer, expires_at=payload.expires_at if payload else None
+    )
+    return LinkOut(
+        token=services.share_link_token(link),
+        url=services.share_link_url(link),
+        expires_at=link.expires_at,
+    )
+
+
+@router.delete("/customers/{customer_id}/portal-link", response={204: None})
+def revoke_portal_link(request: HttpRequest, customer_id: str) -> tuple[int, None]:
+    services.portal_link_revoke(customer=get_customer(request, customer_id))
+    return 204, None
+
+
+# Invoices --------------------------------------------------------------------------------
+
+
+class InvoiceFilters(Schema):
+    status: InvoiceStatus | None = None
+    customer: str | None = None
+    page: int = 1
+    page_size: int = 25
+
+
+@router.post("/invoices", response={201: InvoiceOut})
+def create_invoice(request: HttpRequest, payload: InvoiceIn) -> tuple[int, InvoiceOut]:
+    company = company_of(request)
+    customer = selectors.customer_for_company(company=company, public_id=payload.customer)
+    if customer is None:
+        raise ApiError(400, "invalid", "No such customer.", "customer")
+    try:
+        exponent(payload.currency)
+    except UnknownCurrency:
+        raise ApiError(400, "invalid", "Unknown currency.", "currency") from None
+    invoice = services.invoice_create(
+        company=company,
+        customer=customer,
+        currency=payload.currency,
+        due_date=payload.due_date,
+        issue_date=payload.issue_date,
+        notes=payload.notes,
+        allow_partial_payments=payload.allow_partial_payments,
+        minimum_payment=payload.minimum_payment,
+        lines=[
+            services.LineInput(
+                description=line.description,
+                quantity=line.quantity,
+                unit_amount=line.unit_amount,
+                tax_rate=line.tax_rate,
+            )
+            for line in payload.lines
+        ],
+    )
+    return 201, invoice_out(get_invoice(request, invoice.public_id))
+
+
+@router.get("/invoices", response=InvoiceList)
+def list_invoices(request: HttpRequest, filters: Query[InvoiceFilters]) -> InvoiceList:
+    if not 1 <= filters.page_size <= 100:
+        raise ApiError(400, "invalid", "page_size must be between 1 and 100.", "page_size")
+    if filters.page < 1:
+        raise ApiError(400, "invalid", "page must be 1 or more.", "page")
+    qs = (
+        Invoice.objects.filter(company=company_of(request))
+        .select_related("customer")
+        .prefetch_related("lines")
+        .order_by("-issue_date", "-sequence")
+    )
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.customer:
+        qs = qs.filter(customer__public_id=filters.customer)
+    paginator = Paginator(qs, filters.page_size)
+    page = paginator.get_page(filters.page) if filters.page <= max(paginator.num_pages, 1) else None
+    return InvoiceList(
+        data=[invoice_out(invoice) for invoice in page] if page else [],
+        page=filters.page,
+        page_size=filters.page_size,
+        total_count=paginator.count,
+        has_more=bool(page and page.has_next()),
+    )
+
+
+@router.get("/invoices/{invoice_id}", response=InvoiceOut)
+def retrieve_invoice(request: HttpRequest, invoice_id: str) -> InvoiceOut:
+    return invoice_out(get_invoice(request, invoice_id))
+
+
+def _transition(request: HttpRequest, invoice_id: str, action: str) -> InvoiceOut:
+    invoice = get_invoice(request, invoice_id)
+    try:
+        if action == "finalize":
+            services.invoice_finalize(invoice=invoice)
+        else:
+            services.invoice_void(invoice=invoice)
+    except IllegalTransition as exc:
+        raise ApiError(409, "invalid_status", str(exc), "status") from None
+    return invoice_out(get_invoice(request, invoice_id))
+
+
+@router.post("/invoices/{invoice_id}/finalize", response=InvoiceOut)
+def finalize_invoice(request: HttpRequest, invoice_id: str) -> InvoiceOut:
+    return _transition(request, invoice_id, "finalize")
+
+
+@router.post("/invoices/{invoice_id}/void", response=InvoiceOut)
+def void_invoice(request: HttpRequest, invoice_id: str) -> InvoiceOut:
+    return _transition(request, invoice_id, "void")
+
+
+@router.post("/invoices/{invoice_id}/share-link", response=LinkOut)
+def create_share_link(
+    request: HttpRequest, invoice_id: str, payload: LinkIn | None = None
+) -> LinkOut:
+    invoice = get_invoice(request, invoice_id)
+    if invoice.status == InvoiceStatus.DRAFT:
+        raise ApiError(409, "invalid_status", "Finalize the invoice before sharing it.", "status")
+    link = services.share_link_create(
+        invoice=invoice, expires_at=payload.expires_at if payload else None
+    )
+    return LinkOut(
+        token=services.share_link_token(link),
+        url=services.share_link_url(link),
+        expires_at=link.expires_at,
+    )
+
+
+@router.delete("/invoices/{invoice_id}/share-link", response={204: None})
+def revoke_share_link(request: HttpRequest, invoice_id: str) -> HttpResponse | tuple[int, None]:
+    services.share_link_revoke(invoice=get_invoice(request, invoice_id))
+    return 204, None

@@ -1,0 +1,180 @@
+"""Demo data: two companies, their staff, ~10 customers and 50 invoices in every status and in
+USD, EUR, JPY and KWD. Idempotent: a second run changes nothing and prints the same logins."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from invoices import services
+from invoices.models import Company, Customer, Invoice, InvoiceStatus, Membership
+from invoices.models.company import Role
+from invoices.models.credit_note import CreditNote, CreditNoteStatus
+
+DEMO_PASSWORD = "demo-password-2026"
+COMPANIES = [
+    {"slug": "acme", "name": "Acme Studio", "currency": "usd", "plan": "pro", "color": "#0f766e"},
+    {
+        "slug": "globex",
+        "name": "Globex GmbH",
+        "currency": "eur",
+        "plan": "free",
+        "color": "#7c2d12",
+    },
+]
+STAFF = [
+    ("acme-owner", "acme", Role.OWNER),
+    ("acme-viewer", "acme", Role.VIEWER),
+    ("globex-owner", "globex", Role.OWNER),
+]
+CUSTOMERS = [
+    ("Ada Lovelace", "ada@example.com", "en"),
+    ("Jürgen Müller", "juergen@example.de", "de"),
+    ("Amélie Dubois", "amelie@example.fr", "fr"),
+    ("Lucía García", "lucia@example.es", "es"),
+    ("Νίκος Παπαδόπουλος", "nikos@example.gr", ""),
+    ("Анна Иванова", "anna@example.ru", ""),
+    ("Grace Hopper", "grace@example.com", "en"),
+    ("Sakura Tanaka", "sakura@example.jp", ""),
+    ("Omar Al-Sabah", "omar@example.kw", ""),
+    ("Linus Berg", "linus@example.se", "en"),
+]
+CURRENCIES = ["usd", "eur", "jpy", "kwd"]
+# Unit prices per currency in minor units: similar real value across currencies.
+UNIT_PRICES = {
+    "usd": [2500, 12000, 4999],
+    "eur": [2200, 9900, 4500],
+    "jpy": [3000, 15000, 800],
+    "kwd": [7500, 36000, 1250],
+}
+ITEMS = [
+    "Design consultation",
+    "Website maintenance",
+    "Hosting (monthly)",
+    "Logo package",
+    "Copywriting",
+    "Support hours",
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo companies, staff users, customers and invoices (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            admin_user = self._ensure_user("admin", superuser=True)
+            for spec in COMPANIES:
+                company = Company.objects.filter(slug=spec["slug"]).first()
+                if company is None:
+                    company = services.company_create(
+                        slug=spec["slug"],
+                        name=spec["name"],
+                        currency=spec["currency"],
+                        plan=spec["plan"],
+                        brand_color=spec["color"],
+                        email=f"billing@{spec['slug']}.test",
+                        address="1 Demo Street\n10115 Berlin"
+                        if spec["slug"] == "globex"
+                        else "500 Market St\nSan Francisco, CA",
+                        language="de" if spec["slug"] == "globex" else "en",
+                    )
+                    self._seed_company(company, random.Random(spec["slug"]))
+            for username, slug, role in STAFF:
+                user = self._ensure_user(username)
+                Membership.objects.get_or_create(
+                    user=user, company=Company.objects.get(slug=slug), defaults={"role": role}
+                )
+        self.stdout.write("Admin logins (http://127.0.0.1:8000/admin/):")
+        self.stdout.write(f"  {admin_user.get_username()} / {DEMO_PASSWORD}  (superuser)")
+        for username, slug, role in STAFF:
+            self.stdout.write(f"  {username} / {DEMO_PASSWORD}  ({role} of {slug})")
+        self.stdout.write("Demo share links:")
+        for invoice in Invoice.objects.filter(company__slug="acme", status=InvoiceStatus.OPEN)[:3]:
+            link = services.share_link_create(invoice=invoice)
+            self.stdout.write(f"  invoice {invoice.number}: {services.share_link_url(link)}")
+        customer = Customer.objects.filter(company__slug="acme").order_by("pk").first()
+        if customer is not None:
+            link = services.portal_link_create(customer=customer)
+            self.stdout.write(f"  portal of {customer.name}: {services.share_link_url(link)}")
+
+    def _ensure_user(self, username: str, *, superuser: bool = False) -> Any:
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User.objects.create_user(
+                username=username,
+                password=DEMO_PASSWORD,
+                email=f"{username}@example.test",
+                is_staff=True,
+                is_superuser=superuser,
+            )
+        return user
+
+    def _seed_company(self, company: Company, rng: random.Random) -> None:
+        today = timezone.localdate()
+        customers = [
+            services.customer_create(
+                company=company,
+                name=name,
+                email=email.replace("@", f"+{company.slug}@"),
+                external_id=f"{company.slug}-{index:03d}",
+                preferred_language=language,
+                address_line1=f"{10 + index} Example Road",
+                city="Springfield",
+                country="US",
+            )
+            for index, (name, email, language) in enumerate(CUSTOMERS)
+        ]
+        statuses = ["draft", "open", "open", "open", "paid", "void", "uncollectible"]
+        for index in range(25):
+            currency = CURRENCIES[index % len(CURRENCIES)]
+            customer = customers[index % len(customers)]
+            issue = today - dt.timedelta(days=rng.randint(0, 90))
+            lines = [
+                services.LineInput(
+                    description=rng.choice(ITEMS),
+                    quantity=Decimal(rng.choice(["1", "2", "3", "1.5", "10"])),
+                    unit_amount=rng.choice(UNIT_PRICES[currency]),
+                    tax_rate=Decimal(rng.choice(["0", "7", "19", "20"])),
+                )
+                for _ in range(rng.randint(1, 5))
+            ]
+            invoice = services.invoice_create(
+                company=company,
+                customer=customer,
+                currency=currency,
+                issue_date=issue,
+                due_date=issue + dt.timedelta(days=30),
+                lines=lines,
+                notes="Thank you for your business." if index % 3 == 0 else "",
+                allow_partial_payments=index % 2 == 0,
+            )
+            status = statuses[index % len(statuses)]
+            if status == "draft":
+                continue
+            services.invoice_finalize(invoice=invoice)
+            if status == "paid":
+                Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.total)
+                services.invoice_transition(invoice=invoice, to_status=InvoiceStatus.PAID)
+            elif status in ("void", "uncollectible"):
+                services.invoice_transition(invoice=invoice, to_status=status)
+            elif index % 4 == 1:
+                # Partly paid: a third of the total already received.
+                Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.total // 3)
+        CreditNote.objects.create(
+            company=company,
+            customer=customers[0],
+            number=f"CN-{company.slug.upper()}-1",
+            currency=company.default_currency,
+            amount=1500,
+            status=CreditNoteStatus.ISSUED,
+            issued_at=timezone.now(),
+            reason="Goodwill credit",
+        )

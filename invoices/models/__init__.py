@@ -1,0 +1,22 @@
+from .api_key import ApiKey
+from .audit import AuditEvent
+from .company import Company, Membership
+from .credit_note import CreditNote
+from .customer import Customer
+from .invoice import Invoice, InvoiceStatus, InvoiceStatusChange, LineItem
+from .share_link import ShareLink, ShareLinkKind
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Company",
+    "CreditNote",
+    "Customer",
+    "Invoice",
+    "InvoiceStatus",
+    "InvoiceStatusChange",
+    "LineItem",
+    "Membership",
+    "ShareLink",
+    "ShareLinkKind",
+]

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from invoices.ids import new_public_id
+
+LANGUAGE_CHOICES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
+
+
+def new_company_public_key() -> str:
+    return new_public_id("pub")
+
+
+class Plan(models.TextChoices):
+    FREE = "free", _("Free")
+    PRO = "pro", _("Pro")
+
+
+class CommentWriteMode(models.TextChoices):
+    LINK = "link", _("Anyone with the link (name and email)")
+    EMAIL_CODE = "email_code", _("One-time code emailed to the customer")
+    CUSTOMER_SESSION = "customer_session", _("Verified customer session")
+
+
+class Company(models.Model):
+    """The tenant: a business that issues invoices."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    # Names the company in embed snippets and webhook URLs; safe to publish.
+    public_key = models.CharField(max_length=40, unique=True, default=new_company_public_key)
+    logo = models.ImageField(upload_to="logos/", blank=True)
+    brand_color = models.CharField(
+        max_length=7,
+        default="#1d4ed8",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #1d4ed8."))],
+    )
+    default_currency = models.CharField(max_length=3, default="usd")
+    language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, default="en")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    plan = models.CharField(max_length=8, choices=Plan.choices, default=Plan.FREE)
+    email = models.EmailField(blank=True)
+    address = models.TextField(blank=True)
+    tax_id = models.CharField(max_length=64, blank=True)
+
+    # Invoice numbering: "<prefix>-<sequence>"; the counter only moves inside a locked
+    # transaction, so numbers are gap-free and unique (see services.invoice_number_allocate).
+    invoice_prefix = models.CharField(max_length=12, default="INV")
+    next_invoice_sequence = models.PositiveIntegerField(default=1)
+
+    # Portal settings.
+    comment_write_mode = models.CharField(
+        max_length=20, choices=CommentWriteMode.choices, default=CommentWriteMode.LINK
+    )
+    comment_require_totp = models.BooleanField(default=False)
+    reminder_days_before_due = models.PositiveSmallIntegerField(
+        default=3, help_text=_("Send a 'due soon' reminder this many days before the due date.")
+    )
+    reminder_days_after_due = models.PositiveSmallIntegerField(
+        default=7, help_text=_("Send an 'overdue' reminder this many days after the due date.")
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "companies"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    MANAGER = "manager", _("Billing manager")
+    VIEWER = "viewer", _("Read only")
+
+
+# "Manage invoices" (generate or revoke links, finalize, void) is separate from read access.
+ROLES_THAT_MANAGE_INVOICES = frozenset({Role.OWNER, Role.MANAGER})
+
+
+class Membership(models.Model):
+    """A staff user's place in a company; a user may belong to several companies."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "company"], name="membership_unique_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.company} ({self.role})"
+
+    @property
+    def can_manage_invoices(self) -> bool:
+        return self.role in ROLES_THAT_MANAGE_INVOICES

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from invoices.ids import new_public_id
+
+from .company import Company
+from .customer import Customer
+
+
+def new_credit_note_id() -> str:
+    return new_public_id("cn")
+
+
+class CreditNoteStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ISSUED = "issued", _("Issued")
+    VOID = "void", _("Void")
+
+
+class CreditNote(models.Model):
+    """Credit owed to a customer. Amounts in minor units; only issued notes count as credit."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="credit_notes")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credit_notes")
+    public_id = models.CharField(max_length=32, unique=True, default=new_credit_note_id)
+    number = models.CharField(max_length=40)
+    status = models.CharField(
+        max_length=10, choices=CreditNoteStatus.choices, default=CreditNoteStatus.DRAFT
+    )
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField()
+    amount_applied = models.BigIntegerField(default=0)
+    reason = models.CharField(max_length=200, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "number"], name="credit_note_unique_number")
+        ]
+        indexes = [models.Index(fields=["customer", "status"], name="credit_note_customer")]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def remaining(self) -> int:
+        return max(self.amount - self.amount_applied, 0)

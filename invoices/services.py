@@ -1,0 +1,351 @@
+"""Writes for companies, customers, invoices, share links and API keys.
+
+Every function here is keyword-only, runs in a transaction, and is the only way the rest of the
+project (admin, API, commands, other apps) changes these objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from invoices import events
+from invoices.events import Actor
+from invoices.models import (
+    ApiKey,
+    Company,
+    Customer,
+    Invoice,
+    InvoiceStatus,
+    InvoiceStatusChange,
+    LineItem,
+    ShareLink,
+    ShareLinkKind,
+)
+from invoices.money import exponent
+from invoices.tokens import make_token, new_selector
+from invoices.totals import invoice_totals, line_amounts
+from invoices.transitions import check_transition
+
+SHARE_LINK_PURPOSE = "share-link"
+API_KEY_PREFIX = "ipk_"
+
+
+@dataclass(frozen=True)
+class LineInput:
+    description: str
+    quantity: Decimal
+    unit_amount: int
+    tax_rate: Decimal = Decimal(0)
+
+
+# Companies -------------------------------------------------------------------------------
+
+
+def company_create(
+    *, slug: str, name: str, currency: str = "usd", plan: str = "free", **fields: object
+) -> Company:
+    exponent(currency)  # rejects unknown currencies
+    return Company.objects.create(
+        slug=slug, name=name, default_currency=currency.lower(), plan=plan, **fields
+    )
+
+
+# Customers -------------------------------------------------------------------------------
+
+
+def customer_create(
+    *, company: Company, name: str, email: str, external_id: str = "", **fields: object
+) -> Customer:
+    return Customer.objects.create(
+        company=company, name=name, email=email, external_id=external_id, **fields
+    )
+
+
+# Invoices --------------------------------------------------------------------------------
+
+
+def invoice_number_allocate(*, company: Company) -> tuple[int, str]:
+    """Take the company's next invoice number. Must run inside the creating transaction: the
+    row lock serialises concurrent creators, and a rollback gives the number back (gap-free)."""
+    locked = (
+        Company.objects.select_for_update().only("id", "next_invoice_sequence").get(pk=company.pk)
+    )
+    sequence = locked.next_invoice_sequence
+    Company.objects.filter(pk=company.pk).update(next_invoice_sequence=sequence + 1)
+    return sequence, f"{company.invoice_prefix}-{sequence:05d}"
+
+
+def _write_lines(invoice: Invoice, lines: Sequence[LineInput]) -> None:
+    rows = []
+    for position, line in enumerate(lines):
+        amounts = line_amounts(
+            quantity=line.quantity, unit_amount=line.unit_amount, tax_rate=line.tax_rate
+        )
+        rows.append(
+            LineItem(
+                invoice=invoice,
+                position=position,
+                description=line.description,
+                quantity=line.quantity,
+                unit_amount=line.unit_amount,
+                tax_rate=line.tax_rate,
+                amount=amounts.net,
+                tax_amount=amounts.tax,
+            )
+        )
+    LineItem.objects.bulk_create(rows)
+
+
+@transaction.atomic
+def invoice_create(
+    *,
+    company: Company,
+    customer: Customer,
+    currency: str,
+    due_date: dt.date,
+    lines: Sequence[LineInput] = (),
+    issue_date: dt.date | None = None,
+    notes: str = "",
+    allow_partial_payments: bool = False,
+    minimum_payment: int | None = None,
+    actor: Actor = None,
+) -> Invoice:
+    if customer.company_id != company.pk:
+        raise ValueError("The customer belongs to another company.")
+    exponent(currency)
+    sequence, number = invoice_number_allocate(company=company)
+    invoice = Invoice.objects.create(
+        company=company,
+        customer=customer,
+        sequence=sequence,
+        number=number,
+        currency=currency.lower(),
+        issue_date=issue_date or timezone.localdate(),
+        due_date=due_date,
+        notes=notes,
+        allow_partial_payments=allow_partial_payments,
+        minimum_payment=minimum_payment,
+    )
+    _write_lines(invoice, lines)
+    invoice_recalculate(invoice=invoice)
+    events.record(
+        company=company, action="invoice.created", object_id=invoice.public_id, actor=actor
+    )
+    return invoice
+
+
+@transaction.atomic
+def invoice_recalculate(*, invoice: Invoice) -> Invoice:
+    """Refresh each line's derived amounts and the invoice totals from the lines."""
+    lines = list(invoice.lines.all())
+    for line in lines:
+        amounts = line_amounts(
+            quantity=line.quantity, unit_amount=line.unit_amount, tax_rate=line.tax_rate
+        )
+        if (line.amount, line.tax_amount) != (amounts.net, amounts.tax):
+            line.amount, line.tax_amount = amounts.net, amounts.tax
+            line.save(update_fields=["amount", "tax_amount"])
+    totals = invoice_totals(
+        line_amounts(quantity=li.quantity, unit_amount=li.unit_amount, tax_rate=li.tax_rate)
+        for li in lines
+    )
+    invoice.subtotal, invoice.tax_total, invoice.total = totals.subtotal, totals.tax, totals.total
+    invoice.save(update_fields=["subtotal", "tax_total", "total", "updated_at"])
+    return invoice
+
+
+@transaction.atomic
+def invoice_transition(
+    *, invoice: Invoice, to_status: str, actor: Actor = None, reason: str = ""
+) -> Invoice:
+    """Move an invoice along the transitions table, locking it and writing a status-change row."""
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    check_transition(locked.status, to_status)
+    from_status = locked.status
+    locked.status = to_status
+    update_fields = ["status", "updated_at"]
+    now = timezone.now()
+    if to_status == InvoiceStatus.OPEN:
+        locked.finalized_at = now
+        update_fields.append("finalized_at")
+    if to_status == InvoiceStatus.PAID:
+        locked.paid_at = now
+        update_fields.append("paid_at")
+    locked.save(update_fields=update_fields)
+    user = actor if actor is not None and actor.is_authenticated else None
+    InvoiceStatusChange.objects.create(
+        invoice=locked, from_status=from_status, to_status=to_status, actor=user, reason=reason
+    )
+    events.record(
+        company=locked.company,
+        action=f"invoice.{to_status}",
+        object_id=locked.public_id,
+        actor=actor,
+        from_status=from_status,
+    )
+    # Keep the caller's instance in step with the database.
+    invoice.status, invoice.finalized_at, invoice.paid_at = (
+        locked.status,
+        locked.finalized_at,
+        locked.paid_at,
+    )
+    return invoice
+
+
+def invoice_finalize(*, invoice: Invoice, actor: Actor = None) -> Invoice:
+    return invoice_transition(invoice=invoice, to_status=InvoiceStatus.OPEN, actor=actor)
+
+
+def invoice_void(*, invoice: Invoice, actor: Actor = None, reason: str = "") -> Invoice:
+    return invoice_transition(
+        invoice=invoice, to_status=InvoiceStatus.VOID, actor=actor, reason=reason
+    )
+
+
+def invoice_mark_uncollectible(*, invoice: Invoice, actor: Actor = None) -> Invoice:
+    return invoice_transition(invoice=invoice, to_status=InvoiceStatus.UNCOLLECTIBLE, actor=actor)
+
+
+# Share links -----------------------------------------------------------------------------
+
+
+def share_link_url(link: ShareLink) -> str:
+    from django.conf import settings
+
+    path = "invoice" if link.kind == ShareLinkKind.INVOICE else "portal"
+    return f"{settings.PUBLIC_BASE_URL}/{path}/{share_link_token(link)}"
+
+
+def share_link_token(link: ShareLink) -> str:
+    return make_token(link.selector, purpose=SHARE_LINK_PURPOSE)
+
+
+def _live_link(links: Q) -> ShareLink | None:
+    """The unrevoked link matching ``links``; an expired one is revoked so a new one can exist."""
+    link = ShareLink.objects.select_for_update().filter(links, revoked_at__isnull=True).first()
+    if link is not None and link.expires_at is not None and link.expires_at <= timezone.now():
+        link.revoked_at = timezone.now()
+        link.save(update_fields=["revoked_at"])
+        return None
+    return link
+
+
+@transaction.atomic
+def share_link_create(
+    *, invoice: Invoice, actor: Actor = None, expires_at: dt.datetime | None = None
+) -> ShareLink:
+    """The invoice's live share link, created if there is none (so sharing twice gives the
+    same URL). Drafts cannot be shared."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        raise ValueError("A draft invoice cannot be shared; finalize it first.")
+    Invoice.objects.select_for_update().only("id").get(pk=invoice.pk)
+    link = _live_link(Q(kind=ShareLinkKind.INVOICE, invoice=invoice))
+    if link is None:
+        user = actor if actor is not None and actor.is_authenticated else None
+        link = ShareLink.objects.create(
+            kind=ShareLinkKind.INVOICE,
+            company_id=invoice.company_id,
+            customer_id=invoice.customer_id,
+            invoice=invoice,
+            selector=new_selector(),
+            created_by=user,
+            expires_at=expires_at,
+        )
+        events.record(
+            company=invoice.company,
+            action="share_link.created",
+            object_id=invoice.public_id,
+            actor=actor,
+        )
+    return link
+
+
+@transaction.atomic
+def portal_link_create(
+    *, customer: Customer, actor: Actor = None, expires_at: dt.datetime | None = None
+) -> ShareLink:
+    Customer.objects.select_for_update().only("id").get(pk=customer.pk)
+    link = _live_link(Q(kind=ShareLinkKind.PORTAL, customer=customer))
+    if link is None:
+        user = actor if actor is not None and actor.is_authenticated else None
+        link = ShareLink.objects.create(
+            kind=ShareLinkKind.PORTAL,
+            company_id=customer.company_id,
+            customer=customer,
+            selector=new_selector(),
+            created_by=user,
+            expires_at=expires_at,
+        )
+        events.record(
+            company=customer.company,
+            action="portal_link.created",
+            object_id=customer.public_id,
+            actor=actor,
+        )
+    return link
+
+
+@transaction.atomic
+def share_link_revoke(*, invoice: Invoice, actor: Actor = None) -> int:
+    revoked = ShareLink.objects.filter(
+        kind=ShareLinkKind.INVOICE, invoice=invoice, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    events.record(
+        company=invoice.company,
+        action="share_link.revoked",
+        object_id=invoice.public_id,
+        actor=actor,
+    )
+    return revoked
+
+
+@transaction.atomic
+def portal_link_revoke(*, customer: Customer, actor: Actor = None) -> int:
+    revoked = ShareLink.objects.filter(
+        kind=ShareLinkKind.PORTAL, customer=customer, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    events.record(
+        company=customer.company,
+        action="portal_link.revoked",
+        object_id=customer.public_id,
+        actor=actor,
+    )
+    return revoked
+
+
+# API keys --------------------------------------------------------------------------------
+
+
+def api_key_hash(raw_key: str) -> str:
+    # Keys carry 256 random bits, so a fast unsalted hash is enough to make a dump useless.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(
+    *, company: Company, name: str = "default", actor: Actor = None
+) -> tuple[ApiKey, str]:
+    """A new key and its only plain-text copy, to be shown once."""
+    raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        company=company, name=name, prefix=raw_key[:12], key_hash=api_key_hash(raw_key)
+    )
+    events.record(company=company, action="api_key.created", object_id=key.prefix, actor=actor)
+    return key, raw_key
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor: Actor = None) -> ApiKey:
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    events.record(company=key.company, action="api_key.revoked", object_id=key.prefix, actor=actor)
+    return key

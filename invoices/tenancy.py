@@ -1,0 +1,44 @@
+"""Which companies a staff user may see and manage. A superuser sees all."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from invoices.models import Company, Membership
+from invoices.models.company import ROLES_THAT_MANAGE_INVOICES
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def companies_for_user(user: User) -> QuerySet[Company]:
+    if not user.is_authenticated or not user.is_active:
+        return Company.objects.none()
+    if getattr(user, "is_superuser", False):
+        return Company.objects.all()
+    return Company.objects.filter(memberships__user=user)
+
+
+def company_ids_for_user(user: User) -> list[int] | None:
+    """The ids of the user's companies, or None for "every company" (superusers)."""
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return None
+    if not user.is_authenticated:
+        return []
+    return list(Membership.objects.filter(user=user).values_list("company_id", flat=True))
+
+
+def can_manage_invoices(user: User, company_id: int) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    return Membership.objects.filter(
+        user=user, company_id=company_id, role__in=ROLES_THAT_MANAGE_INVOICES
+    ).exists()
+
+
+def is_staff_of(user: User, company_id: int) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return Membership.objects.filter(user=user, company_id=company_id).exists()

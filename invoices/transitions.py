@@ -1,0 +1,28 @@
+"""The invoice lifecycle as an explicit table: anything not listed here is refused."""
+
+from __future__ import annotations
+
+from invoices.models import InvoiceStatus
+
+S = InvoiceStatus
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.DRAFT: frozenset({S.OPEN, S.VOID}),
+    S.OPEN: frozenset({S.PAID, S.VOID, S.UNCOLLECTIBLE}),
+    # An uncollectible invoice may still be paid late, or written off for good.
+    S.UNCOLLECTIBLE: frozenset({S.PAID, S.VOID}),
+    S.PAID: frozenset(),
+    S.VOID: frozenset(),
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, from_status: str, to_status: str) -> None:
+        super().__init__(f"An invoice cannot go from {from_status} to {to_status}.")
+        self.from_status = from_status
+        self.to_status = to_status
+
+
+def check_transition(from_status: str, to_status: str) -> None:
+    if to_status not in TRANSITIONS.get(from_status, frozenset()):
+        raise IllegalTransition(from_status, to_status)

@@ -1,0 +1,61 @@
+"""The REST API (/api/v1/): one NinjaAPI, Bearer API keys, one error shape.
+
+Each app contributes a router; errors always answer
+``{"error": {"code": ..., "message": ..., "field": ...}}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from invoices.api import router as invoices_router
+from invoices.api_auth import ApiKeyAuth
+from invoices.api_errors import ApiError, error_body
+
+api = NinjaAPI(
+    title="Invoice Portal API",
+    version="1",
+    description="Customers, invoices, share links, payments and views of one company. "
+    "Money is an integer in the currency's minor unit; objects are named by opaque ids.",
+    auth=ApiKeyAuth(),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+@api.exception_handler(ApiError)
+def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return api.create_response(
+        request, error_body(exc.code, exc.message, exc.field), status=exc.status
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    body = error_body("unauthorized", "A valid API key is required: Authorization: Bearer <key>.")
+    response = api.create_response(request, body, status=401)
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    # loc looks like ("body", "payload", "lines", 0, "quantity"); the field is what follows.
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "payload", "query")]
+    field = ".".join(loc) or None
+    message = str(first.get("msg", "Invalid input."))
+    code = "unknown_field" if first.get("type") == "extra_forbidden" else "invalid"
+    return api.create_response(request, error_body(code, message, field), status=400)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = "not_found" if exc.status_code == 404 else "invalid"
+    return api.create_response(request, error_body(code, str(exc)), status=exc.status_code)
+
+
+api.add_router("/", invoices_router)

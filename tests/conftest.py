@@ -1,0 +1,66 @@
+"""Shared fixtures: a tenant with its staff, another tenant, and an outsider (healthchecks' three
+people). Celery runs eagerly in tests (settings); the cache is cleared between tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from invoices.models import Company, Customer
+from invoices.models.company import Role
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Any:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def tenant(db: Any) -> Company:
+    return factories.make_company(slug="tenant", name="Tenant Ltd", plan="pro")
+
+
+@pytest.fixture
+def other_tenant(db: Any) -> Company:
+    return factories.make_company(slug="other", name="Other Corp")
+
+
+@pytest.fixture
+def staff(tenant: Company) -> Any:
+    """A billing manager of ``tenant``: may read and manage invoices."""
+    return factories.make_staff(tenant, Role.MANAGER, username="staff")
+
+
+@pytest.fixture
+def viewer(tenant: Company) -> Any:
+    """Read-only staff of ``tenant``."""
+    return factories.make_staff(tenant, Role.VIEWER, username="viewer")
+
+
+@pytest.fixture
+def outsider(other_tenant: Company) -> Any:
+    """Staff of another company: must never see ``tenant``'s data."""
+    return factories.make_staff(other_tenant, Role.OWNER, username="outsider")
+
+
+@pytest.fixture
+def customer(tenant: Company) -> Customer:
+    return factories.make_customer(tenant, name="Ada Lovelace", email="ada@example.com")
+
+
+@pytest.fixture
+def api_key(tenant: Company) -> str:
+    from invoices.services import api_key_create
+
+    return api_key_create(company=tenant)[1]
+
+
+@pytest.fixture
+def api_client(client: Any, api_key: str) -> Any:
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {api_key}"
+    return client
