@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
+from pydantic import ValidationError as PydanticValidationError
 
 from invoices import selectors, services
 from invoices.api_auth import company_of
@@ -82,6 +83,18 @@ def get_customer(request: HttpRequest, customer_id: str) -> Customer:
     return customer
 
 
+def link_options(request: HttpRequest) -> LinkIn:
+    """The optional body of a link call: none at all, or ``{"expires_at": ...}``."""
+    if not request.body.strip():
+        return LinkIn()
+    try:
+        return LinkIn.model_validate_json(request.body)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first.get("loc", ())) or None
+        raise ApiError(400, "invalid", str(first.get("msg", "Invalid body.")), field) from None
+
+
 # Customers -------------------------------------------------------------------------------
 
 
@@ -106,13 +119,10 @@ def retrieve_customer(request: HttpRequest, customer_id: str) -> CustomerOut:
 
 
 @router.post("/customers/{customer_id}/portal-link", response=LinkOut)
-def create_portal_link(
-    request: HttpRequest, customer_id: str, payload: LinkIn | None = None
-) -> LinkOut:
+def create_portal_link(request: HttpRequest, customer_id: str) -> LinkOut:
     customer = get_customer(request, customer_id)
-    link = services.portal_link_create(
-        customer=customer, expires_at=payload.expires_at if payload else None
-    )
+    options = link_options(request)
+    link = services.portal_link_create(customer=customer, expires_at=options.expires_at)
     return LinkOut(
         token=services.share_link_token(link),
         url=services.share_link_url(link),
@@ -223,15 +233,12 @@ def void_invoice(request: HttpRequest, invoice_id: str) -> InvoiceOut:
 
 
 @router.post("/invoices/{invoice_id}/share-link", response=LinkOut)
-def create_share_link(
-    request: HttpRequest, invoice_id: str, payload: LinkIn | None = None
-) -> LinkOut:
+def create_share_link(request: HttpRequest, invoice_id: str) -> LinkOut:
     invoice = get_invoice(request, invoice_id)
+    options = link_options(request)
     if invoice.status == InvoiceStatus.DRAFT:
         raise ApiError(409, "invalid_status", "Finalize the invoice before sharing it.", "status")
-    link = services.share_link_create(
-        invoice=invoice, expires_at=payload.expires_at if payload else None
-    )
+    link = services.share_link_create(invoice=invoice, expires_at=options.expires_at)
     return LinkOut(
         token=services.share_link_token(link),
         url=services.share_link_url(link),

@@ -47,8 +47,10 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
     # loc looks like ("body", "payload", "lines", 0, "quantity"); the field is what follows.
     loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "payload", "query")]
     field = ".".join(loc) or None
-    message = str(first.get("msg", "Invalid input."))
-    code = "unknown_field" if first.get("type") == "extra_forbidden" else "invalid"
+    if first.get("type") == "extra_forbidden":
+        code, message = "unknown_field", f"Unknown field: {field}."
+    else:
+        code, message = "invalid", str(first.get("msg", "Invalid input."))
     return api.create_response(request, error_body(code, message, field), status=400)
 
 

@@ -1,0 +1,40 @@
+"""Whether an invoice can be paid online now. The page, the portal, the embed and the pay
+endpoints all ask this one function, so a hidden button and a refused request never disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrPromise
+
+from invoices.models import Company, Invoice, InvoiceStatus
+from invoices.models.company import Plan
+
+
+@dataclass(frozen=True)
+class PayGate:
+    allowed: bool
+    # Why not, in words a customer can read (None when allowed).
+    reason: StrPromise | None = None
+
+
+def stripe_connected(company: Company) -> bool:
+    """Whether the company has connected its Stripe account (see payments.models)."""
+    from payments.models import StripeConnection  # noqa: PLC0415 (defined by the payments app)
+
+    return StripeConnection.objects.filter(company=company, active=True).exists()
+
+
+def pay_gate(*, invoice: Invoice, connected: bool) -> PayGate:
+    """All four must hold: Stripe connected, Pro plan, invoice open, an amount still due.
+    ``connected`` is passed in so a page listing many invoices asks the database once."""
+    if invoice.status == InvoiceStatus.PAID:
+        return PayGate(False, _("This invoice is paid."))
+    if invoice.status != InvoiceStatus.OPEN:
+        return PayGate(False, _("This invoice cannot be paid online."))
+    if invoice.amount_due <= 0:
+        return PayGate(False, _("Nothing is due on this invoice."))
+    if invoice.company.plan != Plan.PRO or not connected:
+        return PayGate(False, _("Online payment is not available for this invoice."))
+    return PayGate(True)
