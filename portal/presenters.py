@@ -1,0 +1,195 @@
+"""Page data for the customer pages and the PDF: every amount and date formatted once, here.
+
+The document partials in ``templates/invoices/partials/`` render an :class:`InvoiceDocument`
+(the context variable ``doc``); the invoice page and the PDF (issue 4) both build it with
+:func:`invoice_document`, so what a customer reads on screen and on paper cannot drift apart.
+Formatting happens in Python (Babel through ``invoices.money.format_money`` and
+``babel.dates``) so templates stay free of logic and the same strings reach both renderers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
+from django.utils.translation import gettext as _
+
+from invoices.models import Company, Customer, Invoice, InvoiceStatus, LineItem
+from invoices.money import format_money
+from invoices.selectors import is_overdue
+
+DEFAULT_BRAND_COLOR = "#1d4ed8"
+_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def brand_color(company: Company) -> str:
+    """The company colour, safe to put into a stylesheet (the model validator runs on forms
+    only, and this value lands inside a <style> element)."""
+    color = company.brand_color or ""
+    return color if _COLOR_RE.match(color) else DEFAULT_BRAND_COLOR
+
+
+def date_display(value: dt.date | None, locale: str) -> str:
+    return format_date(value, format="medium", locale=locale) if value else ""
+
+
+def quantity_display(quantity: Decimal, locale: str) -> str:
+    # Stored with three decimals; "2", "1,5" read better than "2,000", "1,500".
+    return format_decimal(Decimal(quantity).normalize(), locale=locale)
+
+
+def tax_rate_display(rate: Decimal, locale: str) -> str:
+    return format_percent(Decimal(rate) / 100, locale=locale, decimal_quantization=False)
+
+
+@dataclass(frozen=True)
+class Party:
+    """The seller or the bill-to block."""
+
+    name: str
+    email: str = ""
+    address_lines: list[str] = field(default_factory=list)
+    tax_id: str = ""
+    logo_url: str = ""
+    # Absolute file path of the logo, for the PDF renderer (which reads files, not URLs).
+    logo_path: str = ""
+
+
+@dataclass(frozen=True)
+class LineRow:
+    description: str
+    quantity: str
+    unit_price: str
+    tax_rate: str
+    tax: str
+    # Net amount plus its tax, so the line totals add up to the invoice total.
+    total: str
+
+
+@dataclass(frozen=True)
+class StatusBadge:
+    # One of: paid, partly_paid, overdue, open, void, uncollectible (a CSS class suffix).
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    """Everything the document partials show. All money and dates are display strings."""
+
+    locale: str
+    currency: str
+    brand_color: str
+    seller: Party
+    bill_to: Party
+    number: str
+    status: StatusBadge
+    issue_date: str
+    due_date: str
+    lines: list[LineRow]
+    subtotal: str
+    tax: str
+    total: str
+    paid: str
+    amount_due: str
+    has_payments: bool
+    notes: str
+    is_void: bool
+
+
+def invoice_status_badge(invoice: Invoice, *, today: dt.date | None = None) -> StatusBadge:
+    """The status as a customer reads it: overdue and partly paid are said plainly."""
+    if invoice.status == InvoiceStatus.PAID:
+        return StatusBadge("paid", _("Paid"))
+    if invoice.status == InvoiceStatus.VOID:
+        return StatusBadge("void", _("Void"))
+    if invoice.status == InvoiceStatus.UNCOLLECTIBLE:
+        return StatusBadge("uncollectible", _("Uncollectible"))
+    if is_overdue(invoice, today):
+        return StatusBadge("overdue", _("Overdue"))
+    if invoice.is_partly_paid:
+        return StatusBadge("partly_paid", _("Partly paid"))
+    return StatusBadge("open", _("Open"))
+
+
+def company_party(company: Company) -> Party:
+    logo_url = logo_path = ""
+    if company.logo:
+        logo_url = company.logo.url
+        try:
+            logo_path = company.logo.path
+        except NotImplementedError:  # a storage without local files
+            logo_path = ""
+    return Party(
+        name=company.name,
+        email=company.email,
+        address_lines=[line for line in company.address.splitlines() if line.strip()],
+        tax_id=company.tax_id,
+        logo_url=logo_url,
+        logo_path=logo_path,
+    )
+
+
+def customer_party(customer: Customer) -> Party:
+    return Party(name=customer.name, email=customer.email, address_lines=customer.address_lines)
+
+
+def line_rows(lines: list[LineItem], *, currency: str, locale: str) -> list[LineRow]:
+    return [
+        LineRow(
+            description=line.description,
+            quantity=quantity_display(line.quantity, locale),
+            unit_price=format_money(line.unit_amount, currency, locale),
+            tax_rate=tax_rate_display(line.tax_rate, locale),
+            tax=format_money(line.tax_amount, currency, locale),
+            total=format_money(line.amount + line.tax_amount, currency, locale),
+        )
+        for line in lines
+    ]
+
+
+def invoice_document(
+    *, invoice: Invoice, locale: str, lines: list[LineItem] | None = None
+) -> InvoiceDocument:
+    """The document of ``invoice`` (loaded with company and customer) in ``locale``.
+
+    Queries: one for the lines unless ``lines`` is given (or prefetched as ``lines``).
+    """
+    if lines is None:
+        lines = list(
+            invoice.lines.all().only(
+                "invoice_id",
+                "position",
+                "description",
+                "quantity",
+                "unit_amount",
+                "tax_rate",
+                "amount",
+                "tax_amount",
+            )
+        )
+    currency = invoice.currency
+    return InvoiceDocument(
+        locale=locale,
+        currency=currency.upper(),
+        brand_color=brand_color(invoice.company),
+        seller=company_party(invoice.company),
+        bill_to=customer_party(invoice.customer),
+        number=invoice.number,
+        status=invoice_status_badge(invoice),
+        issue_date=date_display(invoice.issue_date, locale),
+        due_date=date_display(invoice.due_date, locale),
+        lines=line_rows(lines, currency=currency, locale=locale),
+        subtotal=format_money(invoice.subtotal, currency, locale),
+        tax=format_money(invoice.tax_total, currency, locale),
+        total=format_money(invoice.total, currency, locale),
+        paid=format_money(invoice.amount_paid, currency, locale),
+        amount_due=format_money(invoice.amount_due, currency, locale),
+        has_payments=invoice.amount_paid > 0,
+        notes=invoice.notes,
+        is_void=invoice.status == InvoiceStatus.VOID,
+    )
