@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
 from pydantic import ValidationError as PydanticValidationError
 
 from invoices import selectors, services
@@ -84,11 +84,12 @@ def get_customer(request: HttpRequest, customer_id: str) -> Customer:
 
 
 def link_options(request: HttpRequest) -> LinkIn:
-    """The optional body of a link call: none at all, or ``{"expires_at": ...}``."""
-    if not request.body.strip():
-        return LinkIn()
+    """The optional body of a link call: none, a JSON ``{"expires_at": ...}``, or a form field."""
     try:
-        return LinkIn.model_validate_json(request.body)
+        if request.content_type == "application/json" and request.body.strip():
+            return LinkIn.model_validate_json(request.body)
+        expires_at = request.POST.get("expires_at")
+        return LinkIn.model_validate({"expires_at": expires_at} if expires_at else {})
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first.get("loc", ())) or None
@@ -99,7 +100,7 @@ def link_options(request: HttpRequest) -> LinkIn:
 
 
 @router.post("/customers", response={201: CustomerOut})
-def create_customer(request: HttpRequest, payload: CustomerIn) -> tuple[int, CustomerOut]:
+def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[CustomerOut]:
     company = company_of(request)
     if payload.external_id and company.customers.filter(external_id=payload.external_id).exists():
         raise ApiError(409, "duplicate", "A customer with this external_id exists.", "external_id")
@@ -110,7 +111,7 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> tuple[int, Cus
         external_id=payload.external_id,
         preferred_language=payload.preferred_language,
     )
-    return 201, customer_out(customer)
+    return Status(201, customer_out(customer))
 
 
 @router.get("/customers/{customer_id}", response=CustomerOut)
@@ -131,9 +132,9 @@ def create_portal_link(request: HttpRequest, customer_id: str) -> LinkOut:
 
 
 @router.delete("/customers/{customer_id}/portal-link", response={204: None})
-def revoke_portal_link(request: HttpRequest, customer_id: str) -> tuple[int, None]:
+def revoke_portal_link(request: HttpRequest, customer_id: str) -> Status[None]:
     services.portal_link_revoke(customer=get_customer(request, customer_id))
-    return 204, None
+    return Status(204, None)
 
 
 # Invoices --------------------------------------------------------------------------------
@@ -147,7 +148,7 @@ class InvoiceFilters(Schema):
 
 
 @router.post("/invoices", response={201: InvoiceOut})
-def create_invoice(request: HttpRequest, payload: InvoiceIn) -> tuple[int, InvoiceOut]:
+def create_invoice(request: HttpRequest, payload: InvoiceIn) -> Status[InvoiceOut]:
     company = company_of(request)
     customer = selectors.customer_for_company(company=company, public_id=payload.customer)
     if customer is None:
@@ -175,7 +176,7 @@ def create_invoice(request: HttpRequest, payload: InvoiceIn) -> tuple[int, Invoi
             for line in payload.lines
         ],
     )
-    return 201, invoice_out(get_invoice(request, invoice.public_id))
+    return Status(201, invoice_out(get_invoice(request, invoice.public_id)))
 
 
 @router.get("/invoices", response=InvoiceList)
@@ -247,6 +248,6 @@ def create_share_link(request: HttpRequest, invoice_id: str) -> LinkOut:
 
 
 @router.delete("/invoices/{invoice_id}/share-link", response={204: None})
-def revoke_share_link(request: HttpRequest, invoice_id: str) -> HttpResponse | tuple[int, None]:
+def revoke_share_link(request: HttpRequest, invoice_id: str) -> Status[None]:
     services.share_link_revoke(invoice=get_invoice(request, invoice_id))
-    return 204, None
+    return Status(204, None)

@@ -1,0 +1,185 @@
+"""REST API: auth, tenant scoping on every object route, strict input, the error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from invoices.models import Company
+from invoices.services import api_key_create, api_key_revoke
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _invoice_body(customer_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "customer": customer_id,
+        "currency": "usd",
+        "due_date": "2030-01-31",
+        "lines": [
+            {"description": "Work", "quantity": "1.5", "unit_amount": 1001, "tax_rate": "19"}
+        ],
+        **extra,
+    }
+
+
+class TestAuth:
+    def test_it_refuses_a_missing_key(self, client: Any, tenant: Company) -> None:
+        response = client.get("/api/v1/invoices")
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthorized"
+
+    def test_it_refuses_a_wrong_key(self, client: Any, api_key: str) -> None:
+        response = client.get("/api/v1/invoices", HTTP_AUTHORIZATION=f"Bearer {api_key}x")
+        assert response.status_code == 401
+
+    def test_it_refuses_a_revoked_key(self, client: Any, tenant: Company) -> None:
+        key, raw = api_key_create(company=tenant)
+        assert client.get("/api/v1/invoices", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+        api_key_revoke(key=key)
+        assert client.get("/api/v1/invoices", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+
+
+class TestCustomersAndInvoices:
+    def test_it_creates_a_draft_invoice_with_exact_totals(self, api_client: Any) -> None:
+        customer = api_client.post(
+            "/api/v1/customers",
+            {"name": "Ada", "email": "ada@example.com", "external_id": "A-1"},
+            content_type="application/json",
+        )
+        assert customer.status_code == 201
+        cus_id = customer.json()["id"]
+        assert cus_id.startswith("cus_")
+        response = api_client.post(
+            "/api/v1/invoices", _invoice_body(cus_id), content_type="application/json"
+        )
+        assert response.status_code == 201
+        body = response.json()
+        assert body["id"].startswith("inv_")
+        assert body["status"] == "draft"
+        # 1.5 x 10.01 = 15.015 → 15.02 (half up); 19 % of 15.02 = 2.8538 → 2.85.
+        assert (body["subtotal"], body["tax"], body["total"]) == (1502, 285, 1787)
+        assert body["amount_due"] == 1787
+
+    def test_it_rejects_unknown_fields_with_the_error_shape(
+        self, api_client: Any, customer: Any
+    ) -> None:
+        response = api_client.post(
+            "/api/v1/invoices",
+            _invoice_body(customer.public_id, surprise=True),
+            content_type="application/json",
+        )
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": {
+                "code": "unknown_field",
+                "message": "Unknown field: surprise.",
+                "field": "surprise",
+            }
+        }
+
+    @pytest.mark.parametrize(
+        ("patch", "field"),
+        [
+            ({"currency": "xyz"}, "currency"),
+            ({"lines": []}, "lines"),
+            ({"due_date": "not a date"}, "due_date"),
+        ],
+    )
+    def test_it_rejects_bad_input_and_creates_nothing(
+        self, api_client: Any, customer: Any, tenant: Company, patch: dict[str, Any], field: str
+    ) -> None:
+        response = api_client.post(
+            "/api/v1/invoices",
+            _invoice_body(customer.public_id, **patch),
+            content_type="application/json",
+        )
+        assert response.status_code == 400
+        assert response.json()["error"]["field"] == field
+        assert not tenant.invoices.exists()
+
+    def test_it_lists_with_filters_and_pagination(
+        self, api_client: Any, tenant: Company, customer: Any
+    ) -> None:
+        for _ in range(3):
+            factories.make_invoice(tenant, customer)
+        factories.make_invoice(tenant, customer, status="draft")
+        other_customer = factories.make_customer(tenant)
+        factories.make_invoice(tenant, other_customer)
+        body = api_client.get("/api/v1/invoices?status=open&page_size=2").json()
+        assert body["total_count"] == 4
+        assert len(body["data"]) == 2 and body["has_more"] is True
+        body = api_client.get(f"/api/v1/invoices?customer={customer.public_id}&status=open").json()
+        assert body["total_count"] == 3
+
+    def test_it_finalizes_and_voids(self, api_client: Any, tenant: Company) -> None:
+        invoice = factories.make_invoice(tenant, status="draft")
+        response = api_client.post(f"/api/v1/invoices/{invoice.public_id}/finalize")
+        assert response.json()["status"] == "open"
+        # Finalizing twice is an illegal transition, answered with the error shape.
+        again = api_client.post(f"/api/v1/invoices/{invoice.public_id}/finalize")
+        assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_status"
+        assert (
+            api_client.post(f"/api/v1/invoices/{invoice.public_id}/void").json()["status"] == "void"
+        )
+
+    def test_it_returns_the_same_share_link_while_live(
+        self, api_client: Any, tenant: Company
+    ) -> None:
+        invoice = factories.make_invoice(tenant)
+        first = api_client.post(f"/api/v1/invoices/{invoice.public_id}/share-link").json()
+        second = api_client.post(f"/api/v1/invoices/{invoice.public_id}/share-link").json()
+        assert first == second
+        assert first["url"].endswith(f"/invoice/{first['token']}")
+        assert len(first["token"]) >= 43
+        revoked = api_client.delete(f"/api/v1/invoices/{invoice.public_id}/share-link")
+        assert revoked.status_code == 204
+        third = api_client.post(f"/api/v1/invoices/{invoice.public_id}/share-link").json()
+        assert third["token"] != first["token"]
+
+    def test_it_refuses_to_share_a_draft(self, api_client: Any, tenant: Company) -> None:
+        invoice = factories.make_invoice(tenant, status="draft")
+        response = api_client.post(f"/api/v1/invoices/{invoice.public_id}/share-link")
+        assert response.status_code == 409
+
+
+OBJECT_ROUTES = [
+    ("get", "/api/v1/customers/{cus}"),
+    ("post", "/api/v1/customers/{cus}/portal-link"),
+    ("delete", "/api/v1/customers/{cus}/portal-link"),
+    ("get", "/api/v1/invoices/{inv}"),
+    ("post", "/api/v1/invoices/{inv}/finalize"),
+    ("post", "/api/v1/invoices/{inv}/void"),
+    ("post", "/api/v1/invoices/{inv}/share-link"),
+    ("delete", "/api/v1/invoices/{inv}/share-link"),
+]
+
+
+@pytest.mark.parametrize(("method", "route"), OBJECT_ROUTES)
+def test_it_checks_ownership(
+    api_client: Any, other_tenant: Company, method: str, route: str
+) -> None:
+    """Every object route answers 404 for another company's objects, and changes nothing."""
+    theirs = factories.make_invoice(other_tenant, status="draft")
+    url = route.format(cus=theirs.customer.public_id, inv=theirs.public_id)
+    response = getattr(api_client, method)(url)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    theirs.refresh_from_db()
+    assert theirs.status == "draft"
+    assert not theirs.share_links.exists()
+
+
+def test_it_lists_only_the_keys_company(api_client: Any, other_tenant: Company) -> None:
+    factories.make_invoice(other_tenant)
+    assert api_client.get("/api/v1/invoices").json()["total_count"] == 0
+
+
+def test_it_serves_the_openapi_schema_and_docs(client: Any, api_key: str) -> None:
+    schema = client.get("/api/v1/openapi.json", HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    assert schema.status_code == 200
+    assert schema.json()["openapi"].startswith("3.")
+    assert "/api/v1/invoices/{invoice_id}/finalize" in schema.json()["paths"]
+    assert client.get("/api/v1/docs").status_code == 200
