@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from invoices import events
-from invoices.events import Actor
+from invoices.events import Actor, acting_user
 from invoices.models import (
     ApiKey,
     Company,
@@ -31,6 +31,7 @@ from invoices.models import (
     ShareLinkKind,
 )
 from invoices.money import exponent
+from invoices.tasks import queue_invoice_pdf_render
 from invoices.tokens import make_token, new_selector
 from invoices.totals import invoice_totals, line_amounts
 from invoices.transitions import check_transition
@@ -181,9 +182,12 @@ def invoice_transition(
         locked.paid_at = now
         update_fields.append("paid_at")
     locked.save(update_fields=update_fields)
-    user = actor if actor is not None and actor.is_authenticated else None
     InvoiceStatusChange.objects.create(
-        invoice=locked, from_status=from_status, to_status=to_status, actor=user, reason=reason
+        invoice=locked,
+        from_status=from_status,
+        to_status=to_status,
+        actor=acting_user(actor),
+        reason=reason,
     )
     events.record(
         company=locked.company,
@@ -202,7 +206,10 @@ def invoice_transition(
 
 
 def invoice_finalize(*, invoice: Invoice, actor: Actor = None) -> Invoice:
-    return invoice_transition(invoice=invoice, to_status=InvoiceStatus.OPEN, actor=actor)
+    invoice = invoice_transition(invoice=invoice, to_status=InvoiceStatus.OPEN, actor=actor)
+    # The customer will download the PDF: render it ahead of time, once the finalize commits.
+    queue_invoice_pdf_render(invoice_id=invoice.pk)
+    return invoice
 
 
 def invoice_void(*, invoice: Invoice, actor: Actor = None, reason: str = "") -> Invoice:
@@ -250,14 +257,13 @@ def share_link_create(
     Invoice.objects.select_for_update().only("id").get(pk=invoice.pk)
     link = _live_link(Q(kind=ShareLinkKind.INVOICE, invoice=invoice))
     if link is None:
-        user = actor if actor is not None and actor.is_authenticated else None
         link = ShareLink.objects.create(
             kind=ShareLinkKind.INVOICE,
             company_id=invoice.company_id,
             customer_id=invoice.customer_id,
             invoice=invoice,
             selector=new_selector(),
-            created_by=user,
+            created_by=acting_user(actor),
             expires_at=expires_at,
         )
         events.record(
@@ -276,13 +282,12 @@ def portal_link_create(
     Customer.objects.select_for_update().only("id").get(pk=customer.pk)
     link = _live_link(Q(kind=ShareLinkKind.PORTAL, customer=customer))
     if link is None:
-        user = actor if actor is not None and actor.is_authenticated else None
         link = ShareLink.objects.create(
             kind=ShareLinkKind.PORTAL,
             company_id=customer.company_id,
             customer=customer,
             selector=new_selector(),
-            created_by=user,
+            created_by=acting_user(actor),
             expires_at=expires_at,
         )
         events.record(
@@ -292,6 +297,55 @@ def portal_link_create(
             actor=actor,
         )
     return link
+
+
+@transaction.atomic
+def share_links_for_portal(*, invoices: Sequence[Invoice]) -> dict[int, ShareLink]:
+    """The live share link of each (non-draft) invoice a customer's portal lists, created where
+    missing, so every portal row links to its own ``/invoice/<token>`` page. The portal token
+    already lets its holder see these invoices, so this exposes nothing new.
+
+    Constant queries whatever the number of invoices: one read when every link exists; on a
+    first visit also one revoke of expired links, one insert and one re-read (a concurrent
+    portal view may have inserted first: the unique constraint keeps one live link each).
+    """
+    wanted = {inv.pk: inv for inv in invoices if inv.status != InvoiceStatus.DRAFT}
+    if not wanted:
+        return {}
+    now = timezone.now()
+    unrevoked = ShareLink.objects.filter(
+        kind=ShareLinkKind.INVOICE, invoice_id__in=wanted, revoked_at__isnull=True
+    ).only("id", "kind", "selector", "invoice_id", "expires_at")
+    links: dict[int, ShareLink] = {}
+    expired: list[int] = []
+    for link in unrevoked:
+        assert link.invoice_id is not None
+        if link.expires_at is not None and link.expires_at <= now:
+            expired.append(link.pk)
+        else:
+            links[link.invoice_id] = link
+    missing = [pk for pk in wanted if pk not in links]
+    if not missing:
+        return links
+    if expired:
+        ShareLink.objects.filter(pk__in=expired).update(revoked_at=now)
+    ShareLink.objects.bulk_create(
+        [
+            ShareLink(
+                kind=ShareLinkKind.INVOICE,
+                company_id=wanted[pk].company_id,
+                customer_id=wanted[pk].customer_id,
+                invoice_id=pk,
+                selector=new_selector(),
+            )
+            for pk in missing
+        ],
+        ignore_conflicts=True,
+    )
+    for link in unrevoked.filter(invoice_id__in=missing):
+        assert link.invoice_id is not None
+        links[link.invoice_id] = link
+    return links
 
 
 @transaction.atomic

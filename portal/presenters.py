@@ -16,11 +16,22 @@ from decimal import Decimal
 
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
+from django.core.paginator import Paginator
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from invoices.models import Company, Customer, Invoice, InvoiceStatus, LineItem
 from invoices.money import format_money
-from invoices.selectors import is_overdue
+from invoices.selectors import (
+    credit_balance,
+    has_overdue,
+    invoices_for_customer,
+    is_overdue,
+    outstanding_by_currency,
+)
+from invoices.services import share_link_token, share_links_for_portal
+from payments.gates import PayGate, pay_gate, stripe_connected
 
 DEFAULT_BRAND_COLOR = "#1d4ed8"
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -192,4 +203,106 @@ def invoice_document(
         has_payments=invoice.amount_paid > 0,
         notes=invoice.notes,
         is_void=invoice.status == InvoiceStatus.VOID,
+    )
+
+
+# The customer portal ---------------------------------------------------------------------
+
+PORTAL_PAGE_SIZE = 25
+_ROW_FIELDS = (
+    "id",
+    "company_id",
+    "customer_id",
+    "number",
+    "status",
+    "currency",
+    "issue_date",
+    "due_date",
+    "total",
+    "amount_paid",
+)
+
+
+@dataclass(frozen=True)
+class PortalRow:
+    number: str
+    issue_date: str
+    due_date: str
+    status: StatusBadge
+    amount_due: str
+    # /invoice/<token>?source=portal (view tracking counts portal visits apart).
+    url: str
+    # For the pay action partial (payments/_pay_action.html): token, invoice, pay.
+    token: str
+    invoice: Invoice
+    pay: PayGate
+
+
+@dataclass(frozen=True)
+class PortalPage:
+    customer_name: str
+    # Formatted amounts, one per currency (a customer may be billed in several).
+    outstanding: list[str]
+    has_overdue: bool
+    credit: list[str]
+    rows: list[PortalRow]
+    page_number: int
+    num_pages: int
+    previous_page: int | None
+    next_page: int | None
+    total_count: int
+
+
+def _money_list(amounts: dict[str, int], locale: str) -> list[str]:
+    return [format_money(amount, currency, locale) for currency, amount in sorted(amounts.items())]
+
+
+def portal_page(*, customer: Customer, locale: str, page_number: str | int | None) -> PortalPage:
+    """The portal of ``customer`` (loaded with its company), one page of 25 invoices.
+
+    Queries, whatever the number of invoices: outstanding per currency, overdue flag, credit
+    balance, the invoice count, the page of invoices, their share links (plus an insert and a
+    re-read on a first visit), whether Stripe is connected.
+    """
+    company = customer.company
+    paginator = Paginator(
+        invoices_for_customer(customer=customer).only(*_ROW_FIELDS), PORTAL_PAGE_SIZE
+    )
+    page = paginator.get_page(page_number)
+    invoices = list(page.object_list)
+    for invoice in invoices:
+        # The rows belong to the portal's customer and company by the query: reuse the loaded
+        # objects instead of one query per row (pay_gate reads invoice.company.plan).
+        invoice.company = company
+        invoice.customer = customer
+    links = share_links_for_portal(invoices=invoices)
+    connected = stripe_connected(company) if invoices else False
+    today = timezone.localdate()
+    rows = []
+    for invoice in invoices:
+        token = share_link_token(links[invoice.pk])
+        rows.append(
+            PortalRow(
+                number=invoice.number,
+                issue_date=date_display(invoice.issue_date, locale),
+                due_date=date_display(invoice.due_date, locale),
+                status=invoice_status_badge(invoice, today=today),
+                amount_due=format_money(invoice.amount_due, invoice.currency, locale),
+                url=reverse("invoice_page", args=[token]) + "?source=portal",
+                token=token,
+                invoice=invoice,
+                pay=pay_gate(invoice=invoice, connected=connected),
+            )
+        )
+    return PortalPage(
+        customer_name=customer.name,
+        outstanding=_money_list(outstanding_by_currency(customer=customer), locale),
+        has_overdue=has_overdue(customer=customer, today=today),
+        credit=_money_list(credit_balance(customer=customer), locale),
+        rows=rows,
+        page_number=page.number,
+        num_pages=paginator.num_pages,
+        previous_page=page.previous_page_number() if page.has_previous() else None,
+        next_page=page.next_page_number() if page.has_next() else None,
+        total_count=paginator.count,
     )

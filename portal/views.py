@@ -1,0 +1,70 @@
+"""The customer pages: one invoice (``/invoice/<token>``) and the customer portal
+(``/portal/<token>``). No login: the token is the only credential, and every bad token gets
+the same "Invoice not found" page (``not_found``), which other apps reuse for their tokens."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.views.decorators.http import require_GET
+
+from invoices.selectors import customer_for_portal_token, invoice_for_share_token
+from payments.gates import pay_gate, stripe_connected
+from portal.i18n import DEFAULT_LANGUAGE, activate_language
+from portal.presenters import brand_color, invoice_document, portal_page
+
+VIEW_SOURCES = frozenset({"link", "email", "portal"})
+
+
+def view_source(request: HttpRequest) -> str:
+    """Where the customer came from (``?source=``), for view tracking: link, email or portal."""
+    source = request.GET.get("source", "")
+    return source if source in VIEW_SOURCES else "link"
+
+
+def not_found(request: HttpRequest) -> HttpResponse:
+    """The one "Invoice not found" page, 404. Byte-identical for unknown, malformed, revoked
+    and expired tokens (and for any app's bad token): it depends on nothing but a fixed
+    language, so no response can hint which case it was, nor that a token once existed."""
+    with translation.override(DEFAULT_LANGUAGE):
+        body = render_to_string("portal/not_found.html")
+    return HttpResponse(body, status=404)
+
+
+@require_GET
+def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
+    invoice = invoice_for_share_token(token)
+    if invoice is None:
+        return not_found(request)
+    company = invoice.company
+    lang = activate_language(request, customer=invoice.customer, company=company)
+    pay = pay_gate(invoice=invoice, connected=stripe_connected(company))
+    context = {
+        "doc": invoice_document(invoice=invoice, locale=lang),
+        "brand_color": brand_color(company),
+        "company_name": company.name,
+        "token": token,
+        "invoice": invoice,
+        "pay": pay,
+        "source": view_source(request),
+    }
+    return render(request, "portal/invoice.html", context)
+
+
+@require_GET
+def portal_view(request: HttpRequest, token: str) -> HttpResponse:
+    customer = customer_for_portal_token(token)
+    if customer is None:
+        return not_found(request)
+    company = customer.company
+    lang = activate_language(request, customer=customer, company=company)
+    page = portal_page(customer=customer, locale=lang, page_number=request.GET.get("page"))
+    context = {
+        "portal": page,
+        "brand_color": brand_color(company),
+        "company_name": company.name,
+        "token": token,
+    }
+    return render(request, "portal/portal.html", context)
