@@ -18,7 +18,7 @@ def _company_ids(request: HttpRequest) -> list[int] | None:
     """Cached per request: None means every company (superuser)."""
     cached = getattr(request, "_tenant_company_ids", False)
     if cached is not False:
-        return cached  # type: ignore[no-any-return]
+        return cached  # type: ignore[return-value]
     user = request.user
     ids: list[int] | None
     if user.is_active and user.is_superuser:

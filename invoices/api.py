@@ -16,6 +16,7 @@ from invoices.api_schemas import (
     InvoiceIn,
     InvoiceList,
     InvoiceOut,
+    LineOut,
     LinkIn,
     LinkOut,
 )
@@ -55,14 +56,14 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
         allow_partial_payments=invoice.allow_partial_payments,
         minimum_payment=invoice.minimum_payment,
         lines=[
-            {
-                "description": line.description,
-                "quantity": line.quantity,
-                "unit_amount": line.unit_amount,
-                "tax_rate": line.tax_rate,
-                "amount": line.amount,
-                "tax_amount": line.tax_amount,
-            }
+            LineOut(
+                description=line.description,
+                quantity=line.quantity,
+                unit_amount=line.unit_amount,
+                tax_rate=line.tax_rate,
+                amount=line.amount,
+                tax_amount=line.tax_amount,
+            )
             for line in invoice.lines.all()
         ],
         created_at=invoice.created_at,

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from invoices.models import AuditEvent, Company
 
-Actor = AbstractBaseUser | AnonymousUser | None
+Actor = User | AnonymousUser | None
+
+
+def acting_user(actor: Actor) -> User | None:
+    """The account behind an action, or None for anonymous and system actions."""
+    return actor if isinstance(actor, User) else None
 
 
 def record(
     *, company: Company, action: str, object_id: str = "", actor: Actor = None, **data: Any
 ) -> AuditEvent:
-    user = actor if actor is not None and actor.is_authenticated else None
     return AuditEvent.objects.create(
-        company=company, actor=user, action=action, object_id=object_id, data=data
+        company=company, actor=acting_user(actor), action=action, object_id=object_id, data=data
     )

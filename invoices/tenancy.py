@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as AuthUser
 from django.db.models import QuerySet
 
 from invoices.models import Company, Membership
 from invoices.models.company import ROLES_THAT_MANAGE_INVOICES
 
-User = AbstractBaseUser | AnonymousUser
+# Whoever a request is from: a staff account or nobody.
+User = AuthUser | AnonymousUser
 
 
 def companies_for_user(user: User) -> QuerySet[Company]:
