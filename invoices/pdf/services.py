@@ -1,0 +1,226 @@
+"""Invoice PDFs: find the stored one for the invoice as it is now, or render it.
+
+A download computes the fingerprint (one query for the lines, no rendering). A stored file
+with that fingerprint is served as is. Otherwise the render goes to a Celery worker (renders
+are slow and memory-hungry: they belong in workers, not web processes) and the request waits a
+few seconds for it; when no worker answers in time, the request renders the PDF itself, so a
+customer is never left without it.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import mimetypes
+import re
+import time
+from dataclasses import dataclass
+
+from celery.result import AsyncResult
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+
+from invoices.models import Invoice
+from invoices.pdf import storage
+from invoices.pdf.fingerprint import invoice_pdf_fingerprint
+from invoices.pdf.render import render_pdf
+from portal.presenters import InvoiceDocument, invoice_document
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE = "pdf/invoice.html"
+# How long a download waits for a worker before rendering in the request.
+DEFAULT_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class PdfFile:
+    """A stored invoice PDF."""
+
+    name: str  # the storage name
+    filename: str  # what the customer's browser saves it as
+    fingerprint: str
+    # True when this call rendered it (in the request or by the worker it waited for).
+    rendered: bool
+
+    def read(self) -> bytes:
+        return storage.pdf_read(self.name)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    document: InvoiceDocument
+    logo: bytes
+    fingerprint: str
+    name: str
+
+
+def invoice_pdf_filename(invoice: Invoice) -> str:
+    return f"invoice-{invoice.number}.pdf"
+
+
+def invoice_pdf_language(invoice: Invoice) -> str:
+    """The language of a PDF nobody asked for in particular (the one finalize pre-renders):
+    the customer's, else the company's."""
+    return invoice.customer.preferred_language or invoice.company.language or "en"
+
+
+def _logo_bytes(invoice: Invoice) -> bytes:
+    logo = invoice.company.logo
+    if not logo:
+        return b""
+    try:
+        with logo.open("rb") as stored:
+            data: bytes = stored.read()
+    except OSError:
+        # A missing logo file must not cost the customer their PDF; it renders without.
+        logger.warning("logo of company %s is unreadable", invoice.company_id)
+        return b""
+    return data
+
+
+def _prepare(invoice: Invoice, language: str) -> _Prepared:
+    with translation.override(language):
+        document = invoice_document(invoice=invoice, locale=language)
+    logo = _logo_bytes(invoice)
+    fingerprint = invoice_pdf_fingerprint(
+        public_id=invoice.public_id, document=document, logo=logo, language=language
+    )
+    name = storage.pdf_name(public_id=invoice.public_id, language=language, fingerprint=fingerprint)
+    return _Prepared(document=document, logo=logo, fingerprint=fingerprint, name=name)
+
+
+def _logo_data_uri(invoice: Invoice, logo: bytes) -> str:
+    # Inline, so the renderer reads no file and no URL for it, whatever the storage backend.
+    if not logo:
+        return ""
+    mime = mimetypes.guess_type(invoice.company.logo.name or "")[0] or "image/png"
+    return f"data:{mime};base64,{base64.b64encode(logo).decode('ascii')}"
+
+
+def _css_string(text: str) -> str:
+    # A CSS string literal; "<" escaped too, as this lands inside a <style> element.
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return '"' + escaped.replace("<", "\\3c ") + '"'
+
+
+def _page_footer() -> str:
+    """The CSS ``content`` of the "Page N of M" footer, in the active language."""
+    parts = re.split(r"(%\(pages?\)s)", _("Page %(page)s of %(pages)s"))
+    counters = {"%(page)s": "counter(page)", "%(pages)s": "counter(pages)"}
+    return " ".join(counters.get(part) or _css_string(part) for part in parts if part)
+
+
+def invoice_pdf_html(
+    *,
+    invoice: Invoice,
+    language: str,
+    document: InvoiceDocument | None = None,
+    logo: bytes | None = None,
+) -> str:
+    """The HTML the PDF is rendered from (the shared document partials)."""
+    if logo is None:
+        logo = _logo_bytes(invoice)
+    with translation.override(language):
+        if document is None:
+            document = invoice_document(invoice=invoice, locale=language)
+        context = {
+            "doc": document,
+            "logo_src": _logo_data_uri(invoice, logo),
+            "language": language,
+            # Built from a translation and escaped for CSS above, not user input.
+            "page_footer": mark_safe(_page_footer()),  # noqa: S308
+        }
+        return render_to_string(TEMPLATE, context)
+
+
+def _render_and_store(invoice: Invoice, language: str, prepared: _Prepared) -> PdfFile:
+    html = invoice_pdf_html(
+        invoice=invoice, language=language, document=prepared.document, logo=prepared.logo
+    )
+    storage.pdf_save(name=prepared.name, content=render_pdf(html))
+    return PdfFile(
+        name=prepared.name,
+        filename=invoice_pdf_filename(invoice),
+        fingerprint=prepared.fingerprint,
+        rendered=True,
+    )
+
+
+def invoice_pdf_render(*, invoice: Invoice, language: str) -> PdfFile:
+    """Render and store the invoice's PDF now, unless one with its fingerprint is stored.
+    ``invoice`` must be loaded with its company and customer. For workers and scripts."""
+    prepared = _prepare(invoice, language)
+    if storage.pdf_exists(prepared.name):
+        return PdfFile(
+            name=prepared.name,
+            filename=invoice_pdf_filename(invoice),
+            fingerprint=prepared.fingerprint,
+            rendered=False,
+        )
+    return _render_and_store(invoice, language, prepared)
+
+
+def _finished(result: AsyncResult) -> bool:
+    """Whether the worker is done (either way); False when there is no result backend to
+    ask, in which case the caller watches the storage alone."""
+    try:
+        return bool(result.ready())
+    except NotImplementedError:
+        return False
+
+
+def _wait_for_worker(invoice: Invoice, language: str, name: str, wait_seconds: float) -> bool:
+    """Queue the render and wait up to ``wait_seconds`` for the file; True if it came."""
+    from invoices.tasks import render_invoice_pdf
+
+    deadline = time.monotonic() + wait_seconds
+    try:
+        # Not transaction.on_commit: nothing of ours is uncommitted, and we wait for it now.
+        result = render_invoice_pdf.apply_async(args=[invoice.pk, language])
+    except Exception:
+        # A broker outage must not cost the customer their PDF.
+        logger.exception("could not queue the PDF render of invoice %s", invoice.public_id)
+        return False
+    delay = 0.02
+    while True:
+        if _finished(result):
+            return storage.pdf_exists(name)
+        if storage.pdf_exists(name):
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.25)
+
+
+def invoice_pdf_get_or_render(
+    *, invoice: Invoice, language: str, wait_seconds: float | None = None
+) -> PdfFile:
+    """The PDF of ``invoice`` as it is now, in ``language``: the stored one when its
+    fingerprint matches, else rendered by a worker (waiting up to ``wait_seconds``) or, failing
+    that, here. ``invoice`` must be loaded with its company and customer.
+
+    Queries: one for the lines (plus the worker's own when it renders).
+    """
+    prepared = _prepare(invoice, language)
+    pdf = PdfFile(
+        name=prepared.name,
+        filename=invoice_pdf_filename(invoice),
+        fingerprint=prepared.fingerprint,
+        rendered=False,
+    )
+    if storage.pdf_exists(prepared.name):
+        return pdf
+    if wait_seconds is None:
+        wait_seconds = float(getattr(settings, "PDF_RENDER_WAIT_SECONDS", DEFAULT_WAIT_SECONDS))
+    if wait_seconds > 0 and _wait_for_worker(invoice, language, prepared.name, wait_seconds):
+        return PdfFile(
+            name=pdf.name, filename=pdf.filename, fingerprint=pdf.fingerprint, rendered=True
+        )
+    logger.info("rendering the PDF of invoice %s in the request", invoice.public_id)
+    return _render_and_store(invoice, language, prepared)
