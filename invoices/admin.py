@@ -17,6 +17,7 @@ from invoices.models import ApiKey, Company, CreditNote, Customer, Invoice, Line
 from invoices.money import format_money
 from invoices.selectors import UNPAID_STATUSES
 from invoices.transitions import IllegalTransition
+from preferences.admin import send_invoice_by_email
 
 
 @admin.register(Company)
@@ -95,7 +96,7 @@ class InvoiceAdmin(TenantScopedAdmin):
         "paid_at",
         "created_at",
     ]
-    actions = ["finalize", "void", "mark_uncollectible"]
+    actions = ["finalize", "void", "mark_uncollectible", send_invoice_by_email]
 
     @admin.display(description=_("Total"), ordering="total")
     def total_display(self, invoice: Invoice) -> str:

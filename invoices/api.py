@@ -23,6 +23,7 @@ from invoices.api_schemas import (
 from invoices.models import Customer, Invoice, InvoiceStatus
 from invoices.money import UnknownCurrency, exponent
 from invoices.transitions import IllegalTransition
+from preferences.services import email_preference_ensure, email_preferences_url
 
 router = Router(tags=["invoices"])
 
@@ -35,6 +36,9 @@ def customer_out(customer: Customer) -> CustomerOut:
         external_id=customer.external_id,
         preferred_language=customer.preferred_language,
         created_at=customer.created_at,
+        preferences_url=email_preferences_url(
+            email_preference_ensure(company_id=customer.company_id, email=customer.email)
+        ),
     )
 
 

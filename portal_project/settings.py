@@ -128,7 +128,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # WeasyPrint grows memory slowly across renders: recycle worker processes.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 200
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Hourly, so each company's "today" (its own time zone) is seen soon after it starts;
+    # preferences.models.ReminderSent keeps every reminder step to one email per invoice.
+    "preferences-send-reminders": {
+        "task": "preferences.tasks.send_reminders",
+        "schedule": 3600.0,
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,0 +1,293 @@
+"""Customer email: the one way the project sends a message to a customer.
+
+Two steps, both recorded on a SentEmail row:
+
+- ``invoice_email_queue`` (admin, API, reminders) checks the invoice and the address's
+  preferences, writes the row (``queued``, or ``skipped`` when the address opted out) and
+  hands the id to Celery once the transaction commits.
+- ``email_deliver`` (the Celery task) claims the row, asks the preferences again (they may
+  have changed while the message waited), builds the branded multipart message in the
+  customer's language and sends it through Django's configured backend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from email.utils import formataddr, make_msgid, parseaddr
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from invoices import events
+from invoices import services as invoice_services
+from invoices.events import Actor
+from invoices.models import Company, Invoice, InvoiceStatus
+from invoices.money import format_money
+from payments.gates import pay_gate, stripe_connected
+from portal.presenters import brand_color
+from preferences import tasks
+from preferences.models import (
+    KIND_CATEGORY,
+    EmailKind,
+    EmailPreference,
+    ReminderSent,
+    ReminderStep,
+    SentEmail,
+    SentEmailStatus,
+)
+from preferences.selectors import invoices_needing_reminders
+from preferences.services import (
+    can_email,
+    email_preference_ensure,
+    email_preference_token,
+    email_preferences_url,
+    email_unsubscribe_url,
+)
+
+logger = logging.getLogger(__name__)
+
+REMINDER_KINDS: dict[str, str] = {
+    ReminderStep.DUE_SOON: EmailKind.REMINDER_DUE_SOON,
+    ReminderStep.OVERDUE: EmailKind.REMINDER_OVERDUE,
+}
+
+
+class EmailRefused(Exception):
+    """The invoice cannot be emailed in its current state (a draft, a void invoice)."""
+
+
+def _refusal(invoice: Invoice, kind: str) -> str | None:
+    """Why this kind of email must not go out for the invoice now, or None."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return "draft"  # drafts never reach customers
+    if invoice.status == InvoiceStatus.VOID:
+        return "void"
+    if kind != EmailKind.INVOICE and (
+        invoice.status != InvoiceStatus.OPEN or invoice.amount_due <= 0
+    ):
+        return "not_due"  # reminders only for open invoices with money due
+    return None
+
+
+# Queueing ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def invoice_email_queue(
+    *, invoice: Invoice, kind: str = EmailKind.INVOICE, actor: Actor = None
+) -> SentEmail:
+    """Record an email about ``invoice`` to its customer and queue its delivery.
+
+    Raises EmailRefused for a draft or void invoice (and a reminder for an invoice with nothing
+    due). An address that turned the category off gets a ``skipped`` row and no message.
+    """
+    reason = _refusal(invoice, kind)
+    if reason is not None:
+        raise EmailRefused(reason)
+    company, customer = invoice.company, invoice.customer
+    category = KIND_CATEGORY[kind]
+    # Created now, so the token for the unsubscribe link exists before the message does.
+    preference = email_preference_ensure(company_id=company.pk, email=customer.email)
+    allowed = preference.allows(category)
+    sent = SentEmail.objects.create(
+        company=company,
+        customer=customer,
+        invoice=invoice,
+        to_email=preference.email,
+        kind=kind,
+        category=category,
+        status=SentEmailStatus.QUEUED if allowed else SentEmailStatus.SKIPPED,
+        detail="" if allowed else "opted_out",
+    )
+    events.record(
+        company=company,
+        action="email.queued" if allowed else "email.skipped",
+        object_id=invoice.public_id,
+        actor=actor,
+        email=sent.public_id,
+        kind=kind,
+    )
+    if allowed:
+        # robust: a broker hiccup must not undo the record (the row stays "queued", visible).
+        transaction.on_commit(lambda: tasks.send_email.delay(sent.pk), robust=True)
+    return sent
+
+
+def reminders_queue(*, now: dt.datetime) -> int:
+    """Queue every reminder step due at ``now``; each (invoice, step) at most once ever.
+    Returns how many steps were taken (sent or skipped for an opted-out address)."""
+    taken = 0
+    for invoice, step in invoices_needing_reminders(now=now):
+        try:
+            with transaction.atomic():
+                # The unique (invoice, step) row is the claim: a second beat run or a
+                # concurrent worker fails here and moves on.
+                claim = ReminderSent.objects.create(invoice=invoice, step=step)
+                sent = invoice_email_queue(invoice=invoice, kind=REMINDER_KINDS[step])
+                claim.sent_email = sent
+                claim.save(update_fields=["sent_email"])
+        except IntegrityError:
+            continue
+        except EmailRefused:
+            continue
+        taken += 1
+    return taken
+
+
+# Delivery ---------------------------------------------------------------------------------
+
+
+def email_deliver(*, sent_email_id: int, final_attempt: bool = True) -> SentEmail | None:
+    """Send a queued email. Returns None when another worker already took it.
+
+    On a transport error the row goes back to ``queued`` (or ``failed`` on the final attempt)
+    with the error in ``detail``, and the error is raised for Celery to retry.
+    """
+    # Claim with a conditional UPDATE, so a redelivered task never sends twice.
+    claimed = SentEmail.objects.filter(pk=sent_email_id, status=SentEmailStatus.QUEUED).update(
+        status=SentEmailStatus.SENDING
+    )
+    if not claimed:
+        return None
+    sent = SentEmail.objects.select_related("company", "customer", "invoice").get(pk=sent_email_id)
+    invoice, company = sent.invoice, sent.company
+    if invoice is None:
+        _finish(sent, SentEmailStatus.SKIPPED, detail="invoice_deleted")
+        return sent
+    # Asked again at send time: a customer may have opted out, or paid, while it waited.
+    if not can_email(company=company, email=sent.to_email, category=sent.category):
+        _finish(sent, SentEmailStatus.SKIPPED, detail="opted_out")
+        return sent
+    if (refusal := _refusal(invoice, sent.kind)) is not None:
+        _finish(sent, SentEmailStatus.SKIPPED, detail=refusal)
+        return sent
+
+    preference = email_preference_ensure(company_id=company.pk, email=sent.to_email)
+    message = build_invoice_email(sent=sent, invoice=invoice, preference=preference)
+    try:
+        message.send(fail_silently=False)
+    except Exception as exc:  # any transport error: SMTP, socket, file backend
+        status = SentEmailStatus.FAILED if final_attempt else SentEmailStatus.QUEUED
+        _finish(sent, status, detail=f"{type(exc).__name__}: {exc}"[:500])
+        logger.warning("email %s to %s failed: %s", sent.public_id, sent.to_email, exc)
+        raise
+    sent.subject = str(message.subject)[:300]
+    sent.message_id = message.extra_headers["Message-ID"]
+    sent.sent_at = timezone.now()
+    sent.save(update_fields=["subject", "message_id", "sent_at", "language"])
+    _finish(sent, SentEmailStatus.SENT)
+    return sent
+
+
+def _finish(sent: SentEmail, status: str, *, detail: str = "") -> None:
+    sent.status, sent.detail = status, detail
+    sent.save(update_fields=["status", "detail"])
+
+
+# Building ---------------------------------------------------------------------------------
+
+
+def email_language(invoice: Invoice) -> str:
+    """The customer's language, else the company's, else English (only languages we ship)."""
+    shipped = {code for code, _name in settings.LANGUAGES}
+    for code in (invoice.customer.preferred_language, invoice.company.language):
+        if code and code in shipped:
+            return code
+    return "en"
+
+
+def _from_address(company: Company) -> str:
+    # Our domain sends (SPF/DKIM); the company's name is the display name.
+    _name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return formataddr((company.name.replace("\n", " ").replace("\r", " "), address))
+
+
+def _mailto_unsubscribe(token: str, category: str) -> str:
+    _name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return f"mailto:{address}?subject={quote(f'unsubscribe {category} {token}')}"
+
+
+def _branding(company: Company) -> dict[str, Any]:
+    logo_url = f"{settings.PUBLIC_BASE_URL}{company.logo.url}" if company.logo else ""
+    return {"brand_color": brand_color(company), "logo_url": logo_url}
+
+
+def build_invoice_email(
+    *, sent: SentEmail, invoice: Invoice, preference: EmailPreference
+) -> EmailMultiAlternatives:
+    """The message for ``sent``: HTML and plain text, branded, in the customer's language,
+    with the share link, a pay link where payment is possible, and RFC 8058 headers."""
+    company, customer = invoice.company, invoice.customer
+    language = email_language(invoice)
+    sent.language = language
+    link = invoice_services.share_link_create(invoice=invoice)
+    share_url = f"{invoice_services.share_link_url(link)}?source=email"
+    # A link, not a form: the GET opens the invoice page at its pay form (never pays).
+    can_pay = pay_gate(invoice=invoice, connected=stripe_connected(company)).allowed
+    pay_url = f"{share_url}#pay" if can_pay else ""
+    unsubscribe_url = email_unsubscribe_url(preference, category=sent.category)
+    token = email_preference_token(preference)
+
+    with translation.override(language):
+        context: dict[str, Any] = {
+            "kind": sent.kind,
+            "company": company,
+            "customer_name": customer.name,
+            "invoice_number": invoice.number,
+            "total": format_money(invoice.total, invoice.currency, language),
+            "amount_due": format_money(invoice.amount_due, invoice.currency, language),
+            "due_date": invoice.due_date,
+            "share_url": share_url,
+            "pay_url": pay_url,
+            "preferences_url": email_preferences_url(preference),
+            "unsubscribe_url": unsubscribe_url,
+            "language": language,
+            **_branding(company),
+        }
+        subject = _subject(sent.kind, invoice=invoice, company=company)
+        context["subject"] = subject
+        template = "invoice" if sent.kind == EmailKind.INVOICE else "reminder"
+        text = render_to_string(f"emails/{template}.txt", context)
+        html = render_to_string(f"emails/{template}.html", context)
+
+    domain = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
+    headers = {
+        "Message-ID": make_msgid(domain=domain),
+        "List-Unsubscribe": f"<{unsubscribe_url}>, <{_mailto_unsubscribe(token, sent.category)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Content-Language": language,
+        "X-Entity-Ref-ID": sent.public_id,
+    }
+    if sent.kind != EmailKind.INVOICE:
+        headers["Auto-Submitted"] = "auto-generated"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=_from_address(company),
+        to=[sent.to_email],
+        reply_to=[company.email] if company.email else None,
+        headers=headers,
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _subject(kind: str, *, invoice: Invoice, company: Company) -> str:
+    values = {
+        "number": invoice.number,
+        "company": company.name,
+        "date": date_format(invoice.due_date, "DATE_FORMAT"),
+    }
+    if kind == EmailKind.REMINDER_DUE_SOON:
+        return _("Reminder: invoice %(number)s from %(company)s is due on %(date)s") % values
+    if kind == EmailKind.REMINDER_OVERDUE:
+        return _("Overdue: invoice %(number)s from %(company)s was due on %(date)s") % values
+    return _("Invoice %(number)s from %(company)s") % values
