@@ -15,6 +15,7 @@ from invoices import services
 from invoices.admin_scoping import TenantScopedAdmin
 from invoices.models import ApiKey, Company, CreditNote, Customer, Invoice, LineItem, Membership
 from invoices.money import format_money
+from invoices.pdf.admin_mixin import InvoicePdfAdminMixin
 from invoices.selectors import UNPAID_STATUSES
 from invoices.transitions import IllegalTransition
 from preferences.admin import send_invoice_by_email
@@ -77,7 +78,7 @@ class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(TenantScopedAdmin):
+class InvoiceAdmin(InvoicePdfAdminMixin, TenantScopedAdmin):
     list_display = ["number", "customer", "status", "total_display", "due_display", "due_date"]
     list_filter = ["status", OverdueFilter, "currency", "needs_attention"]
     search_fields = ["number", "customer__name", "customer__email", "public_id"]
@@ -95,6 +96,7 @@ class InvoiceAdmin(TenantScopedAdmin):
         "finalized_at",
         "paid_at",
         "created_at",
+        "pdf_link",
     ]
     actions = ["finalize", "void", "mark_uncollectible", send_invoice_by_email]
 

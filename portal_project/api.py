@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from invoices.api import router as invoices_router
 from invoices.api_auth import ApiKeyAuth
 from invoices.api_errors import ApiError, error_body
+from invoices.api_pdf import router as invoices_pdf_router
 from preferences.api import router as preferences_router
 
 api = NinjaAPI(
@@ -62,4 +63,5 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 api.add_router("/", invoices_router)
+api.add_router("/", invoices_pdf_router)
 api.add_router("/", preferences_router)
