@@ -21,7 +21,7 @@ class PayGate:
 
 def stripe_connected(company: Company) -> bool:
     """Whether the company has connected its Stripe account (see payments.models)."""
-    from payments.models import StripeConnection  # noqa: PLC0415 (defined by the payments app)
+    from payments.models import StripeConnection  # defined by the payments app
 
     return StripeConnection.objects.filter(company=company, active=True).exists()
 

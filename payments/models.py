@@ -1,12 +1,15 @@
-"""Payments: each company's Stripe connection, payments, and stored webhook events."""
+"""Payments: each company's Stripe connection, payments, checkout attempts and stored webhook
+events. Amounts are integers in the currency's minor unit (see invoices.money)."""
 
 from __future__ import annotations
 
 import secrets
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
-from invoices.models import Company
+from invoices.ids import new_public_id
+from invoices.models import Company, Invoice
 
 
 def new_webhook_key() -> str:
@@ -15,8 +18,16 @@ def new_webhook_key() -> str:
     return "wh_" + secrets.token_urlsafe(18)
 
 
+def new_payment_id() -> str:
+    return new_public_id("pay")
+
+
+def new_attempt_id() -> str:
+    return new_public_id("att")
+
+
 class StripeConnection(models.Model):
-    """A company's own Stripe account. Secrets are stored encrypted (payments.secrets) and are
+    """A company's own Stripe account. Secrets are stored encrypted (payments.crypto) and are
     never shown again after saving."""
 
     company = models.OneToOneField(
@@ -33,3 +44,131 @@ class StripeConnection(models.Model):
 
     def __str__(self) -> str:
         return f"Stripe for {self.company} (…{self.secret_key_hint})"
+
+
+class AttemptKind(models.TextChoices):
+    CHECKOUT = "checkout", _("Stripe Checkout")
+    CARD = "card", _("Card on the page")
+
+
+class AttemptStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    PROCESSING = "processing", _("Processing")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+
+
+class CheckoutAttempt(models.Model):
+    """One try to pay an amount of an invoice: a Checkout Session or a PaymentIntent.
+
+    Its ``idempotency_key`` is written *before* Stripe is called, so a double click, a retry
+    after a timeout or a second tab asking for the same amount reuses the same Stripe object.
+    """
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_attempt_id)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="pay_attempts")
+    kind = models.CharField(max_length=10, choices=AttemptKind.choices)
+    # Minor units.
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    # The invoice's amount_paid when the attempt started: a payment in between makes a new one.
+    amount_paid_before = models.BigIntegerField()
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    # cs_… for Checkout, pi_… for the card; blank until Stripe answered.
+    provider_id = models.CharField(max_length=255, blank=True, db_index=True)
+    provider_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    status = models.CharField(
+        max_length=12, choices=AttemptStatus.choices, default=AttemptStatus.OPEN
+    )
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["invoice", "status"], name="attempt_invoice_status")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.provider_id or self.public_id}"
+
+
+class PaymentStatus(models.TextChoices):
+    SUCCEEDED = "succeeded", _("Succeeded")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class Payment(models.Model):
+    """Money received for an invoice: one row per succeeded PaymentIntent, never two (the
+    unique provider id), whether the redirect, the webhook or both reported it."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_payment_id)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="payments")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    # Minor units.
+    amount = models.BigIntegerField()
+    amount_refunded = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.SUCCEEDED
+    )
+    provider_payment_intent_id = models.CharField(max_length=255, unique=True)
+    provider_charge_id = models.CharField(max_length=255, blank=True)
+    provider_checkout_session_id = models.CharField(max_length=255, blank=True)
+    method = models.CharField(max_length=10, choices=AttemptKind.choices)
+    # What told us first: "webhook" or "redirect" (the success page or the card's polling).
+    source = models.CharField(max_length=10)
+    # More than was still due when it arrived (two tabs, a paid or void invoice): kept, and
+    # shown to staff to refund or credit; never dropped.
+    flagged_overpayment = models.BooleanField(default=False)
+    review_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["invoice", "-created_at"], name="payment_invoice_time"),
+            models.Index(fields=["company", "flagged_overpayment"], name="payment_company_flagged"),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class WebhookEventStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    PROCESSING = "processing", _("Processing")
+    PROCESSED = "processed", _("Processed")
+    IGNORED = "ignored", _("Ignored (type not handled)")
+    FAILED = "failed", _("Failed")
+
+
+class WebhookEvent(models.Model):
+    """A verified Stripe event, stored before we answer 200 so that nothing is lost; processed
+    in Celery, retried by a periodic task while pending or failed."""
+
+    connection = models.ForeignKey(
+        StripeConnection, on_delete=models.CASCADE, related_name="events"
+    )
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=12, choices=WebhookEventStatus.choices, default=WebhookEventStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["status", "received_at"], name="webhook_status_time")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

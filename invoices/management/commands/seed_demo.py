@@ -17,6 +17,8 @@ from invoices import services
 from invoices.models import Company, Customer, Invoice, InvoiceStatus, Membership
 from invoices.models.company import Role
 from invoices.models.credit_note import CreditNote, CreditNoteStatus
+from invoices.money import amount_step
+from payments.services import ReceivedPayment, payment_record
 
 DEMO_PASSWORD = "demo-password-2026"
 COMPANIES = [
@@ -62,6 +64,21 @@ ITEMS = [
     "Copywriting",
     "Support hours",
 ]
+
+
+def _demo_payment(invoice: Invoice, amount: int) -> None:
+    """Record a demo payment as if Stripe had reported it (a fixed fake intent id keeps it
+    idempotent), so payments, the API and the admin show real rows."""
+    payment_record(
+        company=invoice.company,
+        received=ReceivedPayment(
+            intent_id=f"pi_demo_{invoice.public_id}",
+            amount=amount,
+            currency=invoice.currency,
+            invoice_public_id=invoice.public_id,
+        ),
+        source="demo",
+    )
 
 
 class Command(BaseCommand):
@@ -161,13 +178,14 @@ class Command(BaseCommand):
                 continue
             services.invoice_finalize(invoice=invoice)
             if status == "paid":
-                Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.total)
-                services.invoice_transition(invoice=invoice, to_status=InvoiceStatus.PAID)
+                # A real Payment row through the payments service, which marks it paid.
+                _demo_payment(invoice, invoice.total)
             elif status in ("void", "uncollectible"):
                 services.invoice_transition(invoice=invoice, to_status=status)
             elif index % 4 == 1:
-                # Partly paid: a third of the total already received.
-                Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.total // 3)
+                # Partly paid: about a third of the total already received.
+                step = amount_step(invoice.currency)
+                _demo_payment(invoice, invoice.total // 3 // step * step)
         CreditNote.objects.create(
             company=company,
             customer=customers[0],

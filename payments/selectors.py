@@ -1,0 +1,42 @@
+"""Reads for payments, each scoped to a company, an invoice or a webhook key."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from invoices.models import Company, Invoice
+from payments.models import CheckoutAttempt, Payment, StripeConnection
+
+
+def connection_for_webhook_key(webhook_key: str) -> StripeConnection | None:
+    return (
+        StripeConnection.objects.select_related("company")
+        .filter(webhook_key=webhook_key, active=True)
+        .first()
+    )
+
+
+def connection_for_company(*, company: Company) -> StripeConnection | None:
+    return StripeConnection.objects.filter(company=company, active=True).first()
+
+
+def attempt_for_invoice(*, invoice: Invoice, public_id: str) -> CheckoutAttempt | None:
+    if not public_id:
+        return None
+    return CheckoutAttempt.objects.filter(invoice=invoice, public_id=public_id).first()
+
+
+def payments_for_invoice(*, invoice: Invoice) -> QuerySet[Payment]:
+    return Payment.objects.filter(company_id=invoice.company_id, invoice=invoice).order_by(
+        "created_at", "id"
+    )
+
+
+def publishable_key_for(*, company: Company) -> str:
+    """The key Stripe.js needs for the card on the page ('' hides the card form)."""
+    key = (
+        StripeConnection.objects.filter(company=company, active=True)
+        .values_list("publishable_key", flat=True)
+        .first()
+    )
+    return key or ""

@@ -1,0 +1,538 @@
+"""Writes for payments: connecting Stripe, starting a payment (Checkout or the card on the
+page), reconciling what Stripe says, recording each payment exactly once, refunds, and
+storing webhook events.
+
+The one invariant: an invoice's ``amount_paid`` and status change only in payment_record()
+and payment_refund_record(), holding a row lock on the invoice, so concurrent payments,
+webhooks and redirects are applied one at a time and each PaymentIntent counts once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from invoices import events
+from invoices.events import Actor
+from invoices.models import Company, Invoice, InvoiceStatus
+from invoices.money import AmountError
+from invoices.services import invoice_transition
+from payments import stripe_client
+from payments.crypto import decrypt_secret, encrypt_secret
+from payments.gates import pay_gate
+from payments.models import (
+    AttemptKind,
+    AttemptStatus,
+    CheckoutAttempt,
+    Payment,
+    PaymentStatus,
+    StripeConnection,
+    WebhookEvent,
+)
+from payments.rules import payment_amount_check
+
+logger = logging.getLogger("payments")
+
+# Stripe keeps idempotency keys for 24 hours; an attempt older than this gets a fresh key.
+ATTEMPT_REUSE_WINDOW = dt.timedelta(hours=23)
+PAYABLE_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+
+
+class PaymentRefused(Exception):
+    """The server's own refusal (gate or amount rule), worded for the customer.
+    ``field`` is "amount" when the message belongs next to the amount input."""
+
+    def __init__(self, message: str, *, code: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field
+
+
+# Connection ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def stripe_connection_save(
+    *,
+    company: Company,
+    secret_key: str | None,
+    webhook_secret: str | None,
+    publishable_key: str | None = None,
+    active: bool = True,
+    actor: Actor = None,
+) -> StripeConnection:
+    """Connect (or reconnect) the company's Stripe account. Secrets are encrypted here and
+    never returned; None keeps a saved secret (the admin form leaves them blank). The webhook
+    key, and so the webhook URL, survives a reconnect."""
+    connection = StripeConnection.objects.select_for_update().filter(company=company).first()
+    if connection is None:
+        if not secret_key or not webhook_secret:
+            raise ValueError("Both the secret key and the webhook signing secret are needed.")
+        connection = StripeConnection(company=company)
+    if secret_key:
+        secret_key = secret_key.strip()
+        if not secret_key.startswith(("sk_", "rk_")):
+            raise ValueError("The secret key must start with sk_ (or rk_ for a restricted key).")
+        connection.secret_key_encrypted = encrypt_secret(secret_key)
+        connection.secret_key_hint = secret_key[-4:]
+    if webhook_secret:
+        webhook_secret = webhook_secret.strip()
+        if not webhook_secret.startswith("whsec_"):
+            raise ValueError("The webhook signing secret must start with whsec_.")
+        connection.webhook_secret_encrypted = encrypt_secret(webhook_secret)
+    if publishable_key is not None:
+        publishable_key = publishable_key.strip()
+        if publishable_key and not publishable_key.startswith("pk_"):
+            raise ValueError("The publishable key must start with pk_.")
+        connection.publishable_key = publishable_key
+    connection.active = active
+    connection.save()
+    events.record(
+        company=company,
+        action="stripe.connected" if active else "stripe.disconnected",
+        object_id=connection.webhook_key,
+        actor=actor,
+        key_hint=connection.secret_key_hint,
+    )
+    return connection
+
+
+def webhook_path(connection: StripeConnection) -> str:
+    return f"/webhooks/stripe/{connection.webhook_key}"
+
+
+def _secret_key(company: Company) -> str:
+    connection = StripeConnection.objects.get(company=company, active=True)
+    return decrypt_secret(connection.secret_key_encrypted)
+
+
+# Starting a payment ----------------------------------------------------------------------
+
+
+def _refuse_unless_payable(invoice: Invoice, amount: int, locale: str) -> None:
+    gate = pay_gate(invoice=invoice, connected=True)
+    if not gate.allowed:
+        raise PaymentRefused(str(gate.reason), code="not_payable")
+    try:
+        payment_amount_check(invoice=invoice, amount=amount, locale=locale)
+    except AmountError as exc:
+        raise PaymentRefused(exc.message, code=exc.code, field="amount") from None
+
+
+def _attempt_for(*, invoice: Invoice, kind: str, amount: int, locale: str) -> CheckoutAttempt:
+    """The open attempt for this invoice, amount and state of payment, or a new one. The
+    invoice row lock serialises two clicks, so both get the same attempt (and Stripe key)."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().select_related("company").get(pk=invoice.pk)
+        if not StripeConnection.objects.filter(company_id=locked.company_id, active=True).exists():
+            raise PaymentRefused(
+                _("Online payment is not available for this invoice."), code="not_connected"
+            )
+        _refuse_unless_payable(locked, amount, locale)
+        attempt = (
+            CheckoutAttempt.objects.filter(
+                invoice=locked,
+                kind=kind,
+                amount=amount,
+                amount_paid_before=locked.amount_paid,
+                status=AttemptStatus.OPEN,
+                created_at__gte=timezone.now() - ATTEMPT_REUSE_WINDOW,
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        if attempt is None:
+            attempt = CheckoutAttempt(
+                company_id=locked.company_id,
+                invoice=locked,
+                kind=kind,
+                amount=amount,
+                currency=locked.currency,
+                amount_paid_before=locked.amount_paid,
+            )
+            attempt.idempotency_key = f"invoice-portal-{kind}-{attempt.public_id}"
+            attempt.save()
+        return attempt
+
+
+def _metadata(invoice: Invoice, attempt: CheckoutAttempt) -> dict[str, str]:
+    return {
+        "invoice": invoice.public_id,
+        "invoice_number": invoice.number,
+        "attempt": attempt.public_id,
+    }
+
+
+def _description(invoice: Invoice) -> str:
+    return _("Invoice %(number)s from %(company)s") % {
+        "number": invoice.number,
+        "company": invoice.company.name,
+    }
+
+
+def checkout_session_start(
+    *, invoice: Invoice, amount: int, return_base_url: str, locale: str = "en"
+) -> CheckoutAttempt:
+    """A Checkout Session for ``amount`` of ``invoice`` (its url is on the attempt).
+
+    The Stripe call is made with the attempt's fixed idempotency key and outside any database
+    transaction (no row lock is held while waiting for Stripe). ``return_base_url`` is the
+    page to come back to (``…/invoice/<token>``); success and cancel live below it.
+    """
+    attempt = _attempt_for(invoice=invoice, kind=AttemptKind.CHECKOUT, amount=amount, locale=locale)
+    query = f"?attempt={attempt.public_id}"
+    session = stripe_client.checkout_session_create(
+        secret_key=_secret_key(invoice.company),
+        amount=amount,
+        currency=invoice.currency,
+        description=_description(invoice),
+        customer_email=invoice.customer.email or None,
+        metadata=_metadata(invoice, attempt),
+        success_url=f"{return_base_url}/pay/success{query}",
+        cancel_url=f"{return_base_url}/pay/cancel{query}",
+        idempotency_key=attempt.idempotency_key,
+    )
+    attempt.provider_id = session.id
+    attempt.provider_intent_id = session.payment_intent or ""
+    attempt.checkout_url = session.url or ""
+    attempt.save(update_fields=["provider_id", "provider_intent_id", "checkout_url", "updated_at"])
+    return attempt
+
+
+def card_intent_start(
+    *, invoice: Invoice, amount: int, locale: str = "en"
+) -> tuple[CheckoutAttempt, str]:
+    """A PaymentIntent for the card form on the page: the attempt and the client secret that
+    Stripe.js confirms in the browser (the secret is never stored)."""
+    attempt = _attempt_for(invoice=invoice, kind=AttemptKind.CARD, amount=amount, locale=locale)
+    intent = stripe_client.payment_intent_create(
+        secret_key=_secret_key(invoice.company),
+        amount=amount,
+        currency=invoice.currency,
+        description=_description(invoice),
+        receipt_email=invoice.customer.email or None,
+        metadata=_metadata(invoice, attempt),
+        idempotency_key=attempt.idempotency_key,
+    )
+    attempt.provider_id = attempt.provider_intent_id = intent.id
+    attempt.save(update_fields=["provider_id", "provider_intent_id", "updated_at"])
+    return attempt, intent.client_secret or ""
+
+
+# Reconciling -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayOutcome:
+    """What happened to an attempt, for the success page and the card's polling."""
+
+    state: str  # "succeeded", "processing", "failed", "open", "expired"
+    payment: Payment | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ReceivedPayment:
+    """A succeeded PaymentIntent, as the redirect or a webhook reported it."""
+
+    intent_id: str
+    amount: int
+    currency: str
+    invoice_public_id: str
+    # Our CheckoutAttempt (from the metadata), when the payment started on our pages.
+    attempt_public_id: str = ""
+    charge_id: str = ""
+    session_id: str = ""
+
+
+def _attempt_update(
+    attempt: CheckoutAttempt, *, status: str, error: str = "", intent_id: str = ""
+) -> None:
+    CheckoutAttempt.objects.filter(pk=attempt.pk).exclude(status=AttemptStatus.SUCCEEDED).update(
+        status=status,
+        error=error[:500],
+        provider_intent_id=intent_id or attempt.provider_intent_id,
+        updated_at=timezone.now(),
+    )
+
+
+def received_from_intent(
+    intent: stripe_client.PaymentIntent, session_id: str = ""
+) -> ReceivedPayment:
+    return ReceivedPayment(
+        intent_id=intent.id,
+        amount=intent.amount_received or intent.amount,
+        currency=intent.currency,
+        invoice_public_id=intent.metadata.get("invoice", ""),
+        attempt_public_id=intent.metadata.get("attempt", ""),
+        charge_id=intent.latest_charge or "",
+        session_id=session_id,
+    )
+
+
+def _outcome_of_intent(
+    invoice: Invoice, attempt: CheckoutAttempt, intent: stripe_client.PaymentIntent, source: str
+) -> PayOutcome:
+    if intent.status == "succeeded":
+        payment, _created = payment_record(
+            company=invoice.company,
+            received=received_from_intent(
+                intent, attempt.provider_id if attempt.kind == AttemptKind.CHECKOUT else ""
+            ),
+            source=source,
+        )
+        return PayOutcome("succeeded", payment)
+    if intent.status == "processing":
+        _attempt_update(attempt, status=AttemptStatus.PROCESSING, intent_id=intent.id)
+        return PayOutcome("processing")
+    if intent.status == "canceled":
+        _attempt_update(attempt, status=AttemptStatus.EXPIRED, intent_id=intent.id)
+        return PayOutcome("expired")
+    if intent.last_error:
+        # A declined card: the intent can be confirmed again with another card.
+        _attempt_update(
+            attempt, status=AttemptStatus.OPEN, error=intent.last_error, intent_id=intent.id
+        )
+        return PayOutcome("failed", error=intent.last_error)
+    return PayOutcome("open")
+
+
+def checkout_reconcile(*, invoice: Invoice, attempt: CheckoutAttempt) -> PayOutcome:
+    """After Checkout's redirect: ask Stripe how the session ended and record the payment if
+    it succeeded (the webhook may have done it already; either way it counts once)."""
+    secret_key = _secret_key(invoice.company)
+    session = stripe_client.checkout_session_retrieve(
+        secret_key=secret_key, session_id=attempt.provider_id
+    )
+    if session.status == "expired":
+        _attempt_update(attempt, status=AttemptStatus.EXPIRED)
+        return PayOutcome("expired")
+    if session.payment_intent is None:
+        return PayOutcome("open")
+    intent = stripe_client.payment_intent_retrieve(
+        secret_key=secret_key, intent_id=session.payment_intent
+    )
+    return _outcome_of_intent(invoice, attempt, intent, source="redirect")
+
+
+def card_intent_reconcile(*, invoice: Invoice, attempt: CheckoutAttempt) -> PayOutcome:
+    """The card's polling: Stripe's word on the intent, recorded if it succeeded."""
+    intent = stripe_client.payment_intent_retrieve(
+        secret_key=_secret_key(invoice.company), intent_id=attempt.provider_id
+    )
+    return _outcome_of_intent(invoice, attempt, intent, source="redirect")
+
+
+# Recording -------------------------------------------------------------------------------
+
+
+def payment_record(
+    *, company: Company, received: ReceivedPayment, source: str
+) -> tuple[Payment, bool]:
+    """Record a succeeded PaymentIntent once: (the payment, whether this call created it).
+
+    Under a row lock on the invoice: an existing payment for the intent is returned untouched;
+    otherwise the payment is stored, the invoice's amount_paid grows, and an invoice paid in
+    full becomes ``paid``. A payment the amount rules would refuse now (more than is due: two
+    tabs, or an invoice already paid or void) is still recorded, and flagged for staff.
+    """
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update()
+            .select_related("company")
+            .get(company=company, public_id=received.invoice_public_id)
+        )
+        existing = Payment.objects.filter(provider_payment_intent_id=received.intent_id).first()
+        if existing is not None:
+            return existing, False
+        flagged, reason = False, ""
+        if received.currency != invoice.currency:
+            flagged, reason = True, f"Paid in {received.currency}, invoiced in {invoice.currency}."
+        elif invoice.status not in PAYABLE_STATUSES:
+            flagged = received.amount > 0
+            reason = f"Received while the invoice was {invoice.status}."
+        else:
+            try:
+                payment_amount_check(invoice=invoice, amount=received.amount)
+            except AmountError as exc:
+                if exc.code in ("over_amount_due", "nothing_due"):
+                    flagged, reason = True, exc.message
+                else:
+                    # Other rule breaks (a partial under the minimum) cannot come from our
+                    # forms; the money is real all the same, so record it and log why.
+                    logger.warning(
+                        "payment.rule_break invoice=%s intent=%s code=%s",
+                        invoice.public_id,
+                        received.intent_id,
+                        exc.code,
+                    )
+        attempt = CheckoutAttempt.objects.filter(
+            invoice=invoice, public_id=received.attempt_public_id or "-"
+        ).first()
+        method = attempt.kind if attempt else AttemptKind.CARD
+        if received.session_id:
+            method = AttemptKind.CHECKOUT
+        try:
+            with transaction.atomic():
+                payment = Payment.objects.create(
+                    company=company,
+                    invoice=invoice,
+                    amount=received.amount,
+                    currency=received.currency,
+                    provider_payment_intent_id=received.intent_id,
+                    provider_charge_id=received.charge_id,
+                    provider_checkout_session_id=received.session_id,
+                    method=method,
+                    source=source,
+                    flagged_overpayment=flagged,
+                    review_reason=reason[:300],
+                )
+        except IntegrityError:
+            # Belt and braces: the lock already serialises payments of one invoice.
+            return Payment.objects.get(provider_payment_intent_id=received.intent_id), False
+        if received.currency == invoice.currency:
+            invoice.amount_paid += received.amount
+            invoice.save(update_fields=["amount_paid", "updated_at"])
+        if attempt is not None:
+            CheckoutAttempt.objects.filter(pk=attempt.pk).update(
+                status=AttemptStatus.SUCCEEDED,
+                provider_intent_id=received.intent_id,
+                error="",
+                updated_at=timezone.now(),
+            )
+        events.record(
+            company=company,
+            action="payment.recorded",
+            object_id=payment.public_id,
+            invoice=invoice.public_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            source=source,
+            flagged_overpayment=flagged,
+        )
+        if invoice.status in PAYABLE_STATUSES and invoice.amount_paid >= invoice.total:
+            invoice_transition(
+                invoice=invoice,
+                to_status=InvoiceStatus.PAID,
+                reason=f"Paid online ({payment.public_id})",
+            )
+        if flagged:
+            logger.warning(
+                "payment.flagged payment=%s invoice=%s reason=%s",
+                payment.public_id,
+                invoice.public_id,
+                reason,
+            )
+        return payment, True
+
+
+def payment_refund_record(
+    *, company: Company, intent_id: str, amount_refunded: int
+) -> Payment | None:
+    """Apply Stripe's running total of refunds for a payment (from charge.refunded). Taking
+    the total, not a delta, makes repeated and reordered events harmless.
+
+    An open invoice owes the refunded amount again; a paid invoice stays paid (there is no way
+    back in the transitions table: refunding a paid invoice is a staff decision recorded with
+    a credit note), and the refund shows on the payment."""
+    with transaction.atomic():
+        payment = Payment.objects.filter(
+            company=company, provider_payment_intent_id=intent_id
+        ).first()
+        if payment is None:
+            return None
+        invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        delta = min(amount_refunded, payment.amount) - payment.amount_refunded
+        if delta <= 0:
+            return payment
+        payment.amount_refunded += delta
+        payment.status = (
+            PaymentStatus.REFUNDED
+            if payment.amount_refunded >= payment.amount
+            else PaymentStatus.PARTIALLY_REFUNDED
+        )
+        payment.save(update_fields=["amount_refunded", "status", "updated_at"])
+        if invoice.status in PAYABLE_STATUSES and payment.currency == invoice.currency:
+            invoice.amount_paid = max(invoice.amount_paid - delta, 0)
+            invoice.save(update_fields=["amount_paid", "updated_at"])
+        events.record(
+            company=company,
+            action="payment.refunded",
+            object_id=payment.public_id,
+            invoice=invoice.public_id,
+            amount=delta,
+        )
+        return payment
+
+
+def payment_refund(*, payment: Payment, amount: int | None = None, actor: Actor = None) -> str:
+    """Ask Stripe to refund (part of) a payment; charge.refunded records it when it arrives."""
+    refund_id = stripe_client.refund_create(
+        secret_key=_secret_key(payment.company),
+        intent_id=payment.provider_payment_intent_id,
+        amount=amount,
+    )
+    events.record(
+        company=payment.company,
+        action="payment.refund_requested",
+        object_id=payment.public_id,
+        actor=actor,
+        refund=refund_id,
+    )
+    return refund_id
+
+
+def attempt_mark(*, company: Company, provider_id: str, status: str, error: str = "") -> int:
+    """Webhook news about an attempt that produced no payment (expired, declined)."""
+    return (
+        CheckoutAttempt.objects.filter(company=company)
+        .filter(provider_id=provider_id)
+        .exclude(status=AttemptStatus.SUCCEEDED)
+        .update(status=status, error=error[:500], updated_at=timezone.now())
+    )
+
+
+# Webhook events --------------------------------------------------------------------------
+
+
+def webhook_event_store(
+    *, connection: StripeConnection, event: Mapping[str, Any]
+) -> tuple[WebhookEvent, bool]:
+    """Store a verified event once (unique event id) and queue its processing when the
+    transaction commits. A duplicate delivery changes nothing: (the stored row, False)."""
+    from payments.tasks import webhook_event_process_task  # tasks import this module
+
+    with transaction.atomic():
+        row, created = WebhookEvent.objects.get_or_create(
+            event_id=event["id"],
+            defaults={
+                "connection": connection,
+                "type": str(event.get("type", "")),
+                "payload": dict(event),
+            },
+        )
+        if created:
+            # robust: if the broker is down the event stays pending for the periodic task.
+            transaction.on_commit(
+                functools.partial(webhook_event_process_task.delay, row.pk), robust=True
+            )
+    return row, created
+
+
+def connection_webhook_secret(connection: StripeConnection) -> str:
+    return decrypt_secret(connection.webhook_secret_encrypted)
+
+
+def public_base_url() -> str:
+    return settings.PUBLIC_BASE_URL

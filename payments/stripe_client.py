@@ -1,0 +1,301 @@
+"""The one module that talks to Stripe (the only import of ``stripe`` in the project).
+
+- The API version is pinned (API_VERSION), so a Stripe-side default change cannot alter the
+  shape of what we read; webhooks are configured on the same version.
+- ``settings.STRIPE_API_BASE`` is honoured on every call (the local emulator in tests and
+  under ``make run``).
+- Amounts go in and come out as int minor units, which is what Stripe uses: no conversion.
+- Stripe's objects never leave this module: callers get small frozen dataclasses, and
+  Stripe's errors become ours (PaymentProviderError and subclasses), with a message that is
+  safe to show a customer.
+- Every call logs one structured line (operation, ids, outcome), never a key or secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger("payments.stripe")
+
+API_VERSION = "2026-10-28.endive"
+# Stripe's own default tolerance: a signature older than this is refused (replay protection).
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+class PaymentProviderError(Exception):
+    """Stripe refused or could not be reached. ``message`` is safe to show a customer."""
+
+    def __init__(self, message: str, *, code: str = "", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.retryable = retryable
+
+
+class CardDeclined(PaymentProviderError):
+    pass
+
+
+class ProviderUnavailable(PaymentProviderError):
+    """Network trouble or a Stripe outage: trying again later may work."""
+
+
+class BadSignature(Exception):
+    """A webhook whose Stripe-Signature is missing, wrong or too old."""
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str | None
+    status: str  # open, complete, expired
+    payment_status: str  # paid, unpaid, no_payment_required
+    payment_intent: str | None
+    amount_total: int
+    currency: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaymentIntent:
+    id: str
+    status: str  # requires_payment_method, processing, succeeded, canceled, ...
+    amount: int
+    amount_received: int
+    currency: str
+    client_secret: str | None
+    latest_charge: str | None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    # The last decline, in Stripe's words (safe to show: it is written for customers).
+    last_error: str | None = None
+
+
+def _client(secret_key: str) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        secret_key,
+        stripe_version=API_VERSION,
+        base_addresses={"api": settings.STRIPE_API_BASE},
+        # Retries reuse the same idempotency key, so they cannot charge twice.
+        max_network_retries=2,
+    )
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    result: dict[str, Any] = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    return result
+
+
+def _translate(exc: stripe.StripeError, operation: str) -> PaymentProviderError:
+    code = getattr(exc, "code", None) or ""
+    logger.warning(
+        "stripe.error operation=%s type=%s code=%s request_id=%s status=%s",
+        operation,
+        type(exc).__name__,
+        code,
+        getattr(exc, "request_id", None),
+        getattr(exc, "http_status", None),
+    )
+    if isinstance(exc, stripe.CardError):
+        return CardDeclined(exc.user_message or _("Your card was declined."), code=code)
+    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError):
+        return ProviderUnavailable(
+            _("The payment service is not reachable right now. Please try again in a minute."),
+            code=code or "unavailable",
+            retryable=True,
+        )
+    if code == "amount_too_small":
+        return PaymentProviderError(_("The amount is below the minimum card payment."), code=code)
+    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+        return PaymentProviderError(
+            _("Online payment is not available for this invoice right now."), code="auth"
+        )
+    return PaymentProviderError(
+        _("The payment could not be started. Please try again."), code=code or "invalid"
+    )
+
+
+def _log(operation: str, started: float, **fields: Any) -> None:
+    parts = " ".join(f"{name}={value}" for name, value in fields.items())
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    logger.info("stripe.ok operation=%s %s ms=%d", operation, parts, elapsed_ms)
+
+
+def _session(obj: Any) -> CheckoutSession:
+    data = _as_dict(obj)
+    intent = data.get("payment_intent")
+    if isinstance(intent, dict):
+        intent = intent.get("id")
+    return CheckoutSession(
+        id=data["id"],
+        url=data.get("url"),
+        status=data.get("status") or "",
+        payment_status=data.get("payment_status") or "",
+        payment_intent=intent,
+        amount_total=int(data.get("amount_total") or 0),
+        currency=data.get("currency") or "",
+        metadata=dict(data.get("metadata") or {}),
+    )
+
+
+def intent_from_dict(data: Mapping[str, Any]) -> PaymentIntent:
+    """A PaymentIntent from Stripe's JSON (an API answer or a webhook event's object)."""
+    error = data.get("last_payment_error") or {}
+    charge = data.get("latest_charge")
+    if isinstance(charge, dict):
+        charge = charge.get("id")
+    return PaymentIntent(
+        id=data["id"],
+        status=data.get("status") or "",
+        amount=int(data.get("amount") or 0),
+        amount_received=int(data.get("amount_received") or 0),
+        currency=data.get("currency") or "",
+        client_secret=data.get("client_secret"),
+        latest_charge=charge,
+        metadata=dict(data.get("metadata") or {}),
+        last_error=error.get("message") if isinstance(error, dict) else None,
+    )
+
+
+def session_from_dict(data: Mapping[str, Any]) -> CheckoutSession:
+    return _session(dict(data))
+
+
+def checkout_session_create(
+    *,
+    secret_key: str,
+    amount: int,
+    currency: str,
+    description: str,
+    customer_email: str | None,
+    metadata: Mapping[str, str],
+    success_url: str,
+    cancel_url: str,
+    idempotency_key: str,
+) -> CheckoutSession:
+    started = time.monotonic()
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": amount,
+                    "product_data": {"name": description},
+                },
+            }
+        ],
+        "metadata": dict(metadata),
+        "payment_intent_data": {"metadata": dict(metadata), "description": description},
+        "client_reference_id": metadata.get("invoice", ""),
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    if customer_email:
+        params["customer_email"] = customer_email
+    try:
+        obj = _client(secret_key).v1.checkout.sessions.create(
+            params=params,  # type: ignore[arg-type]
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc, "checkout_session_create") from exc
+    session = _session(obj)
+    _log("checkout_session_create", started, session=session.id, amount=amount, currency=currency)
+    return session
+
+
+def checkout_session_retrieve(*, secret_key: str, session_id: str) -> CheckoutSession:
+    started = time.monotonic()
+    try:
+        obj = _client(secret_key).v1.checkout.sessions.retrieve(session_id)
+    except stripe.StripeError as exc:
+        raise _translate(exc, "checkout_session_retrieve") from exc
+    session = _session(obj)
+    _log("checkout_session_retrieve", started, session=session.id, status=session.status)
+    return session
+
+
+def payment_intent_create(
+    *,
+    secret_key: str,
+    amount: int,
+    currency: str,
+    description: str,
+    receipt_email: str | None,
+    metadata: Mapping[str, str],
+    idempotency_key: str,
+) -> PaymentIntent:
+    started = time.monotonic()
+    params: dict[str, Any] = {
+        "amount": amount,
+        "currency": currency,
+        "description": description,
+        "metadata": dict(metadata),
+        "payment_method_types": ["card"],
+    }
+    if receipt_email:
+        params["receipt_email"] = receipt_email
+    try:
+        obj = _client(secret_key).v1.payment_intents.create(
+            params=params,  # type: ignore[arg-type]
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc, "payment_intent_create") from exc
+    intent = intent_from_dict(_as_dict(obj))
+    _log("payment_intent_create", started, intent=intent.id, amount=amount, currency=currency)
+    return intent
+
+
+def payment_intent_retrieve(*, secret_key: str, intent_id: str) -> PaymentIntent:
+    started = time.monotonic()
+    try:
+        obj = _client(secret_key).v1.payment_intents.retrieve(intent_id)
+    except stripe.StripeError as exc:
+        raise _translate(exc, "payment_intent_retrieve") from exc
+    intent = intent_from_dict(_as_dict(obj))
+    _log("payment_intent_retrieve", started, intent=intent.id, status=intent.status)
+    return intent
+
+
+def refund_create(*, secret_key: str, intent_id: str, amount: int | None = None) -> str:
+    """Refund (part of) a payment; the refund itself is recorded from charge.refunded."""
+    started = time.monotonic()
+    params: dict[str, Any] = {"payment_intent": intent_id}
+    if amount is not None:
+        params["amount"] = amount
+    try:
+        obj = _client(secret_key).v1.refunds.create(params=params)  # type: ignore[arg-type]
+    except stripe.StripeError as exc:
+        raise _translate(exc, "refund_create") from exc
+    refund_id = str(_as_dict(obj)["id"])
+    _log("refund_create", started, intent=intent_id, refund=refund_id)
+    return refund_id
+
+
+def webhook_event_verify(*, payload: bytes, signature: str, secret: str) -> dict[str, Any]:
+    """The event as a dict once its Stripe-Signature header checks out (BadSignature if not:
+    missing, forged, signed with another secret, or older than WEBHOOK_TOLERANCE_SECONDS)."""
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"), signature, secret, WEBHOOK_TOLERANCE_SECONDS
+        )
+    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
+        raise BadSignature(str(exc)) from None
+    try:
+        event: dict[str, Any] = json.loads(payload)
+    except ValueError as exc:
+        raise BadSignature("The payload is not JSON.") from exc
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        raise BadSignature("The payload is not an event.")
+    return event

@@ -1,0 +1,21 @@
+"""Template helpers for the pay action: what the card on the page needs."""
+
+from __future__ import annotations
+
+from django import template
+from django.conf import settings
+
+from invoices.models import Invoice
+from payments.selectors import publishable_key_for
+
+register = template.Library()
+
+
+@register.simple_tag
+def pay_card_config(invoice: Invoice) -> dict[str, str] | None:
+    """Stripe.js's URL and the company's publishable key, or None to offer Checkout only
+    (no publishable key saved). One query."""
+    key = publishable_key_for(company=invoice.company)
+    if not key:
+        return None
+    return {"publishable_key": key, "js_url": settings.STRIPE_JS_URL}

@@ -1,0 +1,260 @@
+"""Customer-facing pay endpoints and the Stripe webhook. Thin: resolve the token, ask the gate,
+call a service, render. The token is the only credential; a bad one gets the shared
+"Invoice not found" page.
+
+Rate limits (django-ratelimit, counters in the default cache, Redis in production): the pay
+endpoints allow PAY_RATE_PER_IP per client address and PAY_RATE_PER_TOKEN per invoice link;
+more answers 429. When Redis is down, RATELIMIT_FAIL_OPEN (settings) lets requests through and
+django-ratelimit logs it: a customer must be able to pay during a cache outage, each payment
+is still bounded by Stripe (idempotency keys, its own limits) and by the amount rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from invoices.models import Invoice
+from invoices.money import AmountError
+from invoices.selectors import invoice_for_share_token
+from payments import selectors, services, stripe_client
+from payments.gates import pay_gate, stripe_connected
+from payments.models import AttemptKind
+from payments.rules import payment_amount_parse
+from portal.i18n import activate_language
+from portal.presenters import brand_color
+from portal.views import not_found
+from tracking.services import client_ip
+
+logger = logging.getLogger("payments")
+
+PAY_RATE_PER_IP = "30/m"
+PAY_RATE_PER_TOKEN = "12/m"  # noqa: S105 (a rate, not a password)
+# The card's status polling: about one request a second while a payment is processing.
+POLL_RATE_PER_TOKEN = "120/m"  # noqa: S105
+
+
+def _ip_key(group: str, request: HttpRequest) -> str:
+    return client_ip(request.META, settings.TRUSTED_PROXY_COUNT) or "unknown"
+
+
+def _token_key(group: str, request: HttpRequest) -> str:
+    match = request.resolver_match
+    return str(match.kwargs.get("token", "")) if match else ""
+
+
+def _too_many(request: HttpRequest, *, as_json: bool = False) -> HttpResponse:
+    message = _("Too many payment requests. Please wait a minute and try again.")
+    if as_json:
+        return JsonResponse({"error": {"code": "rate_limited", "message": message}}, status=429)
+    return HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+
+
+def _page(
+    request: HttpRequest,
+    invoice: Invoice,
+    token: str,
+    template: str,
+    status: int = 200,
+    **extra: Any,
+) -> HttpResponse:
+    context = {
+        "invoice": invoice,
+        "token": token,
+        "company_name": invoice.company.name,
+        "brand_color": brand_color(invoice.company),
+        "invoice_url": f"/invoice/{token}",
+        **extra,
+    }
+    return render(request, template, context, status=status)
+
+
+@require_POST
+@ratelimit(group="pay", key=_ip_key, rate=PAY_RATE_PER_IP, block=False)
+@ratelimit(group="pay-token", key=_token_key, rate=PAY_RATE_PER_TOKEN, block=False)
+def pay(request: HttpRequest, token: str) -> HttpResponse:
+    """POST /invoice/<token>/pay (``amount`` in major units): 303 to Stripe Checkout."""
+    invoice = invoice_for_share_token(token)
+    if invoice is None:
+        return not_found(request)
+    if getattr(request, "limited", False):
+        return _too_many(request)
+    lang = activate_language(request, customer=invoice.customer, company=invoice.company)
+    gate = pay_gate(invoice=invoice, connected=stripe_connected(invoice.company))
+    if not gate.allowed:
+        return _page(request, invoice, token, "payments/refused.html", 409, reason=gate.reason)
+    typed = request.POST.get("amount", "")
+    try:
+        amount = payment_amount_parse(invoice=invoice, text=typed, locale=lang)
+        attempt = services.checkout_session_start(
+            invoice=invoice,
+            amount=amount,
+            return_base_url=f"{settings.PUBLIC_BASE_URL}/invoice/{token}",
+            locale=lang,
+        )
+    except AmountError as exc:
+        return _form_again(request, invoice, token, typed, exc.message)
+    except services.PaymentRefused as exc:
+        if exc.field == "amount":
+            return _form_again(request, invoice, token, typed, exc.message)
+        return _page(request, invoice, token, "payments/refused.html", 409, reason=exc.message)
+    except stripe_client.PaymentProviderError as exc:
+        return _form_again(request, invoice, token, typed, exc.message, status=502)
+    return HttpResponseRedirect(attempt.checkout_url, status=303)
+
+
+def _form_again(
+    request: HttpRequest, invoice: Invoice, token: str, typed: str, error: str, status: int = 400
+) -> HttpResponse:
+    """The pay form once more, the error next to the amount and the typed value kept."""
+    pay_state = pay_gate(invoice=invoice, connected=True)
+    return _page(
+        request,
+        invoice,
+        token,
+        "payments/pay.html",
+        status,
+        pay=pay_state,
+        pay_error=error,
+        pay_value=typed,
+    )
+
+
+@require_GET
+def pay_success(request: HttpRequest, token: str) -> HttpResponse:
+    """Checkout's success_url: reconcile with Stripe (the webhook may be late or lost)."""
+    invoice = invoice_for_share_token(token)
+    attempt = (
+        selectors.attempt_for_invoice(invoice=invoice, public_id=request.GET.get("attempt", ""))
+        if invoice is not None
+        else None
+    )
+    if invoice is None or attempt is None or attempt.kind != AttemptKind.CHECKOUT:
+        return not_found(request)
+    activate_language(request, customer=invoice.customer, company=invoice.company)
+    try:
+        outcome = services.checkout_reconcile(invoice=invoice, attempt=attempt)
+    except stripe_client.PaymentProviderError:
+        outcome = services.PayOutcome("unknown")
+    invoice.refresh_from_db()
+    return _page(request, invoice, token, "payments/result.html", outcome=outcome)
+
+
+@require_GET
+def pay_cancel(request: HttpRequest, token: str) -> HttpResponse:
+    """Checkout's cancel_url: nothing was charged; back to the invoice, calmly."""
+    invoice = invoice_for_share_token(token)
+    if invoice is None:
+        return not_found(request)
+    activate_language(request, customer=invoice.customer, company=invoice.company)
+    return _page(request, invoice, token, "payments/cancelled.html")
+
+
+def _json_error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+    return JsonResponse(
+        {"error": {"code": code, "message": message, "field": field}}, status=status
+    )
+
+
+@require_POST
+@ratelimit(group="pay", key=_ip_key, rate=PAY_RATE_PER_IP, block=False)
+@ratelimit(group="pay-token", key=_token_key, rate=PAY_RATE_PER_TOKEN, block=False)
+def card_intent(request: HttpRequest, token: str) -> HttpResponse:
+    """POST /invoice/<token>/pay/card (``amount``): a PaymentIntent for the card on the page.
+    Answers ``{"client_secret", "status_url"}``, or an error body like the REST API's."""
+    invoice = invoice_for_share_token(token)
+    if invoice is None:
+        return not_found(request)
+    if getattr(request, "limited", False):
+        return _too_many(request, as_json=True)
+    lang = activate_language(request, customer=invoice.customer, company=invoice.company)
+    gate = pay_gate(invoice=invoice, connected=stripe_connected(invoice.company))
+    if not gate.allowed:
+        return _json_error(409, "not_payable", str(gate.reason))
+    try:
+        amount = payment_amount_parse(
+            invoice=invoice, text=request.POST.get("amount", ""), locale=lang
+        )
+        attempt, client_secret = services.card_intent_start(
+            invoice=invoice, amount=amount, locale=lang
+        )
+    except AmountError as exc:
+        return _json_error(400, exc.code, exc.message, "amount")
+    except services.PaymentRefused as exc:
+        return _json_error(409 if exc.field is None else 400, exc.code, exc.message, exc.field)
+    except stripe_client.PaymentProviderError as exc:
+        return _json_error(502, exc.code or "provider_error", exc.message)
+    return JsonResponse(
+        {
+            "client_secret": client_secret,
+            "attempt": attempt.public_id,
+            "status_url": f"/invoice/{token}/pay/card/{attempt.public_id}",
+        },
+        status=201,
+    )
+
+
+@require_GET
+@ratelimit(group="pay-poll", key=_token_key, rate=POLL_RATE_PER_TOKEN, block=False)
+def card_status(request: HttpRequest, token: str, attempt_id: str) -> HttpResponse:
+    """GET /invoice/<token>/pay/card/<attempt>: Stripe's word on the card payment (polling)."""
+    invoice = invoice_for_share_token(token)
+    attempt = (
+        selectors.attempt_for_invoice(invoice=invoice, public_id=attempt_id)
+        if invoice is not None
+        else None
+    )
+    if invoice is None or attempt is None or attempt.kind != AttemptKind.CARD:
+        return not_found(request)
+    if getattr(request, "limited", False):
+        return _too_many(request, as_json=True)
+    activate_language(request, customer=invoice.customer, company=invoice.company)
+    try:
+        outcome = services.card_intent_reconcile(invoice=invoice, attempt=attempt)
+    except stripe_client.PaymentProviderError as exc:
+        return _json_error(502, exc.code or "provider_error", exc.message)
+    invoice.refresh_from_db(fields=["status", "amount_paid"])
+    messages = {
+        "succeeded": _("Payment received. Thank you!"),
+        "processing": _("Your payment is processing. This page updates when it completes."),
+        "failed": outcome.error or _("The payment failed. Please try another card."),
+        "expired": _("This payment was cancelled. Please start again."),
+        "open": _("Waiting for the card to be confirmed."),
+    }
+    return JsonResponse(
+        {
+            "state": outcome.state,
+            "message": messages.get(outcome.state, ""),
+            "invoice_status": invoice.status,
+            "amount_due": invoice.amount_due,
+        }
+    )
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest, webhook_key: str) -> HttpResponse:
+    """POST /webhooks/stripe/<company-key>: verify with the company's signing secret (400 if
+    bad or stale), store the event (unique id) and queue it in one transaction, answer 200."""
+    connection = selectors.connection_for_webhook_key(webhook_key)
+    if connection is None:
+        raise Http404
+    try:
+        event = stripe_client.webhook_event_verify(
+            payload=request.body,
+            signature=request.headers.get("Stripe-Signature", ""),
+            secret=services.connection_webhook_secret(connection),
+        )
+    except stripe_client.BadSignature as exc:
+        logger.warning("webhook.bad_signature key=%s reason=%s", webhook_key, exc)
+        return JsonResponse({"error": "invalid signature"}, status=400)
+    _row, created = services.webhook_event_store(connection=connection, event=event)
+    return JsonResponse({"received": True, "duplicate": not created})

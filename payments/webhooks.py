@@ -1,0 +1,151 @@
+"""Stripe webhooks: verify, store, process.
+
+The view (payments.views.stripe_webhook) verifies the signature with the company's own
+signing secret (400 when missing, forged or stale), stores the event with its unique id in
+the same transaction that queues processing, and answers 200 at once. Celery then runs
+webhook_event_process(), which claims the event with a conditional UPDATE (so two workers
+never process one event), runs the handler for its type from HANDLERS, and records the
+outcome and any error on the event row. Handlers are idempotent: every payment is keyed by
+its PaymentIntent id, so duplicates, reordering and concurrent deliveries count it once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from invoices.models import Company
+from payments import services, stripe_client
+from payments.models import AttemptStatus, WebhookEvent, WebhookEventStatus
+
+logger = logging.getLogger("payments.webhooks")
+
+# A claim older than this is considered abandoned (the worker died) and may be taken again.
+STALE_CLAIM = dt.timedelta(minutes=10)
+MAX_ATTEMPTS = 8
+
+Handler = Callable[[Company, Mapping[str, Any]], None]
+
+
+def _session_completed(company: Company, session: Mapping[str, Any]) -> None:
+    # "unpaid" means a delayed method is still processing: payment_intent.succeeded follows.
+    if session.get("payment_status") != "paid" or not session.get("payment_intent"):
+        return
+    intent_id = session["payment_intent"]
+    if isinstance(intent_id, dict):
+        intent_id = intent_id["id"]
+    metadata = session.get("metadata") or {}
+    services.payment_record(
+        company=company,
+        received=services.ReceivedPayment(
+            intent_id=str(intent_id),
+            amount=int(session["amount_total"]),
+            currency=str(session["currency"]),
+            invoice_public_id=str(metadata.get("invoice", "")),
+            attempt_public_id=str(metadata.get("attempt", "")),
+            session_id=str(session["id"]),
+        ),
+        source="webhook",
+    )
+
+
+def _session_expired(company: Company, session: Mapping[str, Any]) -> None:
+    services.attempt_mark(
+        company=company, provider_id=str(session["id"]), status=AttemptStatus.EXPIRED
+    )
+
+
+def _intent_succeeded(company: Company, data: Mapping[str, Any]) -> None:
+    intent = stripe_client.intent_from_dict(data)
+    services.payment_record(
+        company=company, received=services.received_from_intent(intent), source="webhook"
+    )
+
+
+def _intent_failed(company: Company, data: Mapping[str, Any]) -> None:
+    intent = stripe_client.intent_from_dict(data)
+    # Only the card attempt is named by the intent id; a Checkout attempt stays open, since
+    # the customer can try another card on Stripe's page.
+    services.attempt_mark(
+        company=company,
+        provider_id=intent.id,
+        status=AttemptStatus.OPEN,
+        error=intent.last_error or "",
+    )
+
+
+def _charge_refunded(company: Company, charge: Mapping[str, Any]) -> None:
+    intent_id = charge.get("payment_intent")
+    if isinstance(intent_id, dict):
+        intent_id = intent_id.get("id")
+    if not intent_id:
+        return
+    services.payment_refund_record(
+        company=company,
+        intent_id=str(intent_id),
+        amount_refunded=int(charge.get("amount_refunded") or 0),
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": _session_completed,
+    "checkout.session.async_payment_succeeded": _session_completed,
+    "checkout.session.expired": _session_expired,
+    "payment_intent.succeeded": _intent_succeeded,
+    "payment_intent.payment_failed": _intent_failed,
+    "charge.refunded": _charge_refunded,
+}
+
+
+def _claim(event_pk: int) -> bool:
+    """Take the event for processing; False if another worker has it or it is done."""
+    now = timezone.now()
+    claimable = Q(status__in=[WebhookEventStatus.PENDING, WebhookEventStatus.FAILED]) | Q(
+        status=WebhookEventStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM
+    )
+    return bool(
+        WebhookEvent.objects.filter(claimable, pk=event_pk, attempts__lt=MAX_ATTEMPTS).update(
+            status=WebhookEventStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
+        )
+    )
+
+
+def webhook_event_process(*, event_pk: int) -> str | None:
+    """Process one stored event; returns its final status, or None if not ours to process."""
+    if not _claim(event_pk):
+        return None
+    event = WebhookEvent.objects.select_related("connection__company").get(pk=event_pk)
+    handler = HANDLERS.get(event.type)
+    status, error = WebhookEventStatus.PROCESSED, ""
+    if handler is None:
+        status = WebhookEventStatus.IGNORED
+    else:
+        try:
+            handler(event.connection.company, event.payload["data"]["object"])
+        except Exception as exc:
+            # Recorded on the row and retried by the periodic task; never lost.
+            logger.exception("webhook.failed event=%s type=%s", event.event_id, event.type)
+            status, error = WebhookEventStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+    WebhookEvent.objects.filter(pk=event_pk).update(
+        status=status, error=error, processed_at=timezone.now()
+    )
+    logger.info("webhook.done event=%s type=%s status=%s", event.event_id, event.type, status)
+    return str(status)
+
+
+def webhook_events_unprocessed(*, older_than: dt.timedelta) -> list[int]:
+    """Events stored but not processed (worker down, crash, failure) and due for a retry."""
+    now = timezone.now()
+    waiting = Q(status=WebhookEventStatus.PENDING, received_at__lt=now - older_than)
+    failed = Q(status=WebhookEventStatus.FAILED, processed_at__lt=now - older_than)
+    stale = Q(status=WebhookEventStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM)
+    return list(
+        WebhookEvent.objects.filter(waiting | failed | stale, attempts__lt=MAX_ATTEMPTS)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:500]
+    )
