@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
@@ -27,6 +28,12 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _origin(url: str) -> str:
+    """``https://js.stripe.com/v3/`` -> ``https://js.stripe.com`` (for CSP source lists)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -135,6 +142,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "preferences.tasks.send_reminders",
         "schedule": 3600.0,
     },
+    # Stripe events stored but never processed (worker down, crash): picked up again.
+    "payments-retry-webhook-events": {
+        "task": "payments.tasks.webhook_events_retry_task",
+        "schedule": 60.0,
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -198,17 +210,26 @@ CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL] if PUBLIC_BASE_URL.startswith("https://
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Content-Security-Policy (django-csp 4): no inline script; scripts carry a per-request nonce.
+# Payments: Stripe.js comes from STRIPE_JS_URL's origin (script, its frames, its API calls);
+# the pay form's 303 goes to Stripe Checkout (form-action covers redirects after a submit).
+_STRIPE_JS_ORIGIN = _origin(STRIPE_JS_URL)
+_STRIPE_API_ORIGIN = _origin(STRIPE_API_BASE)
+_STRIPE_CHECKOUT_ORIGIN = (
+    "https://checkout.stripe.com"
+    if _STRIPE_API_ORIGIN == "https://api.stripe.com"
+    else _STRIPE_API_ORIGIN
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
-        "script-src": [SELF, NONCE],
+        "script-src": [SELF, NONCE, _STRIPE_JS_ORIGIN],
         "style-src": [SELF, NONCE],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
-        "connect-src": [SELF],
-        "frame-src": [SELF],
+        "connect-src": [SELF, _STRIPE_API_ORIGIN, _STRIPE_JS_ORIGIN],
+        "frame-src": [SELF, _STRIPE_JS_ORIGIN],
         "frame-ancestors": [NONE],
-        "form-action": [SELF],
+        "form-action": [SELF, _STRIPE_CHECKOUT_ORIGIN],
         "base-uri": [NONE],
         "object-src": [NONE],
     }
