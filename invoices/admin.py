@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from invoices import services
+from invoices.admin_links import CustomerPortalLinkAdminMixin, InvoiceShareLinkAdminMixin
 from invoices.admin_scoping import TenantScopedAdmin
 from invoices.models import ApiKey, Company, CreditNote, Customer, Invoice, LineItem, Membership
 from invoices.money import format_money
@@ -40,7 +41,7 @@ class MembershipAdmin(TenantScopedAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(TenantScopedAdmin):
+class CustomerAdmin(CustomerPortalLinkAdminMixin, TenantScopedAdmin):
     list_display = ["name", "email", "external_id", "company", "public_id"]
     search_fields = ["name", "email", "external_id", "public_id"]
     list_select_related = ["company"]
@@ -78,7 +79,7 @@ class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(InvoicePdfAdminMixin, TenantScopedAdmin):
+class InvoiceAdmin(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin):
     list_display = ["number", "customer", "status", "total_display", "due_display", "due_date"]
     list_filter = ["status", OverdueFilter, "currency", "needs_attention"]
     search_fields = ["number", "customer__name", "customer__email", "public_id"]

@@ -299,7 +299,6 @@ def portal_link_create(
     return link
 
 
-@transaction.atomic
 def share_links_for_portal(*, invoices: Sequence[Invoice]) -> dict[int, ShareLink]:
     """The live share link of each (non-draft) invoice a customer's portal lists, created where
     missing, so every portal row links to its own ``/invoice/<token>`` page. The portal token
@@ -326,22 +325,24 @@ def share_links_for_portal(*, invoices: Sequence[Invoice]) -> dict[int, ShareLin
             links[link.invoice_id] = link
     missing = [pk for pk in wanted if pk not in links]
     if not missing:
+        # The usual case: a read only, no transaction (portal views are frequent).
         return links
-    if expired:
-        ShareLink.objects.filter(pk__in=expired).update(revoked_at=now)
-    ShareLink.objects.bulk_create(
-        [
-            ShareLink(
-                kind=ShareLinkKind.INVOICE,
-                company_id=wanted[pk].company_id,
-                customer_id=wanted[pk].customer_id,
-                invoice_id=pk,
-                selector=new_selector(),
-            )
-            for pk in missing
-        ],
-        ignore_conflicts=True,
-    )
+    with transaction.atomic():
+        if expired:
+            ShareLink.objects.filter(pk__in=expired).update(revoked_at=now)
+        ShareLink.objects.bulk_create(
+            [
+                ShareLink(
+                    kind=ShareLinkKind.INVOICE,
+                    company_id=wanted[pk].company_id,
+                    customer_id=wanted[pk].customer_id,
+                    invoice_id=pk,
+                    selector=new_selector(),
+                )
+                for pk in missing
+            ],
+            ignore_conflicts=True,
+        )
     for link in unrevoked.filter(invoice_id__in=missing):
         assert link.invoice_id is not None
         links[link.invoice_id] = link
