@@ -1,0 +1,69 @@
+"""Reads for the embed. Every lookup is scoped to the company named by the public key."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from invoices.models import Company, Customer, Invoice, InvoiceStatus
+from invoices.selectors import CUSTOMER_VISIBLE_STATUSES
+from portal.embed.models import EmbedSettings, IdentifyBy
+
+
+class AmbiguousCustomer(Exception):
+    """More than one customer of the company has this email address."""
+
+
+def embed_settings_for_key(*, public_key: str) -> EmbedSettings | None:
+    """The embed settings of the company with this public key, with the company and its
+    secret loaded. One query."""
+    return (
+        EmbedSettings.objects.select_related("company", "company__embed_secret")
+        .filter(company__public_key=public_key)
+        .first()
+    )
+
+
+def embed_customer_lookup(
+    *, company: Company, identify_by: str, identifier: str
+) -> Customer | None:
+    """The customer of ``company`` the identifier names: by email (case-insensitive) or by
+    external id (exact), as the company chose. Never a customer of another company. One query.
+    Raises AmbiguousCustomer when several customers share the email."""
+    customers = Customer.objects.filter(company=company)
+    if identify_by == IdentifyBy.EXTERNAL_ID:
+        customers = customers.filter(external_id=identifier) if identifier else customers.none()
+    else:
+        customers = customers.filter(email__iexact=identifier)
+    found = list(customers.order_by("pk")[:2])
+    if len(found) > 1:
+        raise AmbiguousCustomer(identifier)
+    return found[0] if found else None
+
+
+def embed_listed_statuses(*, show_all: bool) -> tuple[str, ...]:
+    return tuple(CUSTOMER_VISIBLE_STATUSES) if show_all else (InvoiceStatus.OPEN,)
+
+
+def embed_invoices_for_customer(*, customer: Customer, show_all: bool) -> QuerySet[Invoice]:
+    """The invoices the embed lists: open ones, or every issued one with "show all" on.
+    Drafts never. Newest first."""
+    return Invoice.objects.filter(
+        company_id=customer.company_id,
+        customer=customer,
+        status__in=embed_listed_statuses(show_all=show_all),
+    ).order_by("-issue_date", "-sequence")
+
+
+def embed_invoice_for_customer(*, customer: Customer, public_id: str) -> Invoice | None:
+    """One of the customer's issued invoices (any customer-visible status, so an invoice paid
+    inside the frame stays open there), with company and customer. One query."""
+    return (
+        Invoice.objects.select_related("company", "customer")
+        .filter(
+            company_id=customer.company_id,
+            customer=customer,
+            public_id=public_id,
+            status__in=CUSTOMER_VISIBLE_STATUSES,
+        )
+        .first()
+    )
