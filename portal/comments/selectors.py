@@ -1,0 +1,133 @@
+"""Reads for the comment thread. Every read is scoped to one invoice (and so one company)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from invoices.models import Invoice
+from invoices.models.company import CommentWriteMode
+from invoices.tokens import parse_token
+
+from .models import Comment, CustomerSession, CustomerTotpDevice
+
+SESSION_PURPOSE = "comment-session"
+# The cookie that holds a customer session token (HttpOnly, path /invoice/).
+SESSION_COOKIE = "invoice_comment_session"
+SIGNIN_PURPOSE = "comment-signin"
+# One page of a thread; a client that is further behind asks again with the last id it got.
+PAGE_SIZE = 200
+
+
+def comment_write_mode(*, invoice: Invoice) -> str:
+    """The invoice's own mode, else the company default."""
+    mode = invoice.comment_write_mode or invoice.company.comment_write_mode
+    return mode if mode in CommentWriteMode.values else CommentWriteMode.LINK
+
+
+def comments_for_invoice(
+    *, invoice_id: int, after: int = 0, limit: int = PAGE_SIZE
+) -> list[dict[str, Any]]:
+    """The thread as customers see it (no emails, no database ids), oldest first. One query."""
+    rows = (
+        Comment.objects.filter(invoice_id=invoice_id, number__gt=after)
+        .order_by("number")
+        .values("number", "author_name", "role", "body", "created_at")[:limit]
+    )
+    return [
+        {
+            "id": row["number"],
+            "author": row["author_name"],
+            "role": row["role"],
+            "body": row["body"],
+            "created_at": row["created_at"].isoformat(),
+        }
+        for row in rows
+    ]
+
+
+def last_comment_number(*, invoice_id: int) -> int:
+    last = (
+        Comment.objects.filter(invoice_id=invoice_id)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    return last or 0
+
+
+def customer_session_for_token(token: str | None) -> CustomerSession | None:
+    """The live session a cookie names; None for anything forged, expired or revoked."""
+    selector = parse_token(token or "", purpose=SESSION_PURPOSE)
+    if selector is None:
+        return None
+    return CustomerSession.objects.filter(
+        selector=selector, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).first()
+
+
+def totp_device_for(*, invoice: Invoice) -> CustomerTotpDevice | None:
+    return CustomerTotpDevice.objects.filter(
+        customer_id=invoice.customer_id, company_id=invoice.company_id
+    ).first()
+
+
+def totp_required(*, invoice: Invoice, device: CustomerTotpDevice | None) -> bool:
+    """TOTP is on when the company asks for it, or once the customer has enrolled an app."""
+    return bool(invoice.company.comment_require_totp or (device and device.confirmed))
+
+
+@dataclass(frozen=True)
+class ThreadState:
+    """What the thread's form must ask of this writer, for the template and the JSON."""
+
+    mode: str
+    verified: bool
+    totp_required: bool
+    totp_enrolled: bool
+
+    @property
+    def needs_verification(self) -> bool:
+        """Prove the mailbox first: the mode asks for it, or an authenticator must be enrolled
+        (only a verified customer may enrol one)."""
+        wanted = self.mode != CommentWriteMode.LINK or self.needs_enrolment
+        return wanted and not self.verified
+
+    @property
+    def needs_enrolment(self) -> bool:
+        return self.totp_required and not self.totp_enrolled
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "verified": self.verified,
+            "totp_required": self.totp_required,
+            "totp_enrolled": self.totp_enrolled,
+            "needs_verification": self.needs_verification,
+            "needs_enrolment": self.needs_enrolment,
+        }
+
+
+def thread_state(*, invoice: Invoice, session: CustomerSession | None) -> ThreadState:
+    mode = comment_write_mode(invoice=invoice)
+    device = totp_device_for(invoice=invoice)
+    if mode == CommentWriteMode.CUSTOMER_SESSION:
+        verified = bool(session and session.covers(invoice) and session.invoice_id is None)
+    else:
+        verified = bool(session and session.covers(invoice))
+    return ThreadState(
+        mode=mode,
+        verified=verified,
+        totp_required=totp_required(invoice=invoice, device=device),
+        totp_enrolled=bool(device and device.confirmed),
+    )
+
+
+def attention_count(*, company_ids: list[int] | None) -> int:
+    """Invoices waiting for a staff answer, in these companies (None: all)."""
+    qs = Invoice.objects.filter(needs_attention=True)
+    if company_ids is not None:
+        qs = qs.filter(company_id__in=company_ids)
+    return qs.count()

@@ -1,0 +1,323 @@
+"""The comment thread's HTTP surface under ``/invoice/<token>/comments``. Thin: parse, check the
+rate limits, call one service or selector, answer JSON (or redirect a plain form post).
+
+The stream is an async view: served by an ASGI server it holds no thread while it waits, so
+one process can keep thousands of viewers open. Pages and posts go through WSGI as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from functools import wraps
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.core import is_ratelimited
+
+from invoices.api_errors import error_body
+from invoices.models import Invoice
+from invoices.selectors import invoice_for_share_token
+from portal.i18n import activate_language
+from portal.views import not_found
+from tracking.services import client_ip
+
+from . import realtime, services
+from .models import Comment, CustomerSession
+from .qr import otpauth_url, qr_data_uri
+from .selectors import (
+    SESSION_COOKIE,
+    comments_for_invoice,
+    customer_session_for_token,
+    thread_state,
+)
+from .services import CommentError
+
+HEARTBEAT_SECONDS = 15.0
+# Streams end after a while and the browser reconnects (with Last-Event-ID): a revoked link
+# stops streaming within this bound, and no connection lives forever.
+STREAM_MAX_SECONDS = 300.0
+RETRY_MILLISECONDS = 3000
+
+POST_RATE = "10/m"
+POST_RATE_PER_INVOICE = "60/h"
+CODE_RATE = "10/h"
+VERIFY_RATE = "30/h"
+
+
+InvoiceView = Callable[..., HttpResponse]
+
+
+def _with_invoice(view: InvoiceView) -> Callable[..., HttpResponse]:
+    """Resolve the share token to its invoice, in the customer's language; a bad token gets the
+    same "Invoice not found" page as every other customer page."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, token: str, **kwargs: Any) -> HttpResponse:
+        invoice = invoice_for_share_token(token)
+        if invoice is None:
+            return not_found(request)
+        activate_language(request, customer=invoice.customer, company=invoice.company)
+        return view(request, invoice, token, **kwargs)
+
+    return wrapper
+
+
+def _ip_key(group: str, request: HttpRequest) -> str:
+    return client_ip(request.META, settings.TRUSTED_PROXY_COUNT) or "unknown"
+
+
+def _limited(request: HttpRequest, group: str, rate: str, key: Any = _ip_key) -> bool:
+    return bool(is_ratelimited(request, group=group, key=key, rate=rate, increment=True))
+
+
+def _rate_limited() -> CommentError:
+    return CommentError(429, "rate_limited", _("Too many requests. Wait a little and try again."))
+
+
+def _session(request: HttpRequest) -> CustomerSession | None:
+    return customer_session_for_token(request.COOKIES.get(SESSION_COOKIE))
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.content_type == "application/json" or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def _data(request: HttpRequest) -> dict[str, str]:
+    if request.content_type == "application/json":
+        try:
+            raw = json.loads(request.body or b"{}")
+        except ValueError:
+            raise CommentError(
+                400, "invalid_json", _("The request body is not valid JSON.")
+            ) from None
+        if not isinstance(raw, dict):
+            raise CommentError(400, "invalid_json", _("Send a JSON object."))
+        return {k: v if isinstance(v, str) else "" for k, v in raw.items() if isinstance(k, str)}
+    return {k: request.POST.get(k, "") for k in request.POST}
+
+
+def _error(request: HttpRequest, exc: CommentError, token: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse(error_body(exc.code, exc.message, exc.field), status=exc.status)
+    return render(
+        request,
+        "comments/error.html",
+        {"message": exc.message, "back": f"/invoice/{token}#comments"},
+        status=exc.status,
+    )
+
+
+def _comment_json(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.number,
+        "author": comment.author_name,
+        "role": comment.role,
+        "body": comment.body,
+        "created_at": comment.created_at.isoformat(),
+    }
+
+
+def _set_session_cookie(response: HttpResponse, opened: services.OpenedSession) -> None:
+    max_age = int((opened.session.expires_at - opened.session.created_at).total_seconds())
+    response.set_cookie(
+        SESSION_COOKIE,
+        opened.token,
+        max_age=max_age,
+        path="/invoice/",
+        httponly=True,
+        secure=settings.SESSION_COOKIE_SECURE,
+        samesite="Lax",
+    )
+
+
+def _after(request: HttpRequest) -> int:
+    raw = request.GET.get("after", "0") or "0"
+    if not raw.isdigit() or len(raw) > 9:
+        raise CommentError(400, "invalid", _("'after' must be a comment id."), "after")
+    return int(raw)
+
+
+@require_http_methods(["GET", "POST"])
+@_with_invoice
+def comments(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
+    """GET: the thread after ``?after=<id>`` (polling). POST: a new comment."""
+    try:
+        if request.method == "GET":
+            return JsonResponse(
+                {"comments": comments_for_invoice(invoice_id=invoice.pk, after=_after(request))}
+            )
+        if _limited(request, "comments.post", POST_RATE) or _limited(
+            request, "comments.post.invoice", POST_RATE_PER_INVOICE, key=lambda g, r: token
+        ):
+            raise _rate_limited()
+        data = _data(request)
+        comment = services.comment_post(
+            invoice=invoice,
+            name=data.get("name", ""),
+            email=data.get("email", ""),
+            body=data.get("body", ""),
+            session=_session(request),
+            totp_code=data.get("totp_code", ""),
+        )
+    except CommentError as exc:
+        return _error(request, exc, token)
+    if _wants_json(request):
+        return JsonResponse({"comment": _comment_json(comment)}, status=201)
+    return HttpResponseRedirect(f"/invoice/{token}#comment-{comment.number}", status=303)
+
+
+@require_POST
+@_with_invoice
+def code_request(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
+    """Email a six-digit code to the customer's address on file."""
+    try:
+        if _limited(request, "comments.code", CODE_RATE):
+            raise _rate_limited()
+        services.email_code_request(invoice=invoice)
+    except CommentError as exc:
+        return _error(request, exc, token)
+    return JsonResponse({"sent": True, "detail": _("We emailed a code to the customer's address.")})
+
+
+@require_POST
+@_with_invoice
+def code_verify(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
+    try:
+        if _limited(request, "comments.verify", VERIFY_RATE):
+            raise _rate_limited()
+        opened = services.email_code_verify(invoice=invoice, code=_data(request).get("code", ""))
+    except CommentError as exc:
+        return _error(request, exc, token)
+    state = thread_state(invoice=invoice, session=opened.session)
+    response = JsonResponse({"verified": True, "state": state.as_dict()})
+    _set_session_cookie(response, opened)
+    return response
+
+
+@require_POST
+@_with_invoice
+def signin_link_request(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
+    try:
+        if _limited(request, "comments.code", CODE_RATE):
+            raise _rate_limited()
+        services.signin_link_request(invoice=invoice, page_token=token)
+    except CommentError as exc:
+        return _error(request, exc, token)
+    return JsonResponse({"sent": True, "detail": _("We emailed a sign-in link to the customer.")})
+
+
+@require_http_methods(["GET", "POST"])
+@_with_invoice
+def signin_link_open(
+    request: HttpRequest, invoice: Invoice, token: str, signin_token: str
+) -> HttpResponse:
+    """GET only shows a button (mail scanners open links); the POST opens the session."""
+    if request.method == "GET":
+        return render(request, "comments/signin.html", {"invoice": invoice})
+    try:
+        opened = services.signin_link_open(invoice=invoice, token=signin_token)
+    except CommentError as exc:
+        return _error(request, exc, token)
+    response = HttpResponseRedirect(f"/invoice/{token}#comments", status=303)
+    _set_session_cookie(response, opened)
+    return response
+
+
+@require_POST
+@_with_invoice
+def totp_enrol(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
+    """Start enrolling an authenticator app: answers the QR code as a data: URI (no external
+    calls) and the secret for typing in by hand."""
+    try:
+        if _limited(request, "comments.verify", VERIFY_RATE):
+            raise _rate_limited()
+        device = services.totp_enrol(invoice=invoice, session=_session(request))
+    except CommentError as exc:
+        return _error(request, exc, token)
+    url, secret = otpauth_url(device=device, invoice=invoice)
+    return JsonResponse({"qr": qr_data_uri(url), "secret": secret, "otpauth_url": url})
+
+
+@require_POST
+@_with_invoice
+def totp_confirm(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
+    try:
+        if _limited(request, "comments.verify", VERIFY_RATE):
+            raise _rate_limited()
+        session = _session(request)
+        services.totp_confirm(
+            invoice=invoice, session=session, code=_data(request).get("totp_code", "")
+        )
+    except CommentError as exc:
+        return _error(request, exc, token)
+    return JsonResponse(
+        {"enrolled": True, "state": thread_state(invoice=invoice, session=session).as_dict()}
+    )
+
+
+# Server-sent events -------------------------------------------------------------------------
+
+
+def _frame(comment: dict[str, Any]) -> str:
+    return f"id: {comment['id']}\nevent: comment\ndata: {json.dumps(comment)}\n\n"
+
+
+async def _event_stream(invoice_id: int, token: str, last: int) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    ends_at = loop.time() + STREAM_MAX_SECONDS
+    read = sync_to_async(comments_for_invoice)
+    yield f"retry: {RETRY_MILLISECONDS}\n\n"
+    # Subscribe before the first read: a comment saved in between is then both read and
+    # announced (harmless: ids only go forward), never missed.
+    async with realtime.subscribe(invoice_id=invoice_id) as news:
+        while True:
+            for comment in await read(invoice_id=invoice_id, after=last):
+                last = comment["id"]
+                yield _frame(comment)
+            if loop.time() >= ends_at:
+                return
+            if not await news.wait(min(HEARTBEAT_SECONDS, ends_at - loop.time())):
+                # Quiet for a while: check the link still opens the invoice, then keep the
+                # connection (and any proxy on the way) alive. The loop re-reads the thread
+                # too, which covers a lost pub/sub message.
+                if await sync_to_async(invoice_for_share_token)(token) is None:
+                    return
+                yield ": heartbeat\n\n"
+
+
+@require_GET
+async def comment_stream(request: HttpRequest, token: str) -> HttpResponseBase:
+    """``text/event-stream`` of new comments: ``id:`` is the comment id, ``Last-Event-ID`` (or
+    ``?after=``) resumes after it, a comment line every 15 s keeps the connection open."""
+    invoice = await sync_to_async(invoice_for_share_token)(token)
+    if invoice is None:
+        return not_found(request)
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
+    last = int(raw) if raw.isdigit() and len(raw) <= 9 else 0
+    response = StreamingHttpResponse(
+        _event_stream(invoice.pk, token, last), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-store"
+    # Proxies (nginx) must pass events through as they come, not buffer them.
+    response["X-Accel-Buffering"] = "no"
+    # When the stream is served from its own origin (COMMENTS_STREAM_BASE_URL), the page's
+    # EventSource reads it cross-origin. No cookies are involved and the token in the path is
+    # the only credential, so allowing any origin exposes nothing a token holder cannot read.
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
