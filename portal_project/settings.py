@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "csp",
     "invoices",
     "portal",
+    "portal.embed",
     "portal.comments",
     "payments",
     "tracking",

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("preferences.urls")),
     path("", include("tracking.urls")),
     path("", include("portal.urls")),
+    path("", include("portal.embed.urls")),
 ]
