@@ -20,6 +20,7 @@ from invoices.pdf.admin_mixin import InvoicePdfAdminMixin
 from invoices.selectors import UNPAID_STATUSES
 from invoices.transitions import IllegalTransition
 from preferences.admin import send_invoice_by_email
+from tracking.admin import ADMIN_CSS, view_log, views_badge
 
 
 @admin.register(Company)
@@ -80,10 +81,19 @@ class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Invoice)
 class InvoiceAdmin(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin):
-    list_display = ["number", "customer", "status", "total_display", "due_display", "due_date"]
+    list_display = [
+        "number",
+        "customer",
+        "status",
+        "total_display",
+        "due_display",
+        "due_date",
+        views_badge,
+    ]
     list_filter = ["status", OverdueFilter, "currency", "needs_attention"]
     search_fields = ["number", "customer__name", "customer__email", "public_id"]
-    list_select_related = ["customer", "company"]
+    # view_stats: the views badge reads the statistics from the same query (no query per row).
+    list_select_related = ["customer", "company", "view_stats"]
     date_hierarchy = "issue_date"
     inlines = [LineItemInline]
     readonly_fields = [
@@ -97,9 +107,13 @@ class InvoiceAdmin(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScope
         "finalized_at",
         "paid_at",
         "created_at",
+        view_log,  # type: ignore[list-item]  # a callable; the stubs allow only names
         "pdf_link",
     ]
     actions = ["finalize", "void", "mark_uncollectible", send_invoice_by_email]
+
+    class Media:
+        css = {"all": [ADMIN_CSS]}
 
     @admin.display(description=_("Total"), ordering="total")
     def total_display(self, invoice: Invoice) -> str:

@@ -8,12 +8,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from invoices.selectors import customer_for_portal_token, invoice_for_share_token
 from payments.gates import pay_gate, stripe_connected
 from portal.i18n import DEFAULT_LANGUAGE, activate_language
 from portal.presenters import brand_color, invoice_document, portal_page
+from tracking.services import view_record_for_request
 
 VIEW_SOURCES = frozenset({"link", "email", "portal"})
 
@@ -33,11 +34,14 @@ def not_found(request: HttpRequest) -> HttpResponse:
     return HttpResponse(body, status=404)
 
 
-@require_GET
+# HEAD too: link checkers send it, and view tracking records it (not counted as a view).
+@require_safe
 def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
     invoice = invoice_for_share_token(token)
     if invoice is None:
         return not_found(request)
+    # Never raises: a failed tracking write is logged and the invoice is served anyway.
+    view_record_for_request(invoice=invoice, request=request, source=view_source(request))
     company = invoice.company
     lang = activate_language(request, customer=invoice.customer, company=company)
     pay = pay_gate(invoice=invoice, connected=stripe_connected(company))

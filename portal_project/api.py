@@ -14,7 +14,9 @@ from invoices.api import router as invoices_router
 from invoices.api_auth import ApiKeyAuth
 from invoices.api_errors import ApiError, error_body
 from invoices.api_pdf import router as invoices_pdf_router
+from payments.api import router as payments_router
 from preferences.api import router as preferences_router
+from tracking.api import router as tracking_router
 
 api = NinjaAPI(
     title="Invoice Portal API",
@@ -63,5 +65,7 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 api.add_router("/", invoices_router)
+api.add_router("/", payments_router)
 api.add_router("/", invoices_pdf_router)
+api.add_router("/", tracking_router)
 api.add_router("/", preferences_router)

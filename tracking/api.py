@@ -1,0 +1,62 @@
+"""``GET /api/v1/invoices/<id>/views``: the invoice's view statistics and its view log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from pydantic import Field
+
+from invoices.api import get_invoice
+from tracking import selectors
+
+router = Router(tags=["views"])
+
+# The log lists the newest opens first; older ones stay in the database.
+MAX_VIEWS = 500
+
+
+class ViewOut(Schema):
+    viewed_at: dt.datetime
+    source: str = Field(description="link, email, portal or api")
+    ip: str | None
+    user_agent: str
+    counted: bool = Field(description="False for previews, scanners, staff and repeats")
+    reason: str = Field(description="Why the open was not counted; empty when it was")
+
+
+class ViewsOut(Schema):
+    view_count: int
+    first_viewed_at: dt.datetime | None
+    last_viewed_at: dt.datetime | None
+    unique_ips: int
+    views: list[ViewOut]
+
+
+@router.get("/invoices/{invoice_id}/views", response=ViewsOut)
+def invoice_views(request: HttpRequest, invoice_id: str, limit: int = 100) -> ViewsOut:
+    """Counted views (count, first and last, distinct IPs) and the newest recorded opens,
+    counted or not, newest first (``limit``, at most 500)."""
+    invoice = get_invoice(request, invoice_id)
+    stats = selectors.view_stats_for_invoice(invoice=invoice)
+    records = selectors.view_records_for_invoice(
+        invoice=invoice, limit=max(1, min(limit, MAX_VIEWS))
+    )
+    return ViewsOut(
+        view_count=stats.view_count,
+        first_viewed_at=stats.first_viewed_at,
+        last_viewed_at=stats.last_viewed_at,
+        unique_ips=stats.unique_ips,
+        views=[
+            ViewOut(
+                viewed_at=record.viewed_at,
+                source=record.source,
+                ip=record.ip,
+                user_agent=record.user_agent,
+                counted=record.counted,
+                reason=record.reason,
+            )
+            for record in records
+        ],
+    )

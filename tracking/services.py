@@ -1,0 +1,328 @@
+"""Recording opens of shared invoices, with honest counts.
+
+Every open that reaches the invoice page is written as a ``ViewRecord``; only opens that look
+like a person reading the invoice count towards ``InvoiceViewStats``:
+
+- ``HEAD`` requests, browser prefetches (``Sec-Purpose: prefetch`` and friends), link-preview
+  bots and mail scanners, and the company's own signed-in staff are recorded with a reason and
+  not counted.
+- Refresh storms: one counted view per IP per invoice per ``REPEAT_WINDOW`` (30 minutes, a fixed
+  window from that IP's first open, kept in the cache). Repeats inside the window are recorded as
+  ``rate_limited``; past ``RECORD_LIMIT`` rows per IP, invoice and window nothing more is written,
+  so a script hammering a link cannot fill the table either. Across all IPs, an invoice counts at
+  most ``INVOICE_COUNT_LIMIT`` views per window (many addresses padding one token).
+- When the cache is down the rules cannot be applied: the open is recorded and counted (fail
+  open, like the rate limits in settings) and the outage is logged.
+
+The write is one SQL statement on PostgreSQL (record, distinct-IP row and statistics together),
+so the page pays one round trip; statistics move by ``INSERT … ON CONFLICT DO UPDATE`` with
+``view_count + 1``, which concurrent opens cannot lose.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.http import HttpRequest
+from django.utils import timezone
+
+from invoices.models import Invoice
+from invoices.tenancy import is_staff_of
+from tracking.models import (
+    USER_AGENT_MAX_LENGTH,
+    InvoiceViewer,
+    InvoiceViewStats,
+    NotCountedReason,
+    ViewRecord,
+    ViewSource,
+)
+
+logger = logging.getLogger(__name__)
+
+# Seconds. One counted view per IP per invoice in this window (fixed, from the first open).
+REPEAT_WINDOW = 30 * 60
+# Rows written per IP, invoice and window, counted or not; further opens are not written.
+RECORD_LIMIT = 20
+# Counted views of one invoice per window, across every IP.
+INVOICE_COUNT_LIMIT = 500
+
+# Link previews (chat apps, social networks), search crawlers, mail-security scanners that open
+# every link in a message, Office's own link fetchers, headless browsers and HTTP libraries.
+# A person's browser never names any of these.
+SCANNER_AGENTS = re.compile(
+    r"slackbot|slack-imgproxy|facebookexternalhit|facebot|facebookcatalog|twitterbot"
+    r"|linkedinbot|discordbot|whatsapp|telegrambot|skypeuripreview|microsoftpreview|teams/"
+    r"|googlebot|google-pagerenderer|googleimageproxy|bingbot|bingpreview|applebot|duckduckbot"
+    r"|yandex|baiduspider|pinterestbot|redditbot|embedly|iframely|viber|snapchat|mastodon"
+    r"|microsoft office|ms-office|msoffice|outlook-ios|outlook-android|safelinks"
+    r"|proofpoint|mimecast|barracuda|symantec|messagelabs|trend ?micro|fireeye|forcepoint"
+    r"|ironport|sophos|zscaler|cloudmark|avanan|checkpoint"
+    r"|headlesschrome|phantomjs|python-requests|python-urllib|aiohttp|httpx|curl/|wget/"
+    r"|go-http-client|okhttp|java/|libwww|apache-httpclient"
+    r"|crawler|spider|\+https?://",
+    re.IGNORECASE,
+)
+# Headers browsers send on speculative loads (Chrome, Safari, Firefox); none on a real open.
+PREFETCH_HEADERS = ("HTTP_SEC_PURPOSE", "HTTP_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What tracking needs to know about one request for an invoice page."""
+
+    ip: str | None
+    user_agent: str = ""
+    method: str = "GET"
+    prefetch: bool = False
+    # Signed in as a member of the invoice's company (or a superuser).
+    staff: bool = False
+
+
+def _valid_ip(value: str) -> str | None:
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def client_ip(meta: Mapping[str, Any], trusted_proxy_count: int) -> str | None:
+    """The viewer's address. With no trusted proxy it is the socket address; behind N proxies
+    that each append the address they received from, it is the N-th ``X-Forwarded-For`` entry
+    from the right. Entries further left were written by the client and are ignored, so a
+    forged header cannot change the result."""
+    remote = _valid_ip(str(meta.get("REMOTE_ADDR", "")))
+    if trusted_proxy_count <= 0:
+        return remote
+    hops = [hop for hop in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",") if hop.strip()]
+    if len(hops) < trusted_proxy_count:
+        # The request did not come through every proxy (someone reached an inner hop directly):
+        # nothing in the header can be trusted.
+        return remote
+    return _valid_ip(hops[-trusted_proxy_count]) or remote
+
+
+def _is_prefetch(meta: Mapping[str, Any]) -> bool:
+    return any(
+        word in str(meta.get(header, "")).lower()
+        for header in PREFETCH_HEADERS
+        for word in ("prefetch", "prerender", "preview")
+    )
+
+
+def _is_company_staff(request: HttpRequest, invoice: Invoice) -> bool:
+    # Without a session cookie nobody is signed in: skip the session and user queries.
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return False
+    user = request.user
+    if not user.is_authenticated:
+        return False
+    return bool(getattr(user, "is_superuser", False)) or is_staff_of(user, invoice.company_id)
+
+
+def visit_from_request(request: HttpRequest, *, invoice: Invoice) -> Visit:
+    meta = request.META
+    return Visit(
+        ip=client_ip(meta, settings.TRUSTED_PROXY_COUNT),
+        user_agent=str(meta.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX_LENGTH],
+        method=(request.method or "GET").upper(),
+        prefetch=_is_prefetch(meta),
+        staff=_is_company_staff(request, invoice),
+    )
+
+
+def visit_classify(visit: Visit) -> str:
+    """Why this visit is not a view, or "" when it is one (before the refresh-storm rule)."""
+    if visit.method == "HEAD":
+        return NotCountedReason.HEAD
+    if visit.prefetch:
+        return NotCountedReason.PREFETCH
+    if visit.staff:
+        return NotCountedReason.STAFF
+    # Every browser sends a User-Agent; an empty one is a script.
+    if not visit.user_agent.strip() or SCANNER_AGENTS.search(visit.user_agent):
+        return NotCountedReason.SCANNER
+    return ""
+
+
+def _hit(key: str) -> int:
+    """Counts one hit in a fixed window that starts with the first; returns the count so far.
+    ``add`` and ``incr`` are atomic in Redis, so parallel hits get distinct counts."""
+    if cache.add(key, 1, timeout=REPEAT_WINDOW):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # the window ended between add and incr: this hit opens a new one
+        cache.add(key, 1, timeout=REPEAT_WINDOW)
+        return 1
+
+
+def _storm_check(*, invoice: Invoice, visit: Visit, reason: str) -> tuple[bool, str]:
+    """Applies the refresh-storm rules: (write the record?, reason it is not counted)."""
+    who = f"tracking:{invoice.pk}:{visit.ip or 'unknown'}"
+    if reason:
+        return _hit(f"{who}:other") <= RECORD_LIMIT, reason
+    opens = _hit(f"{who}:open")
+    if opens > RECORD_LIMIT:
+        return False, NotCountedReason.RATE_LIMITED
+    if opens > 1 or _hit(f"tracking:{invoice.pk}:all") > INVOICE_COUNT_LIMIT:
+        return True, NotCountedReason.RATE_LIMITED
+    return True, ""
+
+
+def view_record(
+    *,
+    invoice: Invoice,
+    visit: Visit,
+    source: str = ViewSource.LINK,
+    now: dt.datetime | None = None,
+) -> ViewRecord | None:
+    """Records one open of ``invoice``; counts it when it is a view. Returns the record, or
+    None when the refresh-storm rule dropped it unwritten."""
+    now = now or timezone.now()
+    if source not in ViewSource.values:
+        source = ViewSource.LINK
+    reason = visit_classify(visit)
+    try:
+        write, reason = _storm_check(invoice=invoice, visit=visit, reason=reason)
+    except Exception:
+        # Cache (Redis) down: no way to spot repeats. Record and count rather than lose views.
+        logger.warning("tracking: cache unavailable, refresh-storm rule skipped", exc_info=True)
+        write = True
+    if not write:
+        return None
+    record = ViewRecord(
+        invoice=invoice,
+        company_id=invoice.company_id,
+        viewed_at=now,
+        source=source,
+        ip=visit.ip,
+        user_agent=visit.user_agent[:USER_AGENT_MAX_LENGTH],
+        counted=not reason,
+        reason=reason,
+    )
+    with _isolated():
+        if connection.vendor == "postgresql":
+            _write_postgresql(record)
+        else:
+            _write_portable(record)
+    return record
+
+
+def view_record_for_request(
+    *, invoice: Invoice, request: HttpRequest, source: str = ViewSource.LINK
+) -> ViewRecord | None:
+    """What the invoice page calls. Never raises: a failure to record a view (database or cache
+    error) is logged and the page is served anyway."""
+    try:
+        visit = visit_from_request(request, invoice=invoice)
+        return view_record(invoice=invoice, visit=visit, source=source)
+    except Exception:
+        logger.exception("tracking: could not record a view of invoice %s", invoice.pk)
+        return None
+
+
+@contextmanager
+def _isolated() -> Iterator[None]:
+    """Inside the caller's transaction, a savepoint: a failed tracking write rolls back alone
+    and leaves the request's transaction usable. In autocommit mode the PostgreSQL write is a
+    single statement, atomic on its own, so it needs no BEGIN/COMMIT round trips."""
+    if connection.in_atomic_block or connection.vendor != "postgresql":
+        with transaction.atomic():
+            yield
+    else:
+        yield
+
+
+# One statement: the record, the distinct-IP row (ON CONFLICT DO NOTHING tells whether the IP
+# is new) and the statistics (first_viewed_at only in the INSERT, so it is set once; the UPDATE
+# adds to the stored values under the row lock, so parallel opens do not lose updates).
+_POSTGRESQL_WRITE = """
+WITH record AS (
+    INSERT INTO tracking_viewrecord
+        (invoice_id, company_id, viewed_at, source, ip, user_agent, counted, reason)
+    VALUES (%(invoice)s, %(company)s, %(now)s, %(source)s, %(ip)s::inet, %(user_agent)s,
+            %(counted)s, %(reason)s)
+    RETURNING id
+), new_viewer AS (
+    INSERT INTO tracking_invoiceviewer (invoice_id, ip, first_seen_at)
+    SELECT %(invoice)s, %(ip)s::inet, %(now)s
+    WHERE %(counted)s AND %(ip)s::inet IS NOT NULL
+    ON CONFLICT (invoice_id, ip) DO NOTHING
+    RETURNING 1
+), stats AS (
+    INSERT INTO tracking_invoiceviewstats
+        (invoice_id, company_id, view_count, unique_ips, first_viewed_at, last_viewed_at)
+    SELECT %(invoice)s, %(company)s, 1, (SELECT count(*) FROM new_viewer), %(now)s, %(now)s
+    WHERE %(counted)s
+    ON CONFLICT (invoice_id) DO UPDATE SET
+        view_count = tracking_invoiceviewstats.view_count + 1,
+        unique_ips = tracking_invoiceviewstats.unique_ips + EXCLUDED.unique_ips,
+        last_viewed_at = GREATEST(tracking_invoiceviewstats.last_viewed_at,
+                                  EXCLUDED.last_viewed_at)
+)
+SELECT id FROM record
+"""
+
+
+def _write_postgresql(record: ViewRecord) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _POSTGRESQL_WRITE,
+            {
+                "invoice": record.invoice_id,
+                "company": record.company_id,
+                "now": record.viewed_at,
+                "source": record.source,
+                "ip": record.ip,
+                "user_agent": record.user_agent,
+                "counted": record.counted,
+                "reason": record.reason,
+            },
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    record.pk = row[0]
+    record._state.adding = False
+    record._state.db = connection.alias
+
+
+def _write_portable(record: ViewRecord) -> None:
+    """The same writes through the ORM, for the embedded SQLite database of ``make run``
+    (which runs one writer at a time, so the separate statements cannot interleave)."""
+    record.save(force_insert=True)
+    if not record.counted:
+        return
+    new_ip = False
+    if record.ip:
+        _, new_ip = InvoiceViewer.objects.get_or_create(
+            invoice_id=record.invoice_id, ip=record.ip, defaults={"first_seen_at": record.viewed_at}
+        )
+    updated = InvoiceViewStats.objects.filter(invoice_id=record.invoice_id).update(
+        view_count=F("view_count") + 1,
+        unique_ips=F("unique_ips") + int(new_ip),
+        last_viewed_at=Greatest(F("last_viewed_at"), Value(record.viewed_at)),
+    )
+    if not updated:
+        InvoiceViewStats.objects.create(
+            invoice_id=record.invoice_id,
+            company_id=record.company_id,
+            view_count=1,
+            unique_ips=int(new_ip),
+            first_viewed_at=record.viewed_at,
+            last_viewed_at=record.viewed_at,
+        )
