@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from invoices.api import get_invoice
 from invoices.api_errors import ApiError
@@ -41,7 +41,7 @@ def sent_email_out(sent: SentEmail, invoice_id: str) -> SentEmailOut:
 
 
 @router.post("/invoices/{invoice_id}/send", response={200: SentEmailOut, 202: SentEmailOut})
-def send_invoice(request: HttpRequest, invoice_id: str) -> tuple[int, SentEmailOut]:
+def send_invoice(request: HttpRequest, invoice_id: str) -> Status[SentEmailOut]:
     """202 while the email waits for the worker; 200 once decided: ``sent``, or ``skipped``
     with ``detail: "opted_out"`` when the customer turned invoice emails off."""
     invoice = get_invoice(request, invoice_id)
@@ -54,4 +54,4 @@ def send_invoice(request: HttpRequest, invoice_id: str) -> tuple[int, SentEmailO
     # With eager Celery (no Redis) the task ran on commit already: report what happened.
     sent.refresh_from_db()
     status = 202 if sent.status in (SentEmailStatus.QUEUED, SentEmailStatus.SENDING) else 200
-    return status, sent_email_out(sent, invoice.public_id)
+    return Status(status, sent_email_out(sent, invoice.public_id))

@@ -1,0 +1,215 @@
+"""Sending: one path that asks the preferences, a real SMTP conversation, what the email says."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from typing import Any
+
+import pytest
+from django.core import mail
+
+from invoices.models import Company, Customer, Invoice
+from payments.services import stripe_connection_save
+from preferences import emails
+from preferences.models import EmailKind, EmailPreference, SentEmail, SentEmailStatus
+from preferences.services import email_preferences_update
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _queue(capture: Any, invoice: Invoice, kind: str = EmailKind.INVOICE) -> SentEmail:
+    # The delivery task is queued on commit; run it as the commit would.
+    with capture(execute=True):
+        sent = emails.invoice_email_queue(invoice=invoice, kind=kind)
+    sent.refresh_from_db()
+    return sent
+
+
+class TestSmtpConversation:
+    def test_it_sends_a_multipart_email_with_one_click_headers_over_smtp(
+        self,
+        smtp_server: Any,
+        tenant: Company,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        customer = factories.make_customer(
+            tenant, name="Grete", email="Grete@Example.com", preferred_language="de"
+        )
+        invoice = factories.make_invoice(tenant, customer, lines=[("Beratung", "1", 12050, "0")])
+
+        sent = _queue(django_capture_on_commit_callbacks, invoice)
+
+        assert sent.status == SentEmailStatus.SENT, sent.detail
+        assert len(smtp_server.envelopes) == 1
+        envelope = smtp_server.envelopes[0]
+        assert envelope.rcpt_tos == ["grete@example.com"]
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert message.get_content_type() == "multipart/alternative"
+        parts = [part.get_content_type() for part in message.iter_parts()]
+        assert parts == ["text/plain", "text/html"]
+        unsubscribe = str(message["List-Unsubscribe"]).strip()  # folded: may start with a space
+        assert unsubscribe.startswith("<http://testserver/unsubscribe/")
+        assert "?c=documents>" in unsubscribe
+        assert ", <mailto:" in unsubscribe
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["Content-Language"] == "de"
+        assert message["Message-ID"] == sent.message_id
+        assert "Tenant Ltd" in message["From"]
+        html = message.get_body(preferencelist=("html",)).get_content()
+        assert '<html lang="de">' in html
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        assert "/invoice/" in text and "?source=email" in text
+        # German number format from Babel: 120,50 $.
+        assert "120,50" in text
+
+    def test_it_records_a_failure_when_the_server_refuses(
+        self, settings: Any, invoice: Invoice, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+        with django_capture_on_commit_callbacks(execute=False):
+            sent = emails.invoice_email_queue(invoice=invoice)
+        with pytest.raises(OSError):
+            emails.email_deliver(sent_email_id=sent.pk, final_attempt=True)
+        sent.refresh_from_db()
+        assert sent.status == SentEmailStatus.FAILED
+        assert "Error" in sent.detail
+
+
+class TestContent:
+    def test_it_links_the_invoice_with_source_email_and_no_pay_link_without_stripe(
+        self, invoice: Invoice, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        sent = _queue(django_capture_on_commit_callbacks, invoice)
+        assert sent.status == SentEmailStatus.SENT
+        message = mail.outbox[0]
+        assert "?source=email" in message.body
+        assert "#pay" not in message.body
+        html = message.alternatives[0][0]
+        assert "Pay now" not in html
+
+    def test_it_adds_a_pay_link_where_the_pay_gate_allows(
+        self, tenant: Company, invoice: Invoice, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        stripe_connection_save(company=tenant, secret_key="sk_test_1", webhook_secret="whsec_1")
+        _queue(django_capture_on_commit_callbacks, invoice)
+        message = mail.outbox[0]
+        assert "?source=email#pay" in message.body
+        assert "Pay now" in message.alternatives[0][0]
+
+    def test_it_uses_the_company_brand_colour(
+        self, tenant: Company, invoice: Invoice, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        Company.objects.filter(pk=tenant.pk).update(brand_color="#aa3300")
+        invoice.company.refresh_from_db()
+        _queue(django_capture_on_commit_callbacks, invoice)
+        assert "background:#aa3300" in mail.outbox[0].alternatives[0][0]
+
+    def test_it_escapes_customer_names_in_html(
+        self, tenant: Company, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        customer = factories.make_customer(tenant, name="<b>Eve</b>")
+        invoice = factories.make_invoice(tenant, customer)
+        _queue(django_capture_on_commit_callbacks, invoice)
+        html = mail.outbox[0].alternatives[0][0]
+        assert "<b>Eve</b>" not in html
+        assert "&lt;b&gt;Eve&lt;/b&gt;" in html
+        # Plain text is not HTML: the name reads as typed.
+        assert "Hello <b>Eve</b>," in mail.outbox[0].body
+
+
+class TestPreferencesAreHonoured:
+    @pytest.mark.parametrize(
+        ("category", "kind"),
+        [
+            ("documents", EmailKind.INVOICE),
+            ("reminders", EmailKind.REMINDER_DUE_SOON),
+            ("reminders", EmailKind.REMINDER_OVERDUE),
+        ],
+    )
+    def test_it_skips_a_category_the_address_turned_off(
+        self,
+        category: str,
+        kind: str,
+        preference: EmailPreference,
+        invoice: Invoice,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        email_preferences_update(preference=preference, changes={category: False}, source="test")
+        sent = _queue(django_capture_on_commit_callbacks, invoice, kind)
+        assert sent.status == SentEmailStatus.SKIPPED
+        assert sent.detail == "opted_out"
+        assert mail.outbox == []
+
+    def test_it_still_sends_other_categories(
+        self, preference: EmailPreference, invoice: Invoice, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        email_preferences_update(preference=preference, changes={"reminders": False}, source="t")
+        sent = _queue(django_capture_on_commit_callbacks, invoice, EmailKind.INVOICE)
+        assert sent.status == SentEmailStatus.SENT
+        assert len(mail.outbox) == 1
+
+    def test_it_asks_again_at_delivery_time(
+        self, preference: EmailPreference, invoice: Invoice, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        with django_capture_on_commit_callbacks(execute=False):
+            sent = emails.invoice_email_queue(invoice=invoice)
+        assert sent.status == SentEmailStatus.QUEUED
+        # The customer opts out while the message waits for a worker.
+        email_preferences_update(preference=preference, changes={"documents": False}, source="t")
+        emails.email_deliver(sent_email_id=sent.pk)
+        sent.refresh_from_db()
+        assert sent.status == SentEmailStatus.SKIPPED
+        assert mail.outbox == []
+
+    def test_it_matches_addresses_case_insensitively(
+        self, tenant: Company, customer: Customer, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        from preferences.services import email_preference_ensure
+
+        upper = factories.make_customer(tenant, email=customer.email.upper())
+        pref = email_preference_ensure(company_id=tenant.pk, email=customer.email)
+        email_preferences_update(preference=pref, changes={"documents": False}, source="t")
+        sent = _queue(django_capture_on_commit_callbacks, factories.make_invoice(tenant, upper))
+        assert sent.status == SentEmailStatus.SKIPPED
+
+    def test_it_keeps_each_company_s_preferences_apart(
+        self,
+        preference: EmailPreference,
+        other_tenant: Company,
+        customer: Customer,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        email_preferences_update(preference=preference, changes={"documents": False}, source="t")
+        same_person = factories.make_customer(other_tenant, email=customer.email)
+        sent = _queue(
+            django_capture_on_commit_callbacks, factories.make_invoice(other_tenant, same_person)
+        )
+        assert sent.status == SentEmailStatus.SENT
+
+
+class TestRefusals:
+    @pytest.mark.parametrize("status", ["draft", "void"])
+    def test_it_refuses_drafts_and_void_invoices(self, tenant: Company, status: str) -> None:
+        invoice = factories.make_invoice(tenant, status=status)
+        with pytest.raises(emails.EmailRefused):
+            emails.invoice_email_queue(invoice=invoice)
+        assert not SentEmail.objects.exists()
+
+    @pytest.mark.parametrize("status", ["paid", "uncollectible"])
+    def test_it_never_reminds_about_paid_or_written_off_invoices(
+        self, tenant: Company, status: str
+    ) -> None:
+        invoice = factories.make_invoice(tenant, status=status)
+        with pytest.raises(emails.EmailRefused):
+            emails.invoice_email_queue(invoice=invoice, kind=EmailKind.REMINDER_OVERDUE)
+
+    def test_it_delivers_a_queued_email_only_once(
+        self, invoice: Invoice, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        sent = _queue(django_capture_on_commit_callbacks, invoice)
+        # A redelivered task (acks_late) finds the row already taken.
+        assert emails.email_deliver(sent_email_id=sent.pk) is None
+        assert len(mail.outbox) == 1
