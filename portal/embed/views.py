@@ -78,6 +78,9 @@ class Frame:
         # A page on any other origin cannot frame us (frame-ancestors) nor receive a message.
         self.parent_origin = origin if origin in embed.allowed_origins else ""
         self.language = _frame_language(request, embed, access)
+        # For the rest of the request, so LocaleMiddleware sends it as Content-Language.
+        translation.activate(self.language)
+        request.LANGUAGE_CODE = self.language
         params = {
             "customer": credentials.identifier,
             "hash": credentials.hash,

@@ -37,7 +37,9 @@ def _assert_no_expected_hash(response: Any, secret: str, identifier: str) -> Non
     assert secret not in body
 
 
-def test_it_accepts_the_plain_hash(client: Any, tenant: Company, customer: Customer, embed: Embed) -> None:
+def test_it_accepts_the_plain_hash(
+    client: Any, tenant: Company, customer: Customer, embed: Embed
+) -> None:
     invoice = factories.make_invoice(tenant, customer)
     response = _get(client, frame_url(tenant, **signed(embed[1], "ada@example.com")))
     assert response.status_code == 200
@@ -105,7 +107,9 @@ def test_it_refuses_an_expired_timed_hash(
 def test_it_refuses_an_expiry_far_in_the_future(
     client: Any, tenant: Company, customer: Customer, embed: Embed
 ) -> None:
-    response = _get(client, frame_url(tenant, **signed(embed[1], "ada@example.com", ttl=30 * 86400)))
+    response = _get(
+        client, frame_url(tenant, **signed(embed[1], "ada@example.com", ttl=30 * 86400))
+    )
     assert _denied_code(response) == "expiry_too_far"
 
 
@@ -147,13 +151,17 @@ def test_it_refuses_the_previous_secret_after_the_grace_period(
     settings = EmbedSettings.objects.select_related("company__embed_secret").get(company=tenant)
     later = timezone.now() + dt.timedelta(hours=1, seconds=1)
     credentials = EmbedCredentials(
-        identifier="ada@example.com", hash=compute_hash(secret=old, identifier="ada@example.com"), expires=""
+        identifier="ada@example.com",
+        hash=compute_hash(secret=old, identifier="ada@example.com"),
+        expires="",
     )
     with pytest.raises(EmbedDenied) as refused:
         embed_authorize(settings=settings, credentials=credentials, now=later)
     assert refused.value.code == "rotated_secret"
     fresh = EmbedCredentials(
-        identifier="ada@example.com", hash=compute_hash(secret=new, identifier="ada@example.com"), expires=""
+        identifier="ada@example.com",
+        hash=compute_hash(secret=new, identifier="ada@example.com"),
+        expires="",
     )
     assert embed_authorize(settings=settings, credentials=fresh, now=later).customer == customer
 
@@ -166,7 +174,9 @@ def test_it_refuses_the_old_secret_at_once_after_an_immediate_rotation(
     assert _denied_code(response) == "wrong_hash"
 
 
-def test_it_shows_test_mode_without_a_hash(client: Any, tenant: Company, customer: Customer) -> None:
+def test_it_shows_test_mode_without_a_hash(
+    client: Any, tenant: Company, customer: Customer
+) -> None:
     make_embed(tenant, mode="test")
     invoice = factories.make_invoice(tenant, customer)
     response = _get(client, frame_url(tenant, customer="ada@example.com"))
@@ -219,7 +229,9 @@ def test_it_refuses_an_unknown_customer_after_checking_the_hash(
     assert _denied_code(response) == "wrong_hash"
 
 
-def test_it_refuses_an_email_shared_by_two_customers(client: Any, tenant: Company, embed: Embed) -> None:
+def test_it_refuses_an_email_shared_by_two_customers(
+    client: Any, tenant: Company, embed: Embed
+) -> None:
     factories.make_customer(tenant, email="twin@example.com")
     factories.make_customer(tenant, email="Twin@example.com")
     response = _get(client, frame_url(tenant, **signed(embed[1], "twin@example.com")))
@@ -255,7 +267,9 @@ def test_it_lists_every_issued_invoice_with_show_all(
     assert draft.public_id not in body
 
 
-def test_it_answers_404_for_a_company_without_an_embed(client: Any, tenant: Company, customer: Customer) -> None:
+def test_it_answers_404_for_a_company_without_an_embed(
+    client: Any, tenant: Company, customer: Customer
+) -> None:
     response = _get(client, frame_url(tenant, customer="ada@example.com"))
     assert response.status_code == 404
     assert 'data-testid="embed-unknown"' in response.content.decode()

@@ -15,7 +15,9 @@ def test_it_computes_the_documented_hmac() -> None:
 def test_it_signs_identifier_dot_expiry_in_the_expiring_form() -> None:
     expected = hmac.new(b"s3cret", b"ada@example.com.1767225600", hashlib.sha256).hexdigest()
     assert signed_message("ada@example.com", 1767225600) == "ada@example.com.1767225600"
-    assert compute_hash(secret="s3cret", identifier="ada@example.com", expires=1767225600) == expected
+    assert (
+        compute_hash(secret="s3cret", identifier="ada@example.com", expires=1767225600) == expected
+    )
 
 
 def test_it_matches_against_any_accepted_secret() -> None:
