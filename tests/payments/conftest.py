@@ -83,3 +83,64 @@ def attempt_id_from(url: str) -> str:
     match = re.search(r"attempt=(att_[A-Za-z0-9]+)", url)
     assert match, url
     return match.group(1)
+
+
+def emulator_events(base_url: str, key: str = SECRET_KEY) -> list[dict[str, Any]]:
+    """Every event the emulator raised for the account, oldest first, as Stripe's JSON."""
+    import json
+
+    request = urllib.request.Request(
+        base_url + "/v1/events?limit=100", headers={"Authorization": f"Bearer {key}"}
+    )
+    with _OPENER.open(request, timeout=10) as response:
+        events: list[dict[str, Any]] = json.loads(response.read())["data"]
+    return list(reversed(events))
+
+
+def signed_post(
+    client: Any,
+    webhook_key: str,
+    event: dict[str, Any],
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+) -> Any:
+    """Deliver an event to our webhook as Stripe would (signed with ``secret``)."""
+    import json
+    import time
+
+    from payments.emulator.webhooks import sign
+
+    payload = json.dumps(event).encode()
+    signature = sign(payload, secret, timestamp if timestamp is not None else int(time.time()))
+    return client.post(
+        f"/webhooks/stripe/{webhook_key}",
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=signature,
+    )
+
+
+def confirm_with_test_card(base_url: str, intent_id: str, card: str = "pm_card_visa") -> Any:
+    """What Stripe.js does in the browser: confirm the intent with a card."""
+    import stripe
+
+    client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": base_url})
+    try:
+        return client.v1.payment_intents.confirm(intent_id, params={"payment_method": card})
+    except stripe.CardError as exc:
+        return exc
+
+
+@pytest.fixture
+def deliver(
+    client: Any, connected: StripeConnection, django_capture_on_commit_callbacks: Any
+) -> Any:
+    """Post a signed event to the tenant's webhook and run what it queues on commit (the
+    test's own transaction never commits, so on_commit work is run explicitly here)."""
+
+    def _deliver(event: dict[str, Any], **kwargs: Any) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return signed_post(client, connected.webhook_key, event, **kwargs)
+
+    return _deliver

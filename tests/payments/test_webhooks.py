@@ -1,0 +1,224 @@
+"""Webhooks: signature checks, storing each event once, processing through the dispatch
+table, refunds, and the periodic pick-up of events that were stored but never processed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from django.utils import timezone
+
+from invoices.models import Company, InvoiceStatus
+from payments import services
+from payments.emulator.server import EmulatorServer
+from payments.models import Payment, StripeConnection, WebhookEvent, WebhookEventStatus
+from payments.tasks import webhook_events_retry_task
+from tests.factories import make_invoice
+from tests.payments.conftest import (
+    SECRET_KEY,
+    confirm_with_test_card,
+    emulator_events,
+    signed_post,
+)
+
+
+def _paid_card_events(invoice: Any, emulator: EmulatorServer, amount: int) -> list[dict[str, Any]]:
+    """A real card payment on the emulator (as Stripe.js would confirm it); its events."""
+    attempt, _secret = services.card_intent_start(invoice=invoice, amount=amount)
+    confirm_with_test_card(emulator.base_url, attempt.provider_id)
+    return emulator_events(emulator.base_url)
+
+
+def _event(event_type: str, obj: dict[str, Any], event_id: str = "evt_test_1") -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "data": {"object": obj},
+    }
+
+
+def test_it_refuses_a_forged_signature(client: Any, connected: StripeConnection) -> None:
+    event = _event("payment_intent.succeeded", {"id": "pi_x"})
+    response = signed_post(client, connected.webhook_key, event, secret="whsec_forged")
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_it_refuses_a_stale_signature(client: Any, connected: StripeConnection) -> None:
+    event = _event("payment_intent.succeeded", {"id": "pi_x"})
+    response = signed_post(client, connected.webhook_key, event, timestamp=int(time.time()) - 3600)
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_it_refuses_a_missing_signature(client: Any, connected: StripeConnection) -> None:
+    response = client.post(
+        f"/webhooks/stripe/{connected.webhook_key}", data=b"{}", content_type="application/json"
+    )
+    assert response.status_code == 400
+
+
+def test_it_refuses_a_payload_changed_after_signing(
+    client: Any, connected: StripeConnection
+) -> None:
+    from payments.emulator.webhooks import sign
+
+    signature = sign(b'{"id": "evt_1"}', "whsec_tenant_secret", int(time.time()))
+    response = client.post(
+        f"/webhooks/stripe/{connected.webhook_key}",
+        data=b'{"id": "evt_2"}',
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=signature,
+    )
+    assert response.status_code == 400
+
+
+def test_it_answers_404_for_an_unknown_webhook_key(
+    client: Any, connected: StripeConnection
+) -> None:
+    response = signed_post(client, "wh_unknown", _event("charge.refunded", {}))
+    assert response.status_code == 404
+
+
+def test_it_checks_the_secret_of_the_company_in_the_url(
+    client: Any, connected: StripeConnection, other_tenant: Company
+) -> None:
+    other = services.stripe_connection_save(
+        company=other_tenant, secret_key="sk_test_other", webhook_secret="whsec_other"
+    )
+    # Signed with tenant's secret, sent to the other company's URL.
+    response = signed_post(client, other.webhook_key, _event("charge.refunded", {}))
+    assert response.status_code == 400
+
+
+def test_it_records_a_card_payment_from_the_webhook_once(
+    deliver: Any,
+    client: Any,
+    tenant: Company,
+    connected: StripeConnection,
+    emulator: EmulatorServer,
+) -> None:
+    invoice = make_invoice(tenant, lines=[("Work", "1", 5000, "0")])
+    events = _paid_card_events(invoice, emulator, 5000)
+    assert "payment_intent.succeeded" in [e["type"] for e in events]
+    for _round in range(3):
+        for event in events:
+            assert deliver(event).status_code == 200
+    assert WebhookEvent.objects.count() == len(events)
+    payment = Payment.objects.get()
+    assert (payment.amount, payment.method, payment.source) == (5000, "card", "webhook")
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, 5000)
+    statuses = set(WebhookEvent.objects.values_list("status", flat=True))
+    assert statuses <= {WebhookEventStatus.PROCESSED, WebhookEventStatus.IGNORED}
+
+
+def test_it_answers_a_duplicate_delivery_with_200_and_stores_it_once(
+    deliver: Any, client: Any, connected: StripeConnection
+) -> None:
+    event = _event("customer.created", {"id": "cus_1"})
+    first = deliver(event)
+    second = deliver(event)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert (first.json()["duplicate"], second.json()["duplicate"]) == (False, True)
+    stored = WebhookEvent.objects.get()
+    assert stored.status == WebhookEventStatus.IGNORED
+
+
+def test_it_records_the_error_of_a_failing_handler(
+    deliver: Any, client: Any, connected: StripeConnection
+) -> None:
+    intent = {
+        "id": "pi_unknown",
+        "object": "payment_intent",
+        "status": "succeeded",
+        "amount": 1000,
+        "amount_received": 1000,
+        "currency": "usd",
+        "metadata": {"invoice": "inv_does_not_exist"},
+    }
+    response = deliver(_event("payment_intent.succeeded", intent))
+    assert response.status_code == 200
+    stored = WebhookEvent.objects.get()
+    assert stored.status == WebhookEventStatus.FAILED
+    assert "DoesNotExist" in stored.error
+    assert stored.attempts == 1
+
+
+def test_it_processes_events_stored_while_the_worker_was_down(
+    tenant: Company, connected: StripeConnection, emulator: EmulatorServer
+) -> None:
+    invoice = make_invoice(tenant, lines=[("Work", "1", 5000, "0")])
+    events = _paid_card_events(invoice, emulator, 5000)
+    succeeded = next(e for e in events if e["type"] == "payment_intent.succeeded")
+    # What the webhook view leaves behind when the broker is unreachable: a stored row that
+    # no task was queued for.
+    WebhookEvent.objects.create(
+        connection=connected,
+        event_id=succeeded["id"],
+        type=succeeded["type"],
+        payload=succeeded,
+    )
+    WebhookEvent.objects.update(received_at=timezone.now() - dt.timedelta(minutes=5))
+    assert Payment.objects.count() == 0
+    assert webhook_events_retry_task() == 1
+    assert Payment.objects.count() == 1
+    assert WebhookEvent.objects.get().status == WebhookEventStatus.PROCESSED
+    # Done events are not picked up again.
+    assert webhook_events_retry_task() == 0
+
+
+def test_it_records_a_refund_and_an_open_invoice_owes_it_again(
+    deliver: Any,
+    client: Any,
+    tenant: Company,
+    connected: StripeConnection,
+    emulator: EmulatorServer,
+) -> None:
+    invoice = make_invoice(tenant, lines=[("Work", "1", 10000, "0")], allow_partial_payments=True)
+    for event in _paid_card_events(invoice, emulator, 4000):
+        deliver(event)
+    payment = Payment.objects.get()
+    services.payment_refund(payment=payment, amount=1500)
+    new_events = [e for e in emulator_events(emulator.base_url) if e["type"] == "charge.refunded"]
+    assert len(new_events) == 1
+    deliver(new_events[0])
+    deliver({**new_events[0], "id": "evt_replayed_copy"})
+    payment.refresh_from_db()
+    invoice.refresh_from_db()
+    assert (payment.amount_refunded, payment.status) == (1500, "partially_refunded")
+    assert invoice.amount_paid == 2500
+
+
+def test_it_marks_a_card_attempt_failed_but_retryable_on_a_decline(
+    deliver: Any,
+    client: Any,
+    tenant: Company,
+    connected: StripeConnection,
+    emulator: EmulatorServer,
+) -> None:
+    invoice = make_invoice(tenant)
+    attempt, _secret = services.card_intent_start(invoice=invoice, amount=1000)
+    confirm_with_test_card(emulator.base_url, attempt.provider_id, "pm_card_chargeDeclined")
+    for event in emulator_events(emulator.base_url):
+        deliver(event)
+    attempt.refresh_from_db()
+    assert attempt.status == "open"
+    assert "declined" in attempt.error
+    assert Payment.objects.count() == 0
+
+
+def test_it_uses_the_secret_key_of_the_company(
+    tenant: Company, connected: StripeConnection, emulator: EmulatorServer
+) -> None:
+    invoice = make_invoice(tenant)
+    attempt, _secret = services.card_intent_start(invoice=invoice, amount=1000)
+    # The intent exists in the emulator account of the tenant's key, nowhere else.
+    import stripe
+
+    stripe_client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": emulator.base_url})
+    intent = stripe_client.v1.payment_intents.retrieve(attempt.provider_id)
+    assert intent.metadata["invoice"] == invoice.public_id
