@@ -19,6 +19,7 @@ from invoices.money import format_money
 from invoices.pdf.admin_mixin import InvoicePdfAdminMixin
 from invoices.selectors import UNPAID_STATUSES
 from invoices.transitions import IllegalTransition
+from portal.comments.admin import InvoiceCommentsAdminMixin, NeedsAttentionFilter
 from preferences.admin import send_invoice_by_email
 from tracking.admin import ADMIN_CSS, view_log, views_badge
 
@@ -80,7 +81,9 @@ class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin):
+class InvoiceAdmin(
+    InvoiceCommentsAdminMixin, InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin
+):
     list_display = [
         "number",
         "customer",
@@ -89,8 +92,9 @@ class InvoiceAdmin(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScope
         "due_display",
         "due_date",
         views_badge,
+        "attention_marker",
     ]
-    list_filter = ["status", OverdueFilter, "currency", "needs_attention"]
+    list_filter = ["status", OverdueFilter, "currency", NeedsAttentionFilter]
     search_fields = ["number", "customer__name", "customer__email", "public_id"]
     # view_stats: the views badge reads the statistics from the same query (no query per row).
     list_select_related = ["customer", "company", "view_stats"]
@@ -109,8 +113,9 @@ class InvoiceAdmin(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScope
         "created_at",
         view_log,  # type: ignore[list-item]  # a callable; the stubs allow only names
         "pdf_link",
+        "comment_thread",
     ]
-    actions = ["finalize", "void", "mark_uncollectible", send_invoice_by_email]
+    actions = ["finalize", "void", "mark_uncollectible", send_invoice_by_email, "mark_resolved"]
 
     class Media:
         css = {"all": [ADMIN_CSS]}

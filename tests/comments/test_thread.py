@@ -1,0 +1,346 @@
+"""Reading the thread: polling, server-sent events with resume, escaping, attention, isolation,
+staff replies in the admin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.test import AsyncClient
+from django_otp.oath import TOTP
+
+from invoices.models import Company, Customer, Invoice
+from portal.comments import services
+from portal.comments.models import Comment, CustomerTotpDevice
+from tests import factories
+from tests.comments.conftest import emailed_code
+
+
+def post(invoice: Invoice, body: str = "Hello", name: str = "Ada") -> Comment:
+    return services.comment_post(invoice=invoice, name=name, email="ada@example.com", body=body)
+
+
+# Polling ----------------------------------------------------------------------------------
+
+
+def test_it_lists_comments_after_an_id(
+    client: Any, invoice: Invoice, token: str, django_assert_max_num_queries: Any
+) -> None:
+    for body in ("one", "two", "three"):
+        post(invoice, body)
+    # Queries: the invoice by its share link (with company and customer), the comments.
+    with django_assert_max_num_queries(2):
+        response = client.get(f"/invoice/{token}/comments?after=1")
+    assert response.status_code == 200
+    assert [c["body"] for c in response.json()["comments"]] == ["two", "three"]
+    assert [c["id"] for c in response.json()["comments"]] == [2, 3]
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_it_refuses_a_malformed_after(client: Any, token: str) -> None:
+    response = client.get(f"/invoice/{token}/comments?after=-1", HTTP_ACCEPT="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "after"
+
+
+def test_it_keeps_threads_apart_across_invoices_and_companies(
+    client: Any, tenant: Company, other_tenant: Company, invoice: Invoice, token: str
+) -> None:
+    post(invoice, "mine")
+    sibling = factories.make_invoice(tenant, invoice.customer)
+    post(sibling, "sibling")
+    foreign = factories.make_invoice(other_tenant)
+    post(foreign, "foreign")
+    bodies = [c["body"] for c in client.get(f"/invoice/{token}/comments").json()["comments"]]
+    assert bodies == ["mine"]
+    # Numbers are per invoice: nothing about other threads leaks through the ids.
+    assert Comment.objects.get(body="foreign").number == 1
+    foreign_token = factories.share_token(foreign)
+    foreign_bodies = [
+        c["body"] for c in client.get(f"/invoice/{foreign_token}/comments").json()["comments"]
+    ]
+    assert foreign_bodies == ["foreign"]
+
+
+def test_it_stops_answering_once_the_link_is_revoked(
+    client: Any, invoice: Invoice, token: str
+) -> None:
+    from invoices.services import share_link_revoke
+
+    share_link_revoke(invoice=invoice)
+    assert client.get(f"/invoice/{token}/comments").status_code == 404
+
+
+# Server-sent events -------------------------------------------------------------------------
+
+
+async def _read_events(response: Any, count: int, timeout: float = 5.0) -> list[str]:
+    """The next ``count`` SSE frames (comment frames, heartbeats and the retry hint)."""
+    stream = response.streaming_content
+    frames: list[str] = []
+    buffer = ""
+    while len(frames) < count:
+        chunk = await asyncio.wait_for(stream.__anext__(), timeout)
+        buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
+        while "\n\n" in buffer and len(frames) < count:
+            frame, buffer = buffer.split("\n\n", 1)
+            frames.append(frame)
+    return frames
+
+
+def test_it_streams_comments_resuming_after_last_event_id(
+    invoice: Invoice, token: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    for body in ("one", "two", "three"):
+        post(invoice, body)
+
+    def post_live() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            post(invoice, "live <b>news</b>")
+
+    async def run() -> list[str]:
+        client = AsyncClient()
+        response = await client.get(
+            f"/invoice/{token}/comments/stream", headers={"Last-Event-ID": "1"}
+        )
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/event-stream")
+        assert response["Cache-Control"] == "no-store"
+        frames = await _read_events(response, 3)
+        # A comment saved while the stream waits is pushed through the fan-out.
+        await sync_to_async(post_live)()
+        frames += await _read_events(response, 1)
+        await response.streaming_content.aclose()
+        return frames
+
+    frames = async_to_sync(run)()
+    assert frames[0] == "retry: 3000"
+    ids = [line for frame in frames for line in frame.splitlines() if line.startswith("id: ")]
+    assert ids == ["id: 2", "id: 3", "id: 4"]
+    data = json.loads(frames[-1].split("data: ", 1)[1])
+    assert data["body"] == "live <b>news</b>"  # raw text; the page builds it with textContent
+    assert "event: comment" in frames[1]
+
+
+def test_it_answers_not_found_on_the_stream_of_another_invoice_token(
+    client: Any, token: str
+) -> None:
+    assert client.get(f"/invoice/{token[:-2]}xx/comments/stream").status_code == 404
+
+
+# Escaping ---------------------------------------------------------------------------------
+
+XSS = (
+    '<script>alert(1)</script> <img src=x onerror="alert(2)"> javascript:alert(3) '
+    'https://example.com/a?b=1&c="><svg/onload=alert(4)> '
+    "https://ok.example/path."
+)
+
+
+def test_it_renders_comments_inert_and_links_safely(
+    client: Any, invoice: Invoice, token: str
+) -> None:
+    post(invoice, XSS, name='<img src=x onerror="alert(5)">')
+    html = client.get(f"/invoice/{token}").content.decode()
+    thread = html.split('id="comments"', 1)[1]
+    assert "<script>alert" not in thread
+    assert "<img src=x" not in thread
+    assert "<svg" not in thread
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in thread
+    assert "&lt;img src=x onerror=&quot;alert(5)&quot;&gt;" in thread
+    # Only http(s) URLs become links, cut before anything that could end the attribute, and
+    # trailing punctuation stays text.
+    assert 'href="https://ok.example/path"' in thread
+    assert 'href="https://example.com/a?b=1&amp;c="' in thread
+    assert 'href="javascript' not in thread
+    assert thread.count('rel="nofollow noopener noreferrer"') == 2
+
+
+# Needs attention, staff replies, resolution ---------------------------------------------------
+
+
+def test_it_flags_the_invoice_on_a_customer_comment_and_not_on_a_staff_reply(
+    invoice: Invoice, staff: Any
+) -> None:
+    assert not invoice.needs_attention
+    services.comment_reply(invoice=invoice, user=staff, body="Hello from us")
+    invoice.refresh_from_db()
+    assert not invoice.needs_attention
+    post(invoice)
+    invoice.refresh_from_db()
+    assert invoice.needs_attention
+
+
+def test_it_lets_a_manager_resolve_but_not_a_viewer_or_an_outsider(
+    invoice: Invoice, staff: Any, viewer: Any, outsider: Any
+) -> None:
+    post(invoice)
+    for person in (viewer, outsider):
+        with pytest.raises(services.CommentError):
+            services.invoice_attention_resolve(invoice=invoice, user=person)
+        with pytest.raises(services.CommentError):
+            services.comment_reply(invoice=invoice, user=person, body="hi")
+    invoice.refresh_from_db()
+    assert invoice.needs_attention
+    assert services.invoice_attention_resolve(invoice=invoice, user=staff)
+    invoice.refresh_from_db()
+    assert not invoice.needs_attention
+
+
+def test_it_replies_and_resolves_from_the_invoice_admin_page(
+    client: Any, invoice: Invoice, token: str, staff: Any
+) -> None:
+    post(invoice, "Why so much?")
+    client.force_login(staff)
+    url = f"/admin/invoices/invoice/{invoice.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Why so much?" in page.content.decode()
+    form = page.context["adminform"].form
+    data = {
+        name: ("" if value is None else value)
+        for name, value in form.initial.items()
+        if name in form.fields
+    }
+    data.update(
+        {
+            "comment_reply": "Because of the extra hours.",
+            "comment_resolve": "on",
+            "lines-TOTAL_FORMS": "0",
+            "lines-INITIAL_FORMS": "0",
+            "lines-MIN_NUM_FORMS": "0",
+            "lines-MAX_NUM_FORMS": "1000",
+        }
+    )
+    for name, value in list(data.items()):
+        if hasattr(value, "pk"):
+            data[name] = value.pk
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    invoice.refresh_from_db()
+    assert not invoice.needs_attention
+    reply = Comment.objects.get(number=2, invoice=invoice)
+    assert reply.role == "staff"
+    assert reply.staff_user == staff
+    client.logout()
+    public = client.get(f"/invoice/{token}/comments?after=1").json()["comments"]
+    assert public[0]["body"] == "Because of the extra hours."
+    assert public[0]["role"] == "staff"
+
+
+def test_it_shows_the_attention_count_and_marker_on_the_list(
+    client: Any, tenant: Company, invoice: Invoice, staff: Any, other_tenant: Company
+) -> None:
+    post(invoice)
+    post(factories.make_invoice(other_tenant))  # another company's: not counted
+    client.force_login(staff)
+    html = client.get("/admin/invoices/invoice/").content.decode()
+    assert "Needs attention (1)" in html
+    assert 'class="needs-attention"' in html
+    filtered = client.get("/admin/invoices/invoice/?needs_attention=yes")
+    assert list(filtered.context["cl"].result_list) == [invoice]
+
+
+def test_it_marks_resolved_in_bulk(client: Any, invoice: Invoice, staff: Any) -> None:
+    post(invoice)
+    client.force_login(staff)
+    client.post(
+        "/admin/invoices/invoice/",
+        {"action": "mark_resolved", "_selected_action": [invoice.pk]},
+    )
+    invoice.refresh_from_db()
+    assert not invoice.needs_attention
+
+
+# Authenticator app ------------------------------------------------------------------------
+
+
+def _code(device: CustomerTotpDevice, steps_ahead: int = 0) -> str:
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + steps_ahead * device.step
+    return f"{totp.token():06d}"
+
+
+def test_it_requires_a_fresh_authenticator_code_when_the_company_asks_for_it(
+    client: Any,
+    tenant: Company,
+    invoice: Invoice,
+    token: str,
+    mailoutbox: list[Any],
+    on_commit: Any,
+) -> None:
+    tenant.comment_require_totp = True
+    tenant.save(update_fields=["comment_require_totp"])
+
+    def call(path: str, payload: dict[str, str] | None = None) -> Any:
+        return client.post(
+            f"/invoice/{token}/comments{path}",
+            data=json.dumps(payload or {}),
+            content_type="application/json",
+            HTTP_ACCEPT="application/json",
+        )
+
+    writer = {"name": "Ada", "email": "ada@example.com", "body": "hi"}
+    assert call("", writer).json()["error"]["code"] == "totp_enrolment_required"
+    # Enrolling needs the mailbox proof first.
+    assert call("/totp/enrol").status_code == 403
+    on_commit(call, "/code")
+    assert call("/verify", {"code": emailed_code(mailoutbox)}).status_code == 200
+    enrol = call("/totp/enrol").json()
+    assert enrol["qr"].startswith("data:image/svg+xml;base64,")
+    assert enrol["otpauth_url"].startswith("otpauth://totp/")
+    device = CustomerTotpDevice.objects.get()
+    assert (
+        call(
+            "/totp/confirm", {"totp_code": "000000" if _code(device) != "000000" else "111111"}
+        ).status_code
+        == 400
+    )
+    device.refresh_from_db()
+    device.throttle_reset()
+    confirm = call("/totp/confirm", {"totp_code": _code(device)})
+    assert confirm.status_code == 200
+    assert confirm.json()["state"]["totp_enrolled"]
+
+    assert call("", writer).json()["error"]["code"] == "totp_required"
+    # The code just used to confirm cannot be replayed.
+    replay = call("", writer | {"totp_code": _code(device)})
+    assert replay.json()["error"]["code"] == "totp_invalid"
+    device.refresh_from_db()
+    device.throttle_reset()
+    fresh_code = _code(device, steps_ahead=1)
+    fresh = call("", writer | {"totp_code": fresh_code})
+    assert fresh.status_code == 201
+    assert Comment.objects.get().totp_confirmed
+    # Nor the fresh one, a second time.
+    device.refresh_from_db()
+    device.throttle_reset()
+    again = call("", writer | {"totp_code": fresh_code})
+    assert again.json()["error"]["code"] == "totp_invalid"
+    # And a confirmed app cannot be swapped from the page.
+    assert call("/totp/enrol").json()["error"]["code"] == "already_enrolled"
+
+
+def test_it_rate_limits_posting(client: Any, token: str) -> None:
+    statuses = [
+        client.post(
+            f"/invoice/{token}/comments",
+            data=json.dumps({"name": "A", "email": "a@example.com", "body": f"n{i}"}),
+            content_type="application/json",
+        ).status_code
+        for i in range(11)
+    ]
+    assert statuses == [201] * 10 + [429]
+
+
+def test_it_keeps_the_thread_off_other_customers_invoices(
+    client: Any, tenant: Company, customer: Customer, invoice: Invoice
+) -> None:
+    other = factories.make_invoice(tenant)
+    post(other, "someone else's question")
+    html = client.get(f"/invoice/{factories.share_token(invoice)}").content.decode()
+    assert "someone else" not in html
