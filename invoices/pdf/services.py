@@ -16,6 +16,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from celery.backends.base import DisabledBackend
 from celery.result import AsyncResult
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -167,10 +168,9 @@ def invoice_pdf_render(*, invoice: Invoice, language: str) -> PdfFile:
 def _finished(result: AsyncResult) -> bool:
     """Whether the worker is done (either way); False when there is no result backend to
     ask, in which case the caller watches the storage alone."""
-    try:
-        return bool(result.ready())
-    except NotImplementedError:
+    if isinstance(result.backend, DisabledBackend):
         return False
+    return bool(result.ready())
 
 
 def _wait_for_worker(invoice: Invoice, language: str, name: str, wait_seconds: float) -> bool:

@@ -23,6 +23,9 @@ from invoices.pdf.services import invoice_pdf_get_or_render
 from tests import factories
 from tests.pdf.conftest import pdf_pages_text
 
+# The module fixture writes rows: pytest-django sets the test database up only for db tests.
+pytestmark = pytest.mark.django_db
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LANGUAGE = "de"
 LINES = [
@@ -93,7 +96,7 @@ def expected_strings(invoice: Invoice) -> list[str]:
 
 
 def test_it_shows_number_lines_totals_and_amount_due_as_the_page_does(
-    rendered: Rendered, db: Any
+    rendered: Rendered,
 ) -> None:
     text = "\n".join(rendered.pages)
     expected = expected_strings(rendered.invoice)

@@ -1,0 +1,116 @@
+"""The stored PDF is reused while nothing visible changed, and replaced when something did."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+
+from invoices import services
+from invoices.models import Company, Customer, Invoice
+from invoices.pdf.services import (
+    PdfFile,
+    invoice_pdf_get_or_render,
+    invoice_pdf_language,
+)
+from invoices.tasks import render_invoice_pdf
+from tests import factories
+from tests.pdf.conftest import pdf_pages_text
+
+
+def fresh(invoice: Invoice) -> Invoice:
+    return Invoice.objects.select_related("company", "customer").get(pk=invoice.pk)
+
+
+def download(invoice: Invoice, **kwargs: Any) -> PdfFile:
+    return invoice_pdf_get_or_render(invoice=fresh(invoice), language="en", **kwargs)
+
+
+@pytest.fixture
+def invoice(tenant: Company, customer: Customer) -> Invoice:
+    return factories.make_invoice(tenant, customer, lines=[("Design", "1", 10000, "0")])
+
+
+def test_it_serves_the_stored_pdf_when_nothing_changed(invoice: Invoice) -> None:
+    first = download(invoice)
+    second = download(invoice)
+    assert (first.rendered, second.rendered) == (True, False)
+    assert second.name == first.name
+    assert second.read() == first.read()
+
+
+def test_it_renders_again_after_an_edit(invoice: Invoice) -> None:
+    first = download(invoice)
+    # What the admin does when staff edit a line: save it, then recalculate the totals.
+    invoice.lines.update(unit_amount=12345)
+    services.invoice_recalculate(invoice=fresh(invoice))
+    second = download(invoice)
+    assert second.rendered
+    assert second.fingerprint != first.fingerprint
+    assert "$123.45" in pdf_pages_text(second.read())[0]
+    # The superseded file is dropped: storage holds one PDF per invoice and language.
+    assert not default_storage.exists(first.name)
+
+
+def test_it_renders_again_after_a_payment(invoice: Invoice) -> None:
+    first = download(invoice)
+    # As payments.services records a payment: only amount_paid changes.
+    Invoice.objects.filter(pk=invoice.pk).update(amount_paid=4000)
+    second = download(invoice)
+    assert second.rendered and second.fingerprint != first.fingerprint
+    assert "Amount due $60.00" in pdf_pages_text(second.read())[0]
+
+
+def test_it_renders_again_when_the_branding_changes(invoice: Invoice, tenant: Company) -> None:
+    first = download(invoice)
+    Company.objects.filter(pk=tenant.pk).update(brand_color="#aa0000")
+    second = download(invoice)
+    assert second.rendered and second.fingerprint != first.fingerprint
+
+
+def test_it_keeps_one_pdf_per_language(invoice: Invoice) -> None:
+    english = download(invoice)
+    german = invoice_pdf_get_or_render(invoice=fresh(invoice), language="de")
+    assert german.name != english.name
+    assert default_storage.exists(english.name) and default_storage.exists(german.name)
+    assert "100,00\xa0$" in pdf_pages_text(german.read())[0]
+
+
+def test_it_prerenders_the_pdf_when_the_invoice_is_finalized(
+    tenant: Company, customer: Customer, django_capture_on_commit_callbacks: Any
+) -> None:
+    draft = factories.make_invoice(tenant, customer, status="draft")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.invoice_finalize(invoice=draft)
+    assert len(callbacks) == 1  # queued on commit, not while the row lock is held
+    finalized = fresh(draft)
+    pdf = invoice_pdf_get_or_render(invoice=finalized, language=invoice_pdf_language(finalized))
+    assert not pdf.rendered
+
+
+@pytest.fixture
+def no_worker() -> Iterator[None]:
+    """Celery with a broker but nobody consuming it (tests otherwise run tasks eagerly)."""
+    app = render_invoice_pdf.app
+    app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = True
+        # Drop the message nobody consumed (from this project's queue only).
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_purge(app.conf.task_default_queue)
+
+
+@pytest.mark.usefixtures("no_worker")
+def test_it_renders_in_the_request_when_no_worker_answers(invoice: Invoice) -> None:
+    import time
+
+    started = time.monotonic()
+    pdf = download(invoice, wait_seconds=0.3)
+    waited = time.monotonic() - started
+    assert pdf.rendered
+    assert default_storage.exists(pdf.name)
+    assert waited >= 0.3  # it gave a worker its chance first
