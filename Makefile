@@ -33,7 +33,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-pytest: $(STAMP) messages
+# axe-core for the accessibility checks in tests/browser (npm, pinned by package-lock.json).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch node_modules/.installed
+
+pytest: $(STAMP) messages node_modules/.installed
 	$(BIN)/pytest
 
 test: lint typecheck pytest
