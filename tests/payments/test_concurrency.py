@@ -1,0 +1,183 @@
+"""Concurrency on PostgreSQL (real row locks, real threads, committed transactions):
+two partial payments racing, the redirect racing the webhook, and the webhook chaos test."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connection, connections
+
+from invoices.models import Company, Invoice, InvoiceStatus
+from payments import services
+from payments.emulator.server import EmulatorServer
+from payments.models import Payment, WebhookEvent
+from tests.factories import make_invoice, share_token
+from tests.payments.conftest import (
+    SECRET_KEY,
+    WEBHOOK_SECRET,
+    confirm_with_test_card,
+    pay_on_hosted_page,
+)
+
+pytestmark = [
+    pytest.mark.postgres_only,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs PostgreSQL: row locks and concurrent transactions (SQLite serialises)",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _in_threads(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls at the same moment, each in its own thread and database connection."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait()
+            results[index] = call()
+        except Exception as exc:
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+def _received(invoice: Invoice, intent_id: str, amount: int) -> services.ReceivedPayment:
+    return services.ReceivedPayment(
+        intent_id=intent_id, amount=amount, currency="usd", invoice_public_id=invoice.public_id
+    )
+
+
+def test_it_applies_two_racing_partial_payments_one_after_the_other(tenant: Company) -> None:
+    invoice = make_invoice(tenant, lines=[("Work", "1", 10000, "0")], allow_partial_payments=True)
+    # Two tabs each paid 60.00 of the 100.00 due; both payments arrive at the same moment.
+    results = _in_threads(
+        lambda: services.payment_record(
+            company=tenant, received=_received(invoice, "pi_tab_one", 6000), source="webhook"
+        ),
+        lambda: services.payment_record(
+            company=tenant, received=_received(invoice, "pi_tab_two", 6000), source="webhook"
+        ),
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    invoice.refresh_from_db()
+    # Without the row lock both would read amount_paid=0 and one 60.00 would be lost.
+    assert invoice.amount_paid == 12000
+    assert invoice.status == InvoiceStatus.PAID
+    assert Payment.objects.count() == 2
+    # The second to arrive found only 40.00 due: recorded, and flagged for staff.
+    assert Payment.objects.filter(flagged_overpayment=True).count() == 1
+
+
+def test_it_records_one_payment_when_the_redirect_and_the_webhook_race(tenant: Company) -> None:
+    invoice = make_invoice(tenant, lines=[("Work", "1", 10000, "0")])
+    record = lambda source: services.payment_record(  # noqa: E731
+        company=tenant, received=_received(invoice, "pi_same", 10000), source=source
+    )
+    results = _in_threads(*(lambda s=s: record(s) for s in ["redirect", "webhook"] * 3))
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert [created for _payment, created in results].count(True) == 1
+    invoice.refresh_from_db()
+    assert (invoice.amount_paid, invoice.status) == (10000, InvoiceStatus.PAID)
+    assert Payment.objects.get().flagged_overpayment is False
+
+
+def test_it_refuses_a_second_partial_payment_started_after_the_first_was_recorded(
+    tenant: Company, emulator: EmulatorServer
+) -> None:
+    services.stripe_connection_save(
+        company=tenant, secret_key=SECRET_KEY, webhook_secret=WEBHOOK_SECRET
+    )
+    invoice = make_invoice(tenant, lines=[("Work", "1", 10000, "0")], allow_partial_payments=True)
+    services.payment_record(
+        company=tenant, received=_received(invoice, "pi_first", 6000), source="webhook"
+    )
+    invoice.refresh_from_db()
+    with pytest.raises(services.PaymentRefused) as caught:
+        services.checkout_session_start(
+            invoice=invoice, amount=6000, return_base_url="http://testserver/invoice/x"
+        )
+    assert caught.value.code == "over_amount_due"
+
+
+# The chaos test ------------------------------------------------------------------------
+
+
+def _get(url: str) -> int:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=20) as response:
+        return int(response.status)
+
+
+@pytest.mark.parametrize("with_redirect", [False, True], ids=["webhooks-only", "with-redirect"])
+def test_it_counts_each_payment_once_under_webhook_chaos(
+    tenant: Company, emulator: EmulatorServer, live_server: Any, settings: Any, with_redirect: bool
+) -> None:
+    settings.PUBLIC_BASE_URL = live_server.url
+    connection_ = services.stripe_connection_save(
+        company=tenant, secret_key=SECRET_KEY, webhook_secret=WEBHOOK_SECRET
+    )
+    # Every event three times, in shuffled batches, from four delivery threads at once.
+    emulator.add_webhook_endpoint(
+        api_key=SECRET_KEY,
+        url=live_server.url + services.webhook_path(connection_),
+        secret=WEBHOOK_SECRET,
+        duplicate=3,
+        shuffle=True,
+        batch_ms=300,
+        concurrency=4,
+    )
+    full = make_invoice(tenant, lines=[("Work", "1", 12050, "0")])
+    partial = make_invoice(tenant, lines=[("Work", "1", 10000, "0")], allow_partial_payments=True)
+    by_card = make_invoice(tenant, lines=[("Work", "1", 3000, "0")])
+    tokens = {inv.pk: share_token(inv) for inv in (full, partial, by_card)}
+    redirects: list[str] = []
+
+    for invoice, amount in ((full, 12050), (partial, 4000)):
+        base = f"{live_server.url}/invoice/{tokens[invoice.pk]}"
+        attempt = services.checkout_session_start(
+            invoice=invoice, amount=amount, return_base_url=base
+        )
+        redirects.append(pay_on_hosted_page(attempt.checkout_url))
+    card_attempt, _secret = services.card_intent_start(invoice=by_card, amount=3000)
+    confirm_with_test_card(emulator.base_url, card_attempt.provider_id)
+    redirects.append(
+        f"{live_server.url}/invoice/{tokens[by_card.pk]}/pay/card/{card_attempt.public_id}"
+    )
+
+    if with_redirect:
+        # The customers' browsers come back while the webhooks are being delivered.
+        assert _in_threads(*(lambda u=u: _get(u) for u in redirects)) == [200, 200, 200]
+        assert all(urlsplit(u).netloc == urlsplit(live_server.url).netloc for u in redirects)
+    assert emulator.emulator.webhooks.wait_idle(timeout=60)
+
+    intents = list(Payment.objects.values_list("provider_payment_intent_id", flat=True))
+    assert len(intents) == len(set(intents)) == 3
+    for invoice in (full, partial, by_card):
+        invoice.refresh_from_db()
+    assert (full.status, full.amount_paid) == (InvoiceStatus.PAID, 12050)
+    assert (partial.status, partial.amount_paid) == (InvoiceStatus.OPEN, 4000)
+    assert (by_card.status, by_card.amount_paid) == (InvoiceStatus.PAID, 3000)
+    assert not Payment.objects.filter(flagged_overpayment=True).exists()
+    # Every distinct event stored once, none left unprocessed.
+    assert WebhookEvent.objects.exclude(status__in=["processed", "ignored"]).count() == 0
+    assert full.status_changes.filter(to_status="paid").count() == 1
+    if not with_redirect:
+        # Nothing but the (tripled, shuffled, concurrent) webhooks told us.
+        assert set(Payment.objects.values_list("source", flat=True)) == {"webhook"}
+    deliveries = emulator.emulator.webhooks.deliveries()
+    assert len(deliveries) >= 3 * WebhookEvent.objects.count()
