@@ -52,6 +52,9 @@ STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com").rs
 # Where the browser loads Stripe.js from; the local emulator serves a stand-in at /v3/stripe.js.
 STRIPE_JS_URL = os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")
 EMAIL_URL = os.environ.get("EMAIL_URL", "console:")
+# Where browsers open the comment stream (server-sent events, served by the ASGI process).
+# Empty: the page's own origin, where a proxy routes /invoice/*/comments/stream to that process.
+COMMENTS_STREAM_BASE_URL = os.environ.get("COMMENTS_STREAM_BASE_URL", "").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -228,7 +231,12 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [SELF, NONCE],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
-        "connect-src": [SELF, _STRIPE_API_ORIGIN, _STRIPE_JS_ORIGIN],
+        "connect-src": [
+            SELF,
+            _STRIPE_API_ORIGIN,
+            _STRIPE_JS_ORIGIN,
+            *([_origin(COMMENTS_STREAM_BASE_URL)] if COMMENTS_STREAM_BASE_URL else []),
+        ],
         "frame-src": [SELF, _STRIPE_JS_ORIGIN],
         "frame-ancestors": [NONE],
         "form-action": [SELF, _STRIPE_CHECKOUT_ORIGIN],

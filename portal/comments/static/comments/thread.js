@@ -135,8 +135,10 @@
     try {
       source = new window.EventSource(streamUrl + "?after=" + lastId);
     } catch (e) { startPolling(); return; }
-    root.setAttribute("data-transport", "sse");
-    source.addEventListener("open", function () { stopPolling(); });
+    source.addEventListener("open", function () {
+      root.setAttribute("data-transport", "sse");
+      stopPolling();
+    });
     source.addEventListener("comment", function (event) {
       try { render(JSON.parse(event.data)); } catch (e) { /* ignore a malformed event */ }
     });
