@@ -2,11 +2,8 @@
 call a service, render. The token is the only credential; a bad one gets the shared
 "Invoice not found" page.
 
-Rate limits (django-ratelimit, counters in the default cache, Redis in production): the pay
-endpoints allow PAY_RATE_PER_IP per client address and PAY_RATE_PER_TOKEN per invoice link;
-more answers 429. When Redis is down, RATELIMIT_FAIL_OPEN (settings) lets requests through and
-django-ratelimit logs it: a customer must be able to pay during a cache outage, each payment
-is still bounded by Stripe (idempotency keys, its own limits) and by the amount rules.
+The pay endpoints are rate-limited per client IP and per link (payments.ratelimits: 429 when
+over; fail open, logged, when Redis is down).
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
-from django_ratelimit.decorators import ratelimit
 
 from invoices.models import Invoice
 from invoices.money import AmountError
@@ -28,27 +24,13 @@ from invoices.selectors import invoice_for_share_token
 from payments import selectors, services, stripe_client
 from payments.gates import pay_gate, stripe_connected
 from payments.models import AttemptKind
+from payments.ratelimits import pay_limited, poll_limited
 from payments.rules import payment_amount_parse
 from portal.i18n import activate_language
 from portal.presenters import brand_color
 from portal.views import not_found
-from tracking.services import client_ip
 
 logger = logging.getLogger("payments")
-
-PAY_RATE_PER_IP = "30/m"
-PAY_RATE_PER_TOKEN = "12/m"  # noqa: S105 (a rate, not a password)
-# The card's status polling: about one request a second while a payment is processing.
-POLL_RATE_PER_TOKEN = "120/m"  # noqa: S105
-
-
-def _ip_key(group: str, request: HttpRequest) -> str:
-    return client_ip(request.META, settings.TRUSTED_PROXY_COUNT) or "unknown"
-
-
-def _token_key(group: str, request: HttpRequest) -> str:
-    match = request.resolver_match
-    return str(match.kwargs.get("token", "")) if match else ""
 
 
 def _too_many(request: HttpRequest, *, as_json: bool = False) -> HttpResponse:
@@ -78,14 +60,12 @@ def _page(
 
 
 @require_POST
-@ratelimit(group="pay", key=_ip_key, rate=PAY_RATE_PER_IP, block=False)
-@ratelimit(group="pay-token", key=_token_key, rate=PAY_RATE_PER_TOKEN, block=False)
 def pay(request: HttpRequest, token: str) -> HttpResponse:
     """POST /invoice/<token>/pay (``amount`` in major units): 303 to Stripe Checkout."""
     invoice = invoice_for_share_token(token)
     if invoice is None:
         return not_found(request)
-    if getattr(request, "limited", False):
+    if pay_limited(request, token=token):
         return _too_many(request)
     lang = activate_language(request, customer=invoice.customer, company=invoice.company)
     gate = pay_gate(invoice=invoice, connected=stripe_connected(invoice.company))
@@ -165,15 +145,13 @@ def _json_error(status: int, code: str, message: str, field: str | None = None) 
 
 
 @require_POST
-@ratelimit(group="pay", key=_ip_key, rate=PAY_RATE_PER_IP, block=False)
-@ratelimit(group="pay-token", key=_token_key, rate=PAY_RATE_PER_TOKEN, block=False)
 def card_intent(request: HttpRequest, token: str) -> HttpResponse:
     """POST /invoice/<token>/pay/card (``amount``): a PaymentIntent for the card on the page.
     Answers ``{"client_secret", "status_url"}``, or an error body like the REST API's."""
     invoice = invoice_for_share_token(token)
     if invoice is None:
         return not_found(request)
-    if getattr(request, "limited", False):
+    if pay_limited(request, token=token):
         return _too_many(request, as_json=True)
     lang = activate_language(request, customer=invoice.customer, company=invoice.company)
     gate = pay_gate(invoice=invoice, connected=stripe_connected(invoice.company))
@@ -203,7 +181,6 @@ def card_intent(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-@ratelimit(group="pay-poll", key=_token_key, rate=POLL_RATE_PER_TOKEN, block=False)
 def card_status(request: HttpRequest, token: str, attempt_id: str) -> HttpResponse:
     """GET /invoice/<token>/pay/card/<attempt>: Stripe's word on the card payment (polling)."""
     invoice = invoice_for_share_token(token)
@@ -214,7 +191,7 @@ def card_status(request: HttpRequest, token: str, attempt_id: str) -> HttpRespon
     )
     if invoice is None or attempt is None or attempt.kind != AttemptKind.CARD:
         return not_found(request)
-    if getattr(request, "limited", False):
+    if poll_limited(request, token=token):
         return _too_many(request, as_json=True)
     activate_language(request, customer=invoice.customer, company=invoice.company)
     try:

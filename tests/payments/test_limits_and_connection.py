@@ -1,0 +1,165 @@
+"""Rate limits (and Redis down), connect_stripe, secrets at rest, the admin connection form."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+from django.core.management import call_command
+
+from invoices.models import Company
+from payments import services
+from payments.crypto import decrypt_secret
+from payments.emulator.server import EmulatorServer
+from payments.models import CheckoutAttempt, StripeConnection
+from payments.ratelimits import PAY_RATE_PER_TOKEN
+from tests.factories import make_invoice, make_user, share_token
+
+LIMIT = int(PAY_RATE_PER_TOKEN.split("/")[0])
+
+
+def test_it_rate_limits_pay_requests_per_link(
+    client: Any, tenant: Company, connected: StripeConnection
+) -> None:
+    token = share_token(make_invoice(tenant))
+    statuses = [
+        client.post(f"/invoice/{token}/pay", {"amount": "10.00"}).status_code
+        for _ in range(LIMIT + 1)
+    ]
+    assert statuses == [303] * LIMIT + [429]
+    # Another link from the same address is counted apart (its per-IP budget is larger).
+    other = share_token(make_invoice(tenant))
+    assert client.post(f"/invoice/{other}/pay", {"amount": "10.00"}).status_code == 303
+
+
+def test_it_rate_limits_per_client_address(
+    client: Any, tenant: Company, connected: StripeConnection, settings: Any
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    tokens = [share_token(make_invoice(tenant)) for _ in range(4)]
+    statuses = [
+        client.post(
+            f"/invoice/{tokens[i % 4]}/pay", {"amount": "10.00"}, HTTP_X_FORWARDED_FOR="203.0.113.9"
+        ).status_code
+        for i in range(31)
+    ]
+    assert statuses[-1] == 429
+    assert statuses[:30] == [303] * 30
+    # A different client is not affected.
+    response = client.post(
+        f"/invoice/{tokens[0]}/pay", {"amount": "10.00"}, HTTP_X_FORWARDED_FOR="198.51.100.7"
+    )
+    assert response.status_code == 303
+
+
+def test_it_lets_customers_pay_when_redis_is_down(
+    client: Any, tenant: Company, connected: StripeConnection, settings: Any
+) -> None:
+    # Decided: fail open (see payments.ratelimits). A Redis nobody listens on:
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit-down": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        },
+    }
+    settings.RATELIMIT_USE_CACHE = "ratelimit-down"
+    token = share_token(make_invoice(tenant))
+    statuses = [
+        client.post(f"/invoice/{token}/pay", {"amount": "10.00"}).status_code
+        for _ in range(LIMIT + 2)
+    ]
+    assert statuses == [303] * (LIMIT + 2)
+    assert CheckoutAttempt.objects.count() == 1
+
+
+def test_it_connects_stripe_and_prints_the_webhook_path_last(tenant: Company) -> None:
+    out = StringIO()
+    call_command(
+        "connect_stripe",
+        "tenant",
+        "--secret-key",
+        "sk_test_cmd",
+        "--webhook-secret",
+        "whsec_c",
+        stdout=out,
+    )
+    connection = StripeConnection.objects.get(company=tenant)
+    assert out.getvalue().splitlines()[-1] == f"/webhooks/stripe/{connection.webhook_key}"
+    assert "sk_test_cmd" not in out.getvalue()
+
+
+def test_it_keeps_the_webhook_url_when_reconnecting(tenant: Company) -> None:
+    first = services.stripe_connection_save(
+        company=tenant, secret_key="sk_test_one", webhook_secret="whsec_one"
+    )
+    second = services.stripe_connection_save(
+        company=tenant, secret_key="sk_test_two", webhook_secret="whsec_two"
+    )
+    assert first.webhook_key == second.webhook_key
+    assert decrypt_secret(second.secret_key_encrypted) == "sk_test_two"
+
+
+def test_it_registers_the_webhook_with_the_emulator(
+    tenant: Company, emulator: EmulatorServer, settings: Any
+) -> None:
+    out = StringIO()
+    for _ in range(2):  # twice: registered once
+        call_command(
+            "connect_stripe",
+            "tenant",
+            "--secret-key",
+            "sk_test_demo",
+            "--webhook-secret",
+            "whsec_demo",
+            "--register-with-emulator",
+            stdout=out,
+        )
+    path = out.getvalue().splitlines()[-1]
+    [endpoint] = emulator.emulator.webhooks.endpoints()
+    assert endpoint.url == settings.PUBLIC_BASE_URL + path
+    assert endpoint.secret == "whsec_demo"
+    assert StripeConnection.objects.get().publishable_key == "pk_test_demo"
+
+
+def test_it_stores_the_secrets_encrypted(tenant: Company) -> None:
+    connection = services.stripe_connection_save(
+        company=tenant, secret_key="sk_test_plaintext_check", webhook_secret="whsec_plain"
+    )
+    row = StripeConnection.objects.filter(pk=connection.pk).values().get()
+    assert "sk_test_plaintext_check" not in str(row)
+    assert "whsec_plain" not in str(row)
+    assert decrypt_secret(row["webhook_secret_encrypted"]) == "whsec_plain"
+    assert row["secret_key_hint"] == "heck"
+
+
+def test_it_never_shows_the_secrets_in_the_admin(client: Any, tenant: Company) -> None:
+    connection = services.stripe_connection_save(
+        company=tenant, secret_key="sk_test_admin_hidden", webhook_secret="whsec_admin_hidden"
+    )
+    client.force_login(make_user("root", is_superuser=True))
+    page = client.get(f"/admin/payments/stripeconnection/{connection.pk}/change/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "sk_test_admin_hidden" not in body
+    assert "whsec_admin_hidden" not in body
+    assert connection.secret_key_encrypted not in body
+    # Saving with the secrets left blank keeps them.
+    response = client.post(
+        f"/admin/payments/stripeconnection/{connection.pk}/change/",
+        {"publishable_key": "pk_test_new", "active": "on", "secret_key": "", "webhook_secret": ""},
+    )
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert decrypt_secret(connection.secret_key_encrypted) == "sk_test_admin_hidden"
+    assert connection.publishable_key == "pk_test_new"
+
+
+def test_it_checks_ownership_in_the_admin(client: Any, tenant: Company, outsider: Any) -> None:
+    connection = services.stripe_connection_save(
+        company=tenant, secret_key="sk_test_x", webhook_secret="whsec_x"
+    )
+    client.force_login(outsider)
+    page = client.get(f"/admin/payments/stripeconnection/{connection.pk}/change/")
+    assert page.status_code == 404
