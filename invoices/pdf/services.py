@@ -14,7 +14,8 @@ import logging
 import mimetypes
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from celery.backends.base import DisabledBackend
 from celery.result import AsyncResult
@@ -26,9 +27,9 @@ from django.utils.translation import gettext as _
 
 from invoices.models import Invoice
 from invoices.pdf import storage
-from invoices.pdf.fingerprint import invoice_pdf_fingerprint
+from invoices.pdf.fingerprint import LINE_FIELDS, invoice_pdf_fingerprint, line_values
 from invoices.pdf.render import render_pdf
-from portal.presenters import InvoiceDocument, invoice_document
+from portal.presenters import InvoiceDocument, invoice_document, invoice_status_badge
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,10 @@ class PdfFile:
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    document: InvoiceDocument
-    logo: bytes
+class _Fingerprinted:
     fingerprint: str
     name: str
+    logo: bytes
 
 
 def invoice_pdf_filename(invoice: Invoice) -> str:
@@ -83,15 +83,17 @@ def _logo_bytes(invoice: Invoice) -> bytes:
     return data
 
 
-def _prepare(invoice: Invoice, language: str) -> _Prepared:
-    with translation.override(language):
-        document = invoice_document(invoice=invoice, locale=language)
+def _fingerprinted(invoice: Invoice, language: str, lines: list[tuple[Any, ...]]) -> _Fingerprinted:
     logo = _logo_bytes(invoice)
     fingerprint = invoice_pdf_fingerprint(
-        public_id=invoice.public_id, document=document, logo=logo, language=language
+        invoice=invoice,
+        status=invoice_status_badge(invoice).key,
+        lines=lines,
+        logo=logo,
+        language=language,
     )
     name = storage.pdf_name(public_id=invoice.public_id, language=language, fingerprint=fingerprint)
-    return _Prepared(document=document, logo=logo, fingerprint=fingerprint, name=name)
+    return _Fingerprinted(fingerprint=fingerprint, name=name, logo=logo)
 
 
 def _logo_data_uri(invoice: Invoice, logo: bytes) -> str:
@@ -138,31 +140,45 @@ def invoice_pdf_html(
         return render_to_string(TEMPLATE, context)
 
 
-def _render_and_store(invoice: Invoice, language: str, prepared: _Prepared) -> PdfFile:
+def _render_and_store(invoice: Invoice, language: str) -> PdfFile:
+    # One read of the lines feeds both the fingerprint and the document, so the stored file
+    # holds exactly what its name says even if the invoice is edited meanwhile.
+    line_items = list(invoice.lines.all())
+    current = _fingerprinted(invoice, language, [line_values(line) for line in line_items])
+    with translation.override(language):
+        document = invoice_document(invoice=invoice, locale=language, lines=line_items)
     html = invoice_pdf_html(
-        invoice=invoice, language=language, document=prepared.document, logo=prepared.logo
+        invoice=invoice, language=language, document=document, logo=current.logo
     )
-    storage.pdf_save(name=prepared.name, content=render_pdf(html))
+    storage.pdf_save(name=current.name, content=render_pdf(html))
     return PdfFile(
-        name=prepared.name,
+        name=current.name,
         filename=invoice_pdf_filename(invoice),
-        fingerprint=prepared.fingerprint,
+        fingerprint=current.fingerprint,
         rendered=True,
+    )
+
+
+def _current(invoice: Invoice, language: str) -> PdfFile:
+    """The PDF the invoice's current content would be stored as (it may not exist yet).
+    One query: the lines' visible fields."""
+    lines = list(invoice.lines.values_list(*LINE_FIELDS))
+    current = _fingerprinted(invoice, language, lines)
+    return PdfFile(
+        name=current.name,
+        filename=invoice_pdf_filename(invoice),
+        fingerprint=current.fingerprint,
+        rendered=False,
     )
 
 
 def invoice_pdf_render(*, invoice: Invoice, language: str) -> PdfFile:
     """Render and store the invoice's PDF now, unless one with its fingerprint is stored.
     ``invoice`` must be loaded with its company and customer. For workers and scripts."""
-    prepared = _prepare(invoice, language)
-    if storage.pdf_exists(prepared.name):
-        return PdfFile(
-            name=prepared.name,
-            filename=invoice_pdf_filename(invoice),
-            fingerprint=prepared.fingerprint,
-            rendered=False,
-        )
-    return _render_and_store(invoice, language, prepared)
+    pdf = _current(invoice, language)
+    if storage.pdf_exists(pdf.name):
+        return pdf
+    return _render_and_store(invoice, language)
 
 
 def _finished(result: AsyncResult) -> bool:
@@ -207,20 +223,12 @@ def invoice_pdf_get_or_render(
 
     Queries: one for the lines (plus the worker's own when it renders).
     """
-    prepared = _prepare(invoice, language)
-    pdf = PdfFile(
-        name=prepared.name,
-        filename=invoice_pdf_filename(invoice),
-        fingerprint=prepared.fingerprint,
-        rendered=False,
-    )
-    if storage.pdf_exists(prepared.name):
+    pdf = _current(invoice, language)
+    if storage.pdf_exists(pdf.name):
         return pdf
     if wait_seconds is None:
         wait_seconds = float(getattr(settings, "PDF_RENDER_WAIT_SECONDS", DEFAULT_WAIT_SECONDS))
-    if wait_seconds > 0 and _wait_for_worker(invoice, language, prepared.name, wait_seconds):
-        return PdfFile(
-            name=pdf.name, filename=pdf.filename, fingerprint=pdf.fingerprint, rendered=True
-        )
+    if wait_seconds > 0 and _wait_for_worker(invoice, language, pdf.name, wait_seconds):
+        return replace(pdf, rendered=True)
     logger.info("rendering the PDF of invoice %s in the request", invoice.public_id)
-    return _render_and_store(invoice, language, prepared)
+    return _render_and_store(invoice, language)
