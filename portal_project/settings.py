@@ -147,6 +147,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "preferences.tasks.send_reminders",
         "schedule": 3600.0,
     },
+    # Emails whose Celery message was lost (broker down at commit) are handed over again.
+    "preferences-requeue-stale-emails": {
+        "task": "preferences.tasks.requeue_stale_emails",
+        "schedule": 600.0,
+    },
     # Stripe events stored but never processed (worker down, crash): picked up again.
     "payments-retry-webhook-events": {
         "task": "payments.tasks.webhook_events_retry_task",

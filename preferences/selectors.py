@@ -6,11 +6,17 @@ import datetime as dt
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef
 
 from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.tokens import parse_token
-from preferences.models import EmailPreference, ReminderSent, ReminderStep, SentEmail
+from preferences.models import (
+    EmailPreference,
+    ReminderSent,
+    ReminderStep,
+    SentEmail,
+    SentEmailStatus,
+)
 from preferences.services import PREFERENCES_TOKEN_PURPOSE
 
 
@@ -23,8 +29,14 @@ def email_preference_for_token(token: str) -> EmailPreference | None:
     return EmailPreference.objects.select_related("company").filter(selector=selector).first()
 
 
-def sent_emails_for_invoice(*, invoice: Invoice) -> QuerySet[SentEmail]:
-    return SentEmail.objects.filter(company_id=invoice.company_id, invoice=invoice)
+def stale_queued_email_ids(*, before: dt.datetime) -> list[int]:
+    """Emails still ``queued`` since before ``before``: their Celery message was lost (broker
+    down when the transaction committed) and nothing else will send them."""
+    return list(
+        SentEmail.objects.filter(status=SentEmailStatus.QUEUED, created_at__lt=before)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:500]
+    )
 
 
 def company_today(company: Company, now: dt.datetime) -> dt.date:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from celery import shared_task
 from django.utils import timezone
 
-from preferences import emails
+from preferences import emails, selectors
+
+# Longer than a retry delay (default_retry_delay below), so a retrying email is left alone.
+STALE_AFTER = dt.timedelta(minutes=15)
 
 
 @shared_task(bind=True, max_retries=3, default_retry_delay=120, acks_late=True)
@@ -21,6 +25,16 @@ def send_email(self: Any, sent_email_id: int) -> str | None:
             raise
         raise self.retry(exc=exc) from exc
     return sent.status if sent is not None else None
+
+
+@shared_task
+def requeue_stale_emails() -> int:
+    """Beat: hand Celery again the emails whose first message was lost. Delivery claims each
+    row with a conditional UPDATE, so a row that is in fact still on its way is sent once."""
+    ids = selectors.stale_queued_email_ids(before=timezone.now() - STALE_AFTER)
+    for sent_email_id in ids:
+        send_email.delay(sent_email_id)
+    return len(ids)
 
 
 @shared_task

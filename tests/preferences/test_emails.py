@@ -213,3 +213,43 @@ class TestRefusals:
         # A redelivered task (acks_late) finds the row already taken.
         assert emails.email_deliver(sent_email_id=sent.pk) is None
         assert len(mail.outbox) == 1
+
+
+class TestDeliveryTask:
+    def test_it_retries_then_records_the_failure(
+        self, settings: Any, invoice: Invoice, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        from preferences.tasks import send_email
+
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+        # Nothing listens on port 9. The first attempt fails; the row waits for the retry and
+        # the queueing caller is not hurt (robust on_commit).
+        sent = _queue(django_capture_on_commit_callbacks, invoice)
+        assert sent.status == SentEmailStatus.QUEUED
+        assert "ConnectionRefusedError" in sent.detail
+        # The last retry gives up and says so on the row.
+        with pytest.raises(ConnectionRefusedError):
+            send_email.apply(args=[sent.pk], retries=send_email.max_retries)
+        sent.refresh_from_db()
+        assert sent.status == SentEmailStatus.FAILED
+        assert "ConnectionRefusedError" in sent.detail
+
+    def test_it_hands_over_again_an_email_whose_message_was_lost(
+        self, invoice: Invoice, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        import datetime as dt
+
+        from preferences.tasks import requeue_stale_emails
+
+        with django_capture_on_commit_callbacks(execute=False):
+            sent = emails.invoice_email_queue(invoice=invoice)  # the broker "lost" it
+        assert requeue_stale_emails.delay().get() == 0  # too recent to call lost
+        SentEmail.objects.filter(pk=sent.pk).update(
+            created_at=sent.created_at - dt.timedelta(minutes=16)
+        )
+        assert requeue_stale_emails.delay().get() == 1
+        sent.refresh_from_db()
+        assert sent.status == SentEmailStatus.SENT
+        assert len(mail.outbox) == 1
+        assert requeue_stale_emails.delay().get() == 0
