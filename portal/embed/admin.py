@@ -138,7 +138,8 @@ class EmbedSettingsAdmin(TenantScopedAdmin):
             format_html(
                 "{} <code>{}</code>",
                 _(
-                    "Embed secret of %(company)s (copy it to your server now; it is not shown again):"
+                    "Embed secret of %(company)s (copy it to your server now; "
+                    "it is not shown again):"
                 )
                 % {"company": obj.company.name},
                 secret,

@@ -49,7 +49,8 @@ def custom_strings(language: str, overrides: Mapping[str, str] | None) -> Iterat
             yield
             return
         base = trans_real.catalog()
-        trans_real._active.value = OverridingTranslation(base, overrides)  # type: ignore[attr-defined]
+        wrapped = OverridingTranslation(base, overrides)
+        trans_real._active.value = wrapped  # type: ignore[attr-defined]
         try:
             yield
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -94,7 +95,7 @@ class Frame:
         self.base = f"/embed/{embed.company.public_key}"
 
     def config(self, events: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        """The frame script's settings (rendered with json_script, read by static/embed/frame.js)."""
+        """Settings of static/embed/frame.js (rendered with json_script)."""
         return {
             "parentOrigin": self.parent_origin,
             "allowedOrigins": list(self.embed.allowed_origins),
@@ -104,23 +105,26 @@ class Frame:
             **extra,
         }
 
+    def strings(self) -> AbstractContextManager[None]:
+        """The frame's language with the company's own strings over ours: active while a
+        frame view runs, so presenters' labels are overridable as well as templates'."""
+        return custom_strings(self.language, self.embed.translations.get(self.language))
+
     def render(
         self, request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
     ) -> HttpResponse:
-        overrides = self.embed.translations.get(self.language)
-        with custom_strings(self.language, overrides):
-            response = render(
-                request,
-                template,
-                {
-                    "frame": self,
-                    "test_mode": not self.embed.is_live,
-                    "brand_color": brand_color(self.embed.company),
-                    "company_name": self.embed.company.name,
-                    **context,
-                },
-                status=status,
-            )
+        response = render(
+            request,
+            template,
+            {
+                "frame": self,
+                "test_mode": not self.embed.is_live,
+                "brand_color": brand_color(self.embed.company),
+                "company_name": self.embed.company.name,
+                **context,
+            },
+            status=status,
+        )
         return frame_headers(response, self.embed.allowed_origins)
 
 
@@ -165,8 +169,7 @@ def _not_embeddable(request: HttpRequest) -> HttpResponse:
     return frame_headers(response, [])
 
 
-def _denied(request: HttpRequest, embed: EmbedSettings, denied: EmbedDenied) -> HttpResponse:
-    frame = Frame(request, embed, None)
+def _denied(request: HttpRequest, frame: Frame, denied: EmbedDenied) -> HttpResponse:
     event = {"type": "error", "code": denied.code, "message": denied.message}
     return frame.render(
         request,
@@ -189,11 +192,16 @@ def frame_view(view: FrameView) -> FrameView:
         embed = embed_settings_for_key(public_key=public_key)
         if embed is None:
             return _not_embeddable(request)
-        try:
-            access = embed_authorize(settings=embed, credentials=_credentials(request))
-        except EmbedDenied as denied:
-            return _denied(request, embed, denied)
-        return view(request, Frame(request, embed, access), access, **kwargs)
+        # Refusals speak the page's language too (the customer is not known yet).
+        anonymous = Frame(request, embed, None)
+        with anonymous.strings():
+            try:
+                access = embed_authorize(settings=embed, credentials=_credentials(request))
+            except EmbedDenied as denied:
+                return _denied(request, anonymous, denied)
+        frame = Frame(request, embed, access)
+        with frame.strings():
+            return view(request, frame, access, **kwargs)
 
     return wrapped
 
@@ -220,7 +228,7 @@ def _invoice_or_denied(
         denied = EmbedDenied(
             "unknown_invoice", _("This customer has no invoice with that id."), status=404
         )
-        return _denied(request, frame.embed, denied)
+        return _denied(request, frame, denied)
     return invoice
 
 
@@ -232,8 +240,7 @@ def frame_invoice(
     invoice = _invoice_or_denied(request, frame, access, invoice_id)
     if isinstance(invoice, HttpResponse):
         return invoice
-    with translation.override(frame.language):
-        doc = invoice_document(invoice=invoice, locale=frame.language)
+    doc = invoice_document(invoice=invoice, locale=frame.language)
     pay = pay_gate(invoice=invoice, connected=stripe_connected(access.company))
     events = [
         {"type": "loaded", "view": "invoice", "invoice": invoice.public_id},
@@ -306,14 +313,13 @@ def frame_invoice_pay(
     if isinstance(invoice, HttpResponse):
         return invoice
     try:
-        # The contract's pay-form format: major units with a dot ("12.50"), whatever the page language.
+        # The contract's pay-form format: major units, dot decimal ("12.50"), any page language.
         amount = parse_amount(request.POST.get("amount", ""), invoice.currency, "en")
         return_url = share_link_url(share_link_create(invoice=invoice))
-        with translation.override(frame.language):
-            attempt = checkout_session_start(
-                invoice=invoice, amount=amount, return_base_url=return_url, locale=frame.language
-            )
+        attempt = checkout_session_start(
+            invoice=invoice, amount=amount, return_base_url=return_url, locale=frame.language
+        )
     except (AmountError, PaymentRefused) as exc:
         denied = EmbedDenied("payment_refused", str(getattr(exc, "message", exc)), status=400)
-        return _denied(request, frame.embed, denied)
+        return _denied(request, frame, denied)
     return HttpResponseRedirect(attempt.checkout_url, status=303)

@@ -35,6 +35,19 @@ def test_it_overrides_any_portal_string_with_the_custom_resource(
     assert "Amount due" not in body
 
 
+def test_it_overrides_labels_built_in_python_too(
+    client: Any, tenant: Company, customer: Customer, embed: Embed
+) -> None:
+    invoice = factories.make_invoice(tenant, customer)
+    services.embed_translation_set(
+        settings=embed[0], language="en", resource={"Open": "Awaiting payment"}
+    )
+    params = signed(embed[1], "ada@example.com")
+    for path in ("", f"/invoices/{invoice.public_id}"):
+        body = client.get(frame_url(tenant, path, **params), HTTP_ACCEPT_LANGUAGE="en").content
+        assert "Awaiting payment" in body.decode(), path
+
+
 def test_it_overrides_only_in_the_resources_language(
     client: Any, tenant: Company, customer: Customer, embed: Embed
 ) -> None:
