@@ -15,8 +15,9 @@ like a person reading the invoice count towards ``InvoiceViewStats``:
   open, like the rate limits in settings) and the outage is logged.
 
 The write is one SQL statement on PostgreSQL (record, distinct-IP row and statistics together),
-so the page pays one round trip; statistics move by ``INSERT … ON CONFLICT DO UPDATE`` with
-``view_count + 1``, which concurrent opens cannot lose.
+so the page pays one round trip, committed without waiting for the WAL flush; statistics move
+by ``INSERT … ON CONFLICT DO UPDATE`` with ``view_count + 1``, which concurrent opens cannot
+lose. Any failure is logged and swallowed by ``view_record_for_request``: the page is served.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ import datetime as dt
 import ipaddress
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,27 +159,29 @@ def visit_classify(visit: Visit) -> str:
     return ""
 
 
-def _hit(key: str) -> int:
+def _hit(key: str, *, usually_new: bool) -> int:
     """Counts one hit in a fixed window that starts with the first; returns the count so far.
-    ``add`` and ``incr`` are atomic in Redis, so parallel hits get distinct counts."""
-    if cache.add(key, 1, timeout=REPEAT_WINDOW):
+    ``add`` and ``incr`` are atomic in Redis, so parallel hits get distinct counts. The order
+    of the two saves a round trip in the usual case (a new viewer; a busy invoice counter)."""
+    if usually_new and cache.add(key, 1, timeout=REPEAT_WINDOW):
         return 1
     try:
         return int(cache.incr(key))
-    except ValueError:  # the window ended between add and incr: this hit opens a new one
-        cache.add(key, 1, timeout=REPEAT_WINDOW)
-        return 1
+    except ValueError:  # no window yet, or it ended just now: this hit opens one
+        if cache.add(key, 1, timeout=REPEAT_WINDOW):
+            return 1
+        return int(cache.incr(key))
 
 
 def _storm_check(*, invoice: Invoice, visit: Visit, reason: str) -> tuple[bool, str]:
     """Applies the refresh-storm rules: (write the record?, reason it is not counted)."""
     who = f"tracking:{invoice.pk}:{visit.ip or 'unknown'}"
     if reason:
-        return _hit(f"{who}:other") <= RECORD_LIMIT, reason
-    opens = _hit(f"{who}:open")
+        return _hit(f"{who}:other", usually_new=True) <= RECORD_LIMIT, reason
+    opens = _hit(f"{who}:open", usually_new=True)
     if opens > RECORD_LIMIT:
         return False, NotCountedReason.RATE_LIMITED
-    if opens > 1 or _hit(f"tracking:{invoice.pk}:all") > INVOICE_COUNT_LIMIT:
+    if opens > 1 or _hit(f"tracking:{invoice.pk}:all", usually_new=False) > INVOICE_COUNT_LIMIT:
         return True, NotCountedReason.RATE_LIMITED
     return True, ""
 
@@ -215,11 +217,17 @@ def view_record(
         counted=not reason,
         reason=reason,
     )
-    with _isolated():
-        if connection.vendor == "postgresql":
-            _write_postgresql(record)
-        else:
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
             _write_portable(record)
+    elif connection.in_atomic_block:
+        # Inside the caller's transaction: a savepoint, so a failed tracking write rolls back
+        # alone and leaves the request's transaction usable.
+        with transaction.atomic():
+            _write_postgresql(record, own_transaction=False)
+    else:
+        # Autocommit (how requests run): the one statement is its own transaction.
+        _write_postgresql(record, own_transaction=True)
     return record
 
 
@@ -234,18 +242,6 @@ def view_record_for_request(
     except Exception:
         logger.exception("tracking: could not record a view of invoice %s", invoice.pk)
         return None
-
-
-@contextmanager
-def _isolated() -> Iterator[None]:
-    """Inside the caller's transaction, a savepoint: a failed tracking write rolls back alone
-    and leaves the request's transaction usable. In autocommit mode the PostgreSQL write is a
-    single statement, atomic on its own, so it needs no BEGIN/COMMIT round trips."""
-    if connection.in_atomic_block or connection.vendor != "postgresql":
-        with transaction.atomic():
-            yield
-    else:
-        yield
 
 
 # One statement: the record, the distinct-IP row (ON CONFLICT DO NOTHING tells whether the IP
@@ -275,14 +271,20 @@ WITH record AS (
         last_viewed_at = GREATEST(tracking_invoiceviewstats.last_viewed_at,
                                   EXCLUDED.last_viewed_at)
 )
-SELECT id FROM record
 """
+# When the statement is its own transaction, it commits without waiting for the WAL flush
+# (3-4 ms of fsync on our machines, against 0.15 ms for the statement). Views are telemetry: a
+# database crash may lose the last fraction of a second of them, never consistency.
+# set_config(..., true) lasts until the end of this transaction only.
+_RETURN_ID = "SELECT id FROM record"
+_RETURN_ID_ASYNC_COMMIT = "SELECT id, set_config('synchronous_commit', 'off', true) FROM record"
 
 
-def _write_postgresql(record: ViewRecord) -> None:
+def _write_postgresql(record: ViewRecord, *, own_transaction: bool) -> None:
+    returning = _RETURN_ID_ASYNC_COMMIT if own_transaction else _RETURN_ID
     with connection.cursor() as cursor:
         cursor.execute(
-            _POSTGRESQL_WRITE,
+            _POSTGRESQL_WRITE + returning,
             {
                 "invoice": record.invoice_id,
                 "company": record.company_id,

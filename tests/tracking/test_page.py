@@ -168,6 +168,10 @@ def test_it_adds_one_query_to_a_request_in_autocommit(
     with django_assert_num_queries(1):
         view_record_for_request(invoice=invoice, request=_request())
     assert view_stats_for_invoice(invoice=invoice).view_count == 1
+    # Its asynchronous commit was local to that statement: later writes stay durable.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
 
 
 def test_it_serves_the_page_when_the_tracking_write_fails(

@@ -242,3 +242,16 @@ def test_it_records_previews_without_blocking_the_real_open(invoice: Invoice) ->
 
     assert view_stats_for_invoice(invoice=invoice).view_count == 1
     assert ViewRecord.objects.filter(invoice=invoice).count() == 3
+
+
+def test_it_caps_counted_views_per_invoice_across_addresses(
+    invoice: Invoice, monkeypatch: Any
+) -> None:
+    # Many addresses padding one link: past the per-invoice window limit (500 in production,
+    # 3 here to keep the test fast) opens are recorded as rate-limited.
+    monkeypatch.setattr("tracking.services.INVOICE_COUNT_LIMIT", 3)
+    for n in range(5):
+        view_record(invoice=invoice, visit=visit(f"203.0.113.{n + 1}"))
+
+    assert view_stats_for_invoice(invoice=invoice).view_count == 3
+    assert ViewRecord.objects.filter(invoice=invoice, reason="rate_limited").count() == 2
