@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Model
+from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from invoices.admin_scoping import TenantScopedAdmin
 from invoices.models import Invoice
 from tracking import selectors
-from tracking.models import InvoiceViewStats
+from tracking.models import InvoiceViewStats, ViewRecord
 
 # The "viewed recently" marker: opened within this long before the page was rendered.
 VIEWED_RECENTLY = dt.timedelta(hours=24)
@@ -96,5 +101,31 @@ def view_log(invoice: Invoice) -> SafeString | str:
         else "",
         "rows": rows,
         "limit": VIEW_LOG_LENGTH,
+        "all_url": reverse("admin:tracking_viewrecord_changelist")
+        + f"?invoice__id__exact={invoice.pk}",
     }
     return SafeString(render_to_string("tracking/admin_view_log.html", context))
+
+
+@admin.register(ViewRecord)
+class ViewRecordAdmin(TenantScopedAdmin):
+    """Every recorded open, read-only: the complete log behind the invoice page's newest 100."""
+
+    list_display = ["viewed_at", "invoice", "source", "ip", "counted", "reason", "user_agent"]
+    list_filter = ["counted", "reason", "source"]
+    search_fields = ["invoice__number", "invoice__public_id"]
+    list_select_related = ["invoice"]
+    date_hierarchy = "viewed_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # Records are evidence of what happened: nobody edits them.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        return {}

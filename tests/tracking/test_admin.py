@@ -122,3 +122,36 @@ def test_it_hides_another_companys_view_log(client: Any, outsider: Any, tenant: 
     response = client.get(reverse("admin:invoices_invoice_change", args=[invoice.pk]))
     assert response.status_code == 404
     assert b"198.51.100.7" not in response.content
+
+
+def test_it_lists_every_recorded_open_for_the_invoice(
+    client: Any, staff: Any, tenant: Company, other_tenant: Company
+) -> None:
+    invoice = factories.make_invoice(tenant)
+    open_invoice(invoice, "198.51.100.7")
+    open_invoice(factories.make_invoice(other_tenant), "198.51.100.99")
+    client.force_login(staff)
+
+    url = reverse("admin:tracking_viewrecord_changelist") + f"?invoice__id__exact={invoice.pk}"
+    response = client.get(url)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "198.51.100.7" in html
+    assert "198.51.100.99" not in html  # another company's opens never show
+
+
+def test_it_keeps_view_records_read_only(client: Any, staff: Any, tenant: Company) -> None:
+    invoice = factories.make_invoice(tenant)
+    open_invoice(invoice, "198.51.100.7")
+    client.force_login(staff)
+
+    assert client.get(reverse("admin:tracking_viewrecord_add")).status_code == 403
+    record_url = reverse("admin:tracking_viewrecord_delete", args=[invoice.view_records.get().pk])
+    assert client.post(record_url, {"post": "yes"}).status_code == 403
+    assert invoice.view_records.count() == 1
+
+
+def test_it_renders_the_add_invoice_page(client: Any, staff: Any) -> None:
+    client.force_login(staff)
+    assert client.get(reverse("admin:invoices_invoice_add")).status_code == 200
