@@ -370,7 +370,7 @@ def payment_record(
                 else:
                     # Other rule breaks (a partial under the minimum) cannot come from our
                     # forms; the money is real all the same, so record it and log why.
-                    logger.warning(
+                    logger.info(
                         "payment.rule_break invoice=%s intent=%s code=%s",
                         invoice.public_id,
                         received.intent_id,

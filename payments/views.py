@@ -59,6 +59,11 @@ def _page(
     return render(request, template, context, status=status)
 
 
+# No CSRF check on the pay endpoints: CSRF protects credentials a browser sends by itself
+# (cookies) and here the only credential is the token in the URL; a forging site would need
+# it, and could then only start a payment its holder can start. (Customer pages also send
+# ``Referrer-Policy: no-referrer``, under which browsers post ``Origin: null``.)
+@csrf_exempt
 @require_POST
 def pay(request: HttpRequest, token: str) -> HttpResponse:
     """POST /invoice/<token>/pay (``amount`` in major units): 303 to Stripe Checkout."""
@@ -144,6 +149,7 @@ def _json_error(status: int, code: str, message: str, field: str | None = None) 
     )
 
 
+@csrf_exempt  # as pay(): the token in the URL is the credential, no cookie
 @require_POST
 def card_intent(request: HttpRequest, token: str) -> HttpResponse:
     """POST /invoice/<token>/pay/card (``amount``): a PaymentIntent for the card on the page.

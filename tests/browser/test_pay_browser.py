@@ -1,0 +1,117 @@
+"""Paying a demo invoice in Chromium, end to end, the way a newcomer does after ``make run``:
+the demo data, ``connect_stripe --register-with-emulator``, the emulator in a thread serving
+the hosted Checkout page, Stripe.js stand-in and signed webhooks to our live server."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from invoices.models import Invoice, InvoiceStatus
+from invoices.services import share_link_create, share_link_token
+from payments.emulator.server import EmulatorServer, start_in_thread
+from payments.models import Payment
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def stripe_emulator() -> Iterator[EmulatorServer]:
+    server, _ = start_in_thread()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def demo(live_server: Any, stripe_emulator: EmulatorServer, settings: Any) -> dict[str, Any]:
+    """``make run`` in miniature: seed, point Stripe at the emulator, connect acme to it."""
+    base = stripe_emulator.base_url
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.STRIPE_API_BASE = base
+    settings.STRIPE_JS_URL = base + "/v3/stripe.js"
+    # settings.py derives the CSP's Stripe origins at start-up; this emulator's port is new.
+    policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
+    for directive in ("script-src", "connect-src", "frame-src", "form-action"):
+        policy["DIRECTIVES"][directive].append(base)
+    settings.CONTENT_SECURITY_POLICY = policy
+    call_command("seed_demo", stdout=StringIO())
+    call_command(
+        "connect_stripe",
+        "acme",
+        "--secret-key",
+        "sk_test_acme_demo",
+        "--webhook-secret",
+        "whsec_acme_demo",
+        "--register-with-emulator",
+        stdout=StringIO(),
+    )
+    return {"base": base}
+
+
+def _unpaid_demo_invoice() -> tuple[Invoice, str]:
+    invoice = (
+        Invoice.objects.select_related("company")
+        .filter(company__slug="acme", status=InvoiceStatus.OPEN, amount_paid=0, currency="usd")
+        .order_by("sequence")
+        .first()
+    )
+    assert invoice is not None, "seed_demo made no unpaid USD invoice for acme"
+    return invoice, share_link_token(share_link_create(invoice=invoice))
+
+
+def test_it_pays_a_demo_invoice_through_the_hosted_checkout_page(
+    page: Any, live_server: Any, demo: dict[str, Any], screenshot: Any
+) -> None:
+    invoice, token = _unpaid_demo_invoice()
+    page.goto(f"{live_server.url}/invoice/{token}")
+    page.get_by_test_id("pay-button").click()
+    page.wait_for_url(f"{demo['base']}/checkout/**")
+    page.locator("#pay-button").click()
+    page.wait_for_url(f"{live_server.url}/invoice/{token}/pay/success**")
+    result = page.get_by_test_id("pay-result")
+    assert result.get_attribute("data-state") == "succeeded"
+    assert page.get_by_test_id("invoice-paid").is_visible()
+    screenshot(page, "success")
+    page.goto(f"{live_server.url}/invoice/{token}")
+    assert "Paid" in page.locator(".badge").first.inner_text()
+    assert page.get_by_test_id("pay-button").count() == 0
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_due) == (InvoiceStatus.PAID, 0)
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+
+
+def test_it_pays_a_demo_invoice_with_the_card_on_the_page(
+    page: Any, live_server: Any, demo: dict[str, Any], screenshot: Any
+) -> None:
+    invoice, token = _unpaid_demo_invoice()
+    page.goto(f"{live_server.url}/invoice/{token}")
+    page.locator("[data-pay-card] summary").click()
+    page.get_by_test_id("card-element").locator("input").fill("4242 4242 4242 4242")
+    page.get_by_test_id("card-pay-button").click()
+    page.get_by_test_id("card-status").filter(has_text="Payment received").wait_for()
+    screenshot(page, "card-paid")
+    # The page reloads itself once the payment is recorded.
+    page.wait_for_load_state("load")
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID
+    assert Payment.objects.get(invoice=invoice).method == "card"
+
+
+def test_it_shows_a_declined_card_plainly(
+    page: Any, live_server: Any, demo: dict[str, Any]
+) -> None:
+    invoice, token = _unpaid_demo_invoice()
+    page.goto(f"{live_server.url}/invoice/{token}")
+    page.locator("[data-pay-card] summary").click()
+    page.get_by_test_id("card-element").locator("input").fill("4000 0000 0000 0002")
+    page.get_by_test_id("card-pay-button").click()
+    error = page.locator("#card-error")
+    error.wait_for()
+    assert "declined" in error.inner_text()
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN
