@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -13,6 +14,19 @@ from preferences.models import EmailPreference
 from preferences.services import email_preference_ensure, email_preference_token
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def frozen_rate_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """django-ratelimit counts in fixed windows of wall-clock time; a test that crosses a
+    window edge would see its count reset. Hold django-ratelimit's clock still."""
+    import types
+
+    import django_ratelimit.core
+
+    now = float(int(time.time()))
+    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: now))
+
 
 ALL_ON = {"documents": True, "reminders": True, "marketing": False}
 
@@ -203,6 +217,7 @@ class TestJson:
         assert response.status_code == 200
         assert _state(preference)["documents"] is False
 
+    @pytest.mark.usefixtures("frozen_rate_window")
     def test_it_rate_limits_per_ip(
         self, client: Client, preference: EmailPreference, token: str
     ) -> None:
@@ -216,6 +231,7 @@ class TestJson:
         other = client.get(f"/preferences/{token}.json", REMOTE_ADDR="10.0.0.9")
         assert other.status_code == 200
 
+    @pytest.mark.usefixtures("frozen_rate_window")
     def test_it_counts_the_page_and_the_json_together(self, client: Client, token: str) -> None:
         for _ in range(60):
             client.get(f"/preferences/{token}")
