@@ -30,14 +30,22 @@ def _company_ids(request: HttpRequest) -> list[int] | None:
 
 
 def _managed_company_ids(request: HttpRequest) -> list[int] | None:
+    """The companies whose invoices the user may manage, cached per request like the above."""
+    cached = getattr(request, "_tenant_managed_company_ids", False)
+    if cached is not False:
+        return cached  # type: ignore[return-value]
     user = request.user
+    ids: list[int] | None
     if user.is_active and user.is_superuser:
-        return None
-    return list(
-        Membership.objects.filter(user=user, role__in=ROLES_THAT_MANAGE_INVOICES).values_list(  # type: ignore[misc]
-            "company_id", flat=True
+        ids = None
+    else:
+        ids = list(
+            Membership.objects.filter(  # type: ignore[misc]
+                user=user, role__in=ROLES_THAT_MANAGE_INVOICES
+            ).values_list("company_id", flat=True)
         )
-    )
+    request._tenant_managed_company_ids = ids  # type: ignore[attr-defined]
+    return ids
 
 
 class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
