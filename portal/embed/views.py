@@ -242,10 +242,15 @@ def frame_invoice(
         return invoice
     doc = invoice_document(invoice=invoice, locale=frame.language)
     pay = pay_gate(invoice=invoice, connected=stripe_connected(access.company))
-    events = [
-        {"type": "loaded", "view": "invoice", "invoice": invoice.public_id},
-        {"type": "invoice_opened", "invoice": invoice.public_id, "number": invoice.number},
+    # Reloaded by frame.js once a payment made in another tab is recorded: not a new opening.
+    just_paid = request.GET.get("paid") == "1"
+    events: list[dict[str, Any]] = [
+        {"type": "loaded", "view": "invoice", "invoice": invoice.public_id}
     ]
+    if not just_paid:
+        events.append(
+            {"type": "invoice_opened", "invoice": invoice.public_id, "number": invoice.number}
+        )
     status_url = f"{frame.base}/invoices/{invoice.public_id}/status?{frame.query}"
     return frame.render(
         request,
@@ -254,6 +259,7 @@ def frame_invoice(
             "doc": doc,
             "invoice": invoice,
             "pay": pay,
+            "just_paid": just_paid,
             "frame_config": frame.config(
                 events,
                 invoice=invoice.public_id,

@@ -84,6 +84,10 @@
             if (notice) notice.hidden = false;
             emit({ type: "payment_succeeded", invoice: invoice, status: status.status,
                    amount_paid: status.amount_paid });
+            // Show the invoice as it is now (paid, new amount due), with a thank-you note.
+            var url = new URL(window.location.href);
+            url.searchParams.set("paid", "1");
+            window.setTimeout(function () { window.location.replace(url.toString()); }, 500);
           }
         })
         .catch(function (error) { log("status check failed", error); });

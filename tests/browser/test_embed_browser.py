@@ -4,6 +4,7 @@ frame's events, the iframe grows to its content, and a PDF downloads from inside
 
 from __future__ import annotations
 
+import copy
 import http.server
 import string
 import threading
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 
 from invoices.models import Company
+from payments.emulator.server import EmulatorServer, start_in_thread
+from payments.services import stripe_connection_save
 from tests import factories
 from tests.embed.conftest import make_embed, signed
 
@@ -159,3 +162,79 @@ def test_it_shows_the_developer_error_and_posts_it(
     assert error["code"] == "wrong_hash"
     frame = page.frame_locator("iframe[data-invoice-portal-frame]")
     assert "does not match" in frame.locator("[data-testid=embed-denied]").inner_text()
+
+
+@pytest.fixture
+def stripe_emulator(settings: Any) -> Iterator[EmulatorServer]:
+    server, _ = start_in_thread()
+    base = server.base_url
+    settings.STRIPE_API_BASE = base
+    # settings.py derives the CSP's Stripe origins at start-up; this emulator's port is new.
+    policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
+    policy["DIRECTIVES"]["form-action"].append(base)
+    settings.CONTENT_SECURITY_POLICY = policy
+    yield server
+    server.shutdown()
+
+
+def test_it_tells_the_host_when_a_payment_started_in_a_new_tab_succeeds(
+    live_server: Any,
+    settings: Any,
+    tmp_path: Path,
+    page: Any,
+    screenshot: Callable[..., Path],
+    host_site: tuple[str, Callable[[str], None]],
+    stripe_emulator: EmulatorServer,
+) -> None:
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    host_origin, set_page = host_site
+    tenant: Company = factories.make_company(slug="acme", name="Acme Ltd", plan="pro")
+    stripe_connection_save(company=tenant, secret_key="sk_test_acme", webhook_secret="whsec_x")
+    customer = factories.make_customer(tenant, email="ada@example.com")
+    invoice = factories.make_invoice(tenant, customer, lines=[("Support", "1", 4200, "0")])
+    _embed, secret = make_embed(tenant, allowed_origins=[host_origin], handle_response=True)
+    params = signed(secret, "ada@example.com", ttl=600)
+    set_page(
+        HOST_PAGE.substitute(
+            portal=live_server.url,
+            company=tenant.public_key,
+            customer=params["customer"],
+            hash=params["hash"],
+            expires=params["expires"],
+        )
+    )
+    page.goto(host_origin + "/")
+    frame = page.frame_locator("iframe[data-invoice-portal-frame]")
+    frame.locator(f"a[href*='/invoices/{invoice.public_id}?']").click()
+    page.wait_for_function(
+        "window.receivedEvents.some(function (e) { return e.type === 'invoice_opened'; })"
+    )
+    # Checkout cannot be framed: Pay opens it in a new tab.
+    with page.context.expect_page() as new_tab:
+        frame.locator(f"[data-embed-pay='{invoice.public_id}'] button").click()
+    checkout = new_tab.value
+    checkout.wait_for_url(f"{stripe_emulator.base_url}/checkout/**")
+    checkout.locator("#pay-button").click()
+    checkout.wait_for_url(f"{live_server.url}/invoice/**/pay/success**")
+    # The frame polls the invoice and reports the recorded payment to the host page.
+    page.wait_for_function(
+        "window.receivedEvents.some(function (e) { return e.type === 'payment_succeeded'; })",
+        timeout=20_000,
+    )
+    types = page.evaluate("window.receivedEvents.map(function (e) { return e.type; })")
+    assert types.index("payment_started") < types.index("payment_succeeded")
+    succeeded = page.evaluate(
+        "window.receivedEvents.filter(function (e) { return e.type === 'payment_succeeded'; })[0]"
+    )
+    assert succeeded == {
+        "type": "payment_succeeded",
+        "invoice": invoice.public_id,
+        "status": "paid",
+        "amount_paid": 4200,
+    }
+    # The frame then shows the invoice as it is now.
+    frame.locator("[data-testid=summary-amount-due]").filter(has_text="$0.00").wait_for()
+    assert frame.locator("[data-embed-paid]").is_visible()
+    assert frame.locator(f"[data-embed-pay='{invoice.public_id}']").count() == 0
+    screenshot(page, "paid")
