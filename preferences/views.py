@@ -9,13 +9,14 @@ POST or PATCH.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
-from django_ratelimit.decorators import ratelimit
+from django_ratelimit.core import is_ratelimited
 
 from invoices.api_errors import error_body
 from invoices.models import Customer
@@ -31,6 +32,9 @@ from preferences.services import (
     email_unsubscribe,
     validate_preference_changes,
 )
+from tracking.services import client_ip
+
+logger = logging.getLogger(__name__)
 
 # Per client IP, reads and writes together. People flip three switches; scripts get 429.
 PREFERENCES_RATE = "60/m"
@@ -39,20 +43,18 @@ PREFERENCES_RATE = "60/m"
 UNSUBSCRIBE_RATE = "600/m"
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The client address: the socket peer, or with ``TRUSTED_PROXY_COUNT`` proxies in front,
-    the address the outermost trusted proxy saw (the client cannot forge entries past it)."""
-    proxies = settings.TRUSTED_PROXY_COUNT
-    if proxies > 0:
-        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        hops = [h for h in hops if h]
-        if len(hops) >= proxies:
-            return hops[-proxies]
-    return str(request.META.get("REMOTE_ADDR", ""))
-
-
-def _ip_key(group: str, request: HttpRequest) -> str:
-    return client_ip(request)
+def _limited(request: HttpRequest, *, group: str, rate: str) -> bool:
+    """Count this request against the client IP's budget; True when over it. If the counter
+    store (Redis) is down we let the request through and log it: an unsubscribe must work
+    during a cache outage (django-redis raises rather than failing open by itself)."""
+    ip = client_ip(request.META, settings.TRUSTED_PROXY_COUNT) or "unknown"
+    try:
+        return is_ratelimited(
+            request, group=group, key=lambda _group, _request: ip, rate=rate, increment=True
+        )
+    except Exception:
+        logger.warning("ratelimit.unavailable group=%s: failing open", group, exc_info=True)
+        return False
 
 
 def _json_error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
@@ -90,13 +92,12 @@ def _too_many(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
-@ratelimit(group="preferences", key=_ip_key, rate=PREFERENCES_RATE, block=False)
 def preferences_page(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows the three toggles; a plain form POST saves them (the page's script saves
     each change at once through the JSON endpoint instead)."""
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
-    if getattr(request, "limited", False):
+    if _limited(request, group="preferences", rate=PREFERENCES_RATE):
         return _too_many(request)
     preference = email_preference_for_token(token)
     if preference is None:
@@ -115,7 +116,6 @@ def preferences_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @csrf_exempt
-@ratelimit(group="preferences", key=_ip_key, rate=PREFERENCES_RATE, block=False)
 def preferences_json(request: HttpRequest, token: str) -> HttpResponse:
     """``GET``/``PATCH``: ``{"documents": bool, "reminders": bool, "marketing": bool}``.
     A PATCH body with anything but those keys and JSON booleans is refused whole."""
@@ -123,7 +123,7 @@ def preferences_json(request: HttpRequest, token: str) -> HttpResponse:
         response = _json_error(405, "method_not_allowed", "Use GET or PATCH.")
         response["Allow"] = "GET, HEAD, PATCH"
         return response
-    if getattr(request, "limited", False):
+    if _limited(request, group="preferences", rate=PREFERENCES_RATE):
         return _json_error(429, "rate_limited", "Too many requests. Please wait a minute.")
     preference = email_preference_for_token(token)
     if preference is None:
@@ -141,14 +141,13 @@ def preferences_json(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @csrf_exempt
-@ratelimit(group="unsubscribe", key=_ip_key, rate=UNSUBSCRIBE_RATE, block=False)
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """``POST /unsubscribe/<token>?c=<category>``: RFC 8058 one-click. No cookie, no CSRF
     token, no redirect: a 200 that says what was turned off. Without ``c``, every category.
     ``GET`` only shows a confirmation button (scanners and previews open links)."""
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
-    if getattr(request, "limited", False):
+    if _limited(request, group="unsubscribe", rate=UNSUBSCRIBE_RATE):
         return _too_many(request)
     preference = email_preference_for_token(token)
     if preference is None:

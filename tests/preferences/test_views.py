@@ -299,3 +299,21 @@ class TestGetChangesNothing:
         html = client.get(f"/unsubscribe/{token}?c=documents").content.decode()
         assert 'method="post"' in html
         assert f'action="/unsubscribe/{token}?c=documents"' in html
+
+
+class TestCacheOutage:
+    def test_it_still_unsubscribes_when_the_rate_limit_store_is_down(
+        self, settings: Any, preference: EmailPreference, token: str
+    ) -> None:
+        # Nothing listens on port 1: every cache call raises a connection error.
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": "redis://127.0.0.1:1/0",
+                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+            }
+        }
+        response = Client().post(f"/unsubscribe/{token}?c=marketing")
+        assert response.status_code == 200
+        assert Client().get(f"/preferences/{token}.json").status_code == 200
+        assert _state(preference) == ALL_ON | {"marketing": False}
