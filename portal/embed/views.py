@@ -216,7 +216,12 @@ def frame_list(request: HttpRequest, frame: Frame, access: EmbedAccess) -> HttpR
     return frame.render(
         request,
         "embed/list.html",
-        {"rows": rows, "customer": access.customer, "frame_config": frame.config([loaded])},
+        {
+            "rows": rows,
+            "customer": access.customer,
+            "show_all": access.settings.show_all_invoices,
+            "frame_config": frame.config([loaded]),
+        },
     )
 
 

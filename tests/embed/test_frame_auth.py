@@ -275,3 +275,11 @@ def test_it_answers_404_for_a_company_without_an_embed(
     assert 'data-testid="embed-unknown"' in response.content.decode()
     response = _get(client, "/embed/pub_doesnotexist?customer=ada@example.com")
     assert response.status_code == 404
+
+
+def test_it_says_which_invoices_are_missing_when_there_are_none(
+    client: Any, tenant: Company, customer: Customer, embed: Embed
+) -> None:
+    factories.make_invoice(tenant, customer, status="paid")
+    body = _get(client, frame_url(tenant, **signed(embed[1], "ada@example.com"))).content.decode()
+    assert "No open invoices." in body
