@@ -1,21 +1,24 @@
-"""Fan-out of "invoice N has a new comment" to every open stream, on a per-invoice channel.
+"""Fan-out of new comments to every open stream, on a per-invoice channel.
 
-With ``REDIS_URL`` set, Redis pub/sub carries the news between processes: the WSGI process that
+With ``REDIS_URL`` set, Redis pub/sub carries them between processes: the WSGI process that
 saved the comment publishes, and each ASGI stream subscribes to its invoice's channel. Without
 Redis (SQLite, ``make run``) an in-process registry does the same within one process, which is
-all the dev server has. A message only says "look again": streams read the comments themselves
-from the database after their last id, so a lost or duplicated message loses nothing.
+all the dev server has.
+
+A message carries the comment as customers see it, so a thousand streams do not each go back to
+the database for it. The database stays the truth: a stream that sees a gap in the ids (a lost
+message) or hears nothing for a while reads what it missed from there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import redis
@@ -23,6 +26,8 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
+
+Payload = dict[str, Any]
 
 _sync_client: redis.Redis | None = None
 _sync_client_url = ""
@@ -42,55 +47,58 @@ def _redis() -> redis.Redis:
     return _sync_client
 
 
-def publish(*, invoice_id: int, number: int) -> None:
-    """Tell every stream of the invoice to look again. Never raises: a comment is saved whether
-    or not the news travels, and streams also re-read on every heartbeat."""
+def publish(*, invoice_id: int, comment: Payload) -> None:
+    """Send a saved comment to the invoice's streams. Never raises: the comment is saved whether
+    or not the news travels, and streams catch up from the database on their next heartbeat."""
     if settings.REDIS_URL:
         try:
-            _redis().publish(channel_name(invoice_id), str(number))
+            _redis().publish(channel_name(invoice_id), json.dumps(comment))
         except redis.RedisError:
             logger.warning("comments: publish failed for invoice %s", invoice_id, exc_info=True)
     else:
-        _local_publish(invoice_id)
+        _local_publish(invoice_id, comment)
 
 
 class Subscription(Protocol):
-    async def wait(self, timeout: float) -> bool:
-        """True when news arrived within ``timeout`` seconds, False on timeout."""
+    async def receive(self, timeout: float) -> list[Payload] | None:
+        """The comments published within ``timeout`` seconds, or None if none came."""
         ...
 
 
 # In-process fallback ------------------------------------------------------------------------
 
+_Listener = tuple[asyncio.AbstractEventLoop, "asyncio.Queue[Payload]"]
 _local_lock = threading.Lock()
-_local_listeners: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
+_local_listeners: dict[int, set[_Listener]] = defaultdict(set)
 
 
-def _local_publish(invoice_id: int) -> None:
+def _local_publish(invoice_id: int, comment: Payload) -> None:
     with _local_lock:
         listeners = list(_local_listeners.get(invoice_id, ()))
-    for loop, event in listeners:
+    for loop, queue in listeners:
         # Streams run on an event loop, publishers in worker threads: hand over thread-safely.
         # RuntimeError: that loop has closed, so its stream is gone.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(event.set)
+            loop.call_soon_threadsafe(queue.put_nowait, comment)
 
 
 class _LocalSubscription:
     def __init__(self, invoice_id: int) -> None:
         self.invoice_id = invoice_id
-        self.event = asyncio.Event()
-        self.entry = (asyncio.get_running_loop(), self.event)
+        self.queue: asyncio.Queue[Payload] = asyncio.Queue()
+        self.entry: _Listener = (asyncio.get_running_loop(), self.queue)
         with _local_lock:
             _local_listeners[invoice_id].add(self.entry)
 
-    async def wait(self, timeout: float) -> bool:
+    async def receive(self, timeout: float) -> list[Payload] | None:
         try:
-            await asyncio.wait_for(self.event.wait(), timeout)
+            first = await asyncio.wait_for(self.queue.get(), timeout)
         except TimeoutError:
-            return False
-        self.event.clear()
-        return True
+            return None
+        batch = [first]
+        while not self.queue.empty():
+            batch.append(self.queue.get_nowait())
+        return batch
 
     def close(self) -> None:
         with _local_lock:
@@ -108,20 +116,27 @@ class _RedisSubscription:
     def __init__(self, pubsub: Any) -> None:
         self.pubsub = pubsub
 
-    async def wait(self, timeout: float) -> bool:
+    async def receive(self, timeout: float) -> list[Payload] | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while (left := deadline - loop.time()) > 0:
             # None both on timeout and for the (ignored) subscribe confirmation.
             message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=left)
-            if message is not None and message.get("type") == "message":
-                return True
-        return False
+            if message is None or message.get("type") != "message":
+                continue
+            try:
+                payload = json.loads(message["data"])
+            except (TypeError, ValueError):
+                payload = None
+            # A message we cannot read still means "something new": an empty batch makes the
+            # stream read the database.
+            return [payload] if isinstance(payload, dict) else []
+        return None
 
 
-@asynccontextmanager
+@contextlib.asynccontextmanager
 async def subscribe(*, invoice_id: int) -> AsyncIterator[Subscription]:
-    """Listen for news about one invoice for as long as the ``async with`` lasts."""
+    """Listen for one invoice's new comments for as long as the ``async with`` lasts."""
     if not settings.REDIS_URL:
         local = _LocalSubscription(invoice_id)
         try:

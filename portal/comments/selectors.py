@@ -27,25 +27,27 @@ def comment_write_mode(*, invoice: Invoice) -> str:
     return mode if mode in CommentWriteMode.values else CommentWriteMode.LINK
 
 
+def public_comment(comment: Comment) -> dict[str, Any]:
+    """A comment as customers see it: no email, no database id (``id`` is its number)."""
+    return {
+        "id": comment.number,
+        "author": comment.author_name,
+        "role": comment.role,
+        "body": comment.body,
+        "created_at": comment.created_at.isoformat(),
+    }
+
+
 def comments_for_invoice(
     *, invoice_id: int, after: int = 0, limit: int = PAGE_SIZE
 ) -> list[dict[str, Any]]:
-    """The thread as customers see it (no emails, no database ids), oldest first. One query."""
+    """The thread as customers see it, oldest first. One query."""
     rows = (
         Comment.objects.filter(invoice_id=invoice_id, number__gt=after)
         .order_by("number")
-        .values("number", "author_name", "role", "body", "created_at")[:limit]
+        .only("number", "author_name", "role", "body", "created_at")[:limit]
     )
-    return [
-        {
-            "id": row["number"],
-            "author": row["author_name"],
-            "role": row["role"],
-            "body": row["body"],
-            "created_at": row["created_at"].isoformat(),
-        }
-        for row in rows
-    ]
+    return [public_comment(row) for row in rows]
 
 
 def last_comment_number(*, invoice_id: int) -> int:

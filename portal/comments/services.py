@@ -39,7 +39,13 @@ from .models import (
     SignInLink,
     Verification,
 )
-from .selectors import SESSION_PURPOSE, SIGNIN_PURPOSE, comment_write_mode, totp_required
+from .selectors import (
+    SESSION_PURPOSE,
+    SIGNIN_PURPOSE,
+    comment_write_mode,
+    public_comment,
+    totp_required,
+)
 
 BODY_MAX_LENGTH = 2000
 NAME_MAX_LENGTH = 100
@@ -234,8 +240,8 @@ def _comment_insert(
         role=role,
         verification=verification,
     )
-    invoice_id, number = invoice.pk, comment.number
-    transaction.on_commit(lambda: realtime.publish(invoice_id=invoice_id, number=number))
+    invoice_id, payload = invoice.pk, public_comment(comment)
+    transaction.on_commit(lambda: realtime.publish(invoice_id=invoice_id, comment=payload))
     return comment
 
 

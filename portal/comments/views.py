@@ -36,12 +36,13 @@ from portal.views import not_found
 from tracking.services import client_ip
 
 from . import realtime, services
-from .models import Comment, CustomerSession
+from .models import CustomerSession
 from .qr import otpauth_url, qr_data_uri
 from .selectors import (
     SESSION_COOKIE,
     comments_for_invoice,
     customer_session_for_token,
+    public_comment,
     thread_state,
 )
 from .services import CommentError
@@ -123,16 +124,6 @@ def _error(request: HttpRequest, exc: CommentError, token: str) -> HttpResponse:
     )
 
 
-def _comment_json(comment: Comment) -> dict[str, Any]:
-    return {
-        "id": comment.number,
-        "author": comment.author_name,
-        "role": comment.role,
-        "body": comment.body,
-        "created_at": comment.created_at.isoformat(),
-    }
-
-
 def _set_session_cookie(response: HttpResponse, opened: services.OpenedSession) -> None:
     max_age = int((opened.session.expires_at - opened.session.created_at).total_seconds())
     response.set_cookie(
@@ -178,7 +169,7 @@ def comments(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse
     except CommentError as exc:
         return _error(request, exc, token)
     if _wants_json(request):
-        return JsonResponse({"comment": _comment_json(comment)}, status=201)
+        return JsonResponse({"comment": public_comment(comment)}, status=201)
     return HttpResponseRedirect(f"/invoice/{token}#comment-{comment.number}", status=303)
 
 
@@ -284,21 +275,38 @@ async def _event_stream(invoice_id: int, token: str, last: int) -> AsyncIterator
     read = sync_to_async(comments_for_invoice)
     yield f"retry: {RETRY_MILLISECONDS}\n\n"
     # Subscribe before the first read: a comment saved in between is then both read and
-    # announced (harmless: ids only go forward), never missed.
+    # announced (the duplicate is dropped by id), never missed.
     async with realtime.subscribe(invoice_id=invoice_id) as news:
+        catch_up = True
         while True:
-            for comment in await read(invoice_id=invoice_id, after=last):
-                last = comment["id"]
-                yield _frame(comment)
+            if catch_up:
+                for comment in await read(invoice_id=invoice_id, after=last):
+                    last = comment["id"]
+                    yield _frame(comment)
+                catch_up = False
             if loop.time() >= ends_at:
                 return
-            if not await news.wait(min(HEARTBEAT_SECONDS, ends_at - loop.time())):
-                # Quiet for a while: check the link still opens the invoice, then keep the
-                # connection (and any proxy on the way) alive. The loop re-reads the thread
-                # too, which covers a lost pub/sub message.
+            batch = await news.receive(min(HEARTBEAT_SECONDS, ends_at - loop.time()))
+            if batch is None:
+                # Quiet for a while: check the link still opens the invoice, keep the
+                # connection (and any proxy on the way) alive, and re-read in case a message
+                # was lost.
                 if await sync_to_async(invoice_for_share_token)(token) is None:
                     return
                 yield ": heartbeat\n\n"
+                catch_up = True
+                continue
+            if not batch:  # news we could not read: look in the database
+                catch_up = True
+                continue
+            for comment in sorted(batch, key=lambda c: int(c.get("id", 0))):
+                number = int(comment.get("id", 0))
+                if number == last + 1:
+                    last = number
+                    yield _frame(comment)
+                elif number > last:  # a gap (a lost message): read what is missing
+                    catch_up = True
+                    break
 
 
 @require_GET

@@ -126,6 +126,32 @@ def test_it_streams_comments_resuming_after_last_event_id(
     assert "event: comment" in frames[1]
 
 
+def test_it_sends_heartbeats_catches_up_on_lost_news_and_ends_when_the_link_is_revoked(
+    invoice: Invoice, token: str, monkeypatch: Any
+) -> None:
+    from invoices.services import share_link_revoke
+    from portal.comments import views
+
+    monkeypatch.setattr(views, "HEARTBEAT_SECONDS", 0.2)
+
+    async def run() -> list[str]:
+        response = await AsyncClient().get(f"/invoice/{token}/comments/stream")
+        frames = await _read_events(response, 2)
+        # Saved without its news reaching the stream (the transaction never commits here):
+        # the next heartbeat's re-read still delivers it.
+        await sync_to_async(post)(invoice, "missed news")
+        frames += await _read_events(response, 1)
+        await sync_to_async(share_link_revoke)(invoice=invoice)
+        with pytest.raises(StopAsyncIteration):
+            await _read_events(response, 1)
+        return frames
+
+    frames = async_to_sync(run)()
+    assert frames[0] == "retry: 3000"
+    assert frames[1] == ": heartbeat"
+    assert '"body": "missed news"' in frames[2]
+
+
 def test_it_answers_not_found_on_the_stream_of_another_invoice_token(
     client: Any, token: str
 ) -> None:
