@@ -69,7 +69,9 @@ def embed_script(request: HttpRequest) -> HttpResponse:
 class Frame:
     """What one frame request knows: who it is for and how to talk to the host page."""
 
-    def __init__(self, request: HttpRequest, embed: EmbedSettings, access: EmbedAccess | None):
+    def __init__(
+        self, request: HttpRequest, embed: EmbedSettings, access: EmbedAccess | None
+    ) -> None:
         self.embed = embed
         self.access = access
         credentials = _credentials(request)
