@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from email.utils import formataddr, make_msgid, parseaddr
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -50,6 +51,7 @@ from preferences.services import (
     email_preference_token,
     email_preferences_url,
     email_unsubscribe_url,
+    normalize_email,
 )
 
 logger = logging.getLogger(__name__)
@@ -94,14 +96,12 @@ def invoice_email_queue(
         raise EmailRefused(reason)
     company, customer = invoice.company, invoice.customer
     category = KIND_CATEGORY[kind]
-    # Created now, so the token for the unsubscribe link exists before the message does.
-    preference = email_preference_ensure(company_id=company.pk, email=customer.email)
-    allowed = preference.allows(category)
+    allowed = can_email(company=company, email=customer.email, category=category)
     sent = SentEmail.objects.create(
         company=company,
         customer=customer,
         invoice=invoice,
-        to_email=preference.email,
+        to_email=normalize_email(customer.email),
         kind=kind,
         category=category,
         status=SentEmailStatus.QUEUED if allowed else SentEmailStatus.SKIPPED,
@@ -170,9 +170,11 @@ def email_deliver(*, sent_email_id: int, final_attempt: bool = True) -> SentEmai
         _finish(sent, SentEmailStatus.SKIPPED, detail=refusal)
         return sent
 
+    # The address's row (created on its first email) holds the unsubscribe link's selector.
     preference = email_preference_ensure(company_id=company.pk, email=sent.to_email)
-    message = build_invoice_email(sent=sent, invoice=invoice, preference=preference)
     try:
+        # Building inside the try too: whatever fails, the row never stays "sending".
+        message = build_invoice_email(sent=sent, invoice=invoice, preference=preference)
         message.send(fail_silently=False)
     except Exception as exc:  # any transport error: SMTP, socket, file backend
         status = SentEmailStatus.FAILED if final_attempt else SentEmailStatus.QUEUED
@@ -182,14 +184,15 @@ def email_deliver(*, sent_email_id: int, final_attempt: bool = True) -> SentEmai
     sent.subject = str(message.subject)[:300]
     sent.message_id = message.extra_headers["Message-ID"]
     sent.sent_at = timezone.now()
-    sent.save(update_fields=["subject", "message_id", "sent_at", "language"])
-    _finish(sent, SentEmailStatus.SENT)
+    _finish(sent, SentEmailStatus.SENT, extra_fields=["subject", "message_id", "sent_at"])
     return sent
 
 
-def _finish(sent: SentEmail, status: str, *, detail: str = "") -> None:
+def _finish(
+    sent: SentEmail, status: str, *, detail: str = "", extra_fields: Sequence[str] = ()
+) -> None:
     sent.status, sent.detail = status, detail
-    sent.save(update_fields=["status", "detail"])
+    sent.save(update_fields=["status", "detail", "language", *extra_fields])
 
 
 # Building ---------------------------------------------------------------------------------

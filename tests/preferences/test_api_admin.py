@@ -71,6 +71,11 @@ class TestSendApi:
         assert response.json()["error"]["code"] == "not_found"
         assert not SentEmail.objects.exists()
 
+    def test_it_is_in_the_openapi_schema(self, api_client: Client) -> None:
+        paths = api_client.get("/api/v1/openapi.json").json()["paths"]
+        operation = paths["/api/v1/invoices/{invoice_id}/send"]["post"]
+        assert set(operation["responses"]) >= {"200", "202"}
+
     def test_it_needs_an_api_key(self, client: Client, invoice: Invoice) -> None:
         assert client.post(f"/api/v1/invoices/{invoice.public_id}/send").status_code == 401
 

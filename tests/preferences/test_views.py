@@ -114,6 +114,13 @@ class TestPage:
         assert _state(preference) == ALL_ON
         assert not AuditEvent.objects.filter(action="email_preferences.updated").exists()
 
+    def test_it_renders_with_two_queries(
+        self, client: Client, token: str, django_assert_max_num_queries: Any
+    ) -> None:
+        # The preference with its company, and the customer's language. No session, no user.
+        with django_assert_max_num_queries(2):
+            assert client.get(f"/preferences/{token}").status_code == 200
+
     def test_it_saves_a_plain_form_post(
         self, client: Client, preference: EmailPreference, token: str
     ) -> None:
@@ -148,6 +155,15 @@ class TestJson:
         assert response.status_code == 200
         assert response.json() == ALL_ON
         assert response["Cache-Control"] == "no-store"
+
+    def test_it_writes_with_a_bounded_number_of_queries(
+        self, client: Client, token: str, django_assert_max_num_queries: Any
+    ) -> None:
+        # The preference with its company; SAVEPOINT; SELECT ... FOR UPDATE; UPDATE; the audit
+        # row; RELEASE SAVEPOINT. Anything more would be a query per key or per request part.
+        with django_assert_max_num_queries(6):
+            response = _patch(client, token, {"documents": False, "marketing": True})
+        assert response.status_code == 200
 
     def test_it_updates_only_the_given_keys(
         self, client: Client, preference: EmailPreference, token: str
