@@ -80,3 +80,27 @@ def test_it_refuses_an_amount_the_rules_refuse(
     )
     assert response.status_code == 400
     assert 'data-code="payment_refused"' in response.content.decode()
+
+
+def test_it_offers_a_partial_amount_when_the_invoice_allows_it(
+    client: Any,
+    tenant: Company,
+    customer: Customer,
+    embed: Embed,
+    connected: StripeConnection,  # noqa: F811
+) -> None:
+    invoice = factories.make_invoice(
+        tenant, customer, lines=[("Support", "1", 10000, "0")], allow_partial_payments=True
+    )
+    params = signed(embed[1], "ada@example.com")
+    body = client.get(frame_url(tenant, f"/invoices/{invoice.public_id}", **params)).content
+    assert b'data-testid="embed-pay-amount"' in body
+    response = client.post(
+        frame_url(tenant, f"/invoices/{invoice.public_id}/pay", **params), {"amount": "40.00"}
+    )
+    assert response.status_code == 303
+    success_url = pay_on_hosted_page(response["Location"])
+    parts = urlsplit(success_url)
+    client.get(f"{parts.path}?{parts.query}")
+    status = client.get(frame_url(tenant, f"/invoices/{invoice.public_id}/status", **params))
+    assert (status.json()["status"], status.json()["amount_paid"]) == ("open", 4000)
