@@ -20,8 +20,9 @@ install: $(STAMP)
 .secret_key:
 	$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > .secret_key
 
+# Compile the translations with Babel (no system gettext needed on a fresh machine).
 messages: $(STAMP)
-	$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
+	$(BIN)/python scripts/compile_messages.py
 
 run: $(STAMP) .secret_key messages
 	DEBUG=1 SECRET_KEY=$$(cat .secret_key) ./scripts/run-local.sh
@@ -31,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy .
+	DEBUG=1 $(BIN)/mypy .
 
 # axe-core for the accessibility checks in tests/browser (npm, pinned by package-lock.json).
 node_modules/.installed: package.json package-lock.json
