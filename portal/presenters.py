@@ -10,15 +10,24 @@ Formatting happens in Python (Babel through ``invoices.money.format_money`` and
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
+from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from invoices.models import Company, Customer, Invoice, InvoiceStatus, LineItem
@@ -31,7 +40,10 @@ from invoices.selectors import (
     outstanding_by_currency,
 )
 from invoices.services import share_link_token, share_links_for_portal
-from payments.gates import PayGate, pay_gate, stripe_connected
+from payments.gates import PayGate, pay_gate
+from portal.selectors import portal_data_version
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BRAND_COLOR = "#1d4ed8"
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -206,6 +218,134 @@ def invoice_document(
     )
 
 
+@dataclass(frozen=True)
+class InvoiceSummary:
+    """The few values the invoice page shows around the document (heading, amount due)."""
+
+    locale: str
+    number: str
+    status: StatusBadge
+    amount_due: str
+    due_date: str
+    is_void: bool
+
+
+def invoice_summary(*, invoice: Invoice, locale: str) -> InvoiceSummary:
+    return InvoiceSummary(
+        locale=locale,
+        number=invoice.number,
+        status=invoice_status_badge(invoice),
+        amount_due=format_money(invoice.amount_due, invoice.currency, locale),
+        due_date=date_display(invoice.due_date, locale),
+        is_void=invoice.status == InvoiceStatus.VOID,
+    )
+
+
+# Rendered fragments, cached ---------------------------------------------------------------
+# The invoice document and the portal list are cached as HTML (Redis in production), keyed by
+# every input that shows in them, so a changed invoice, payment, status, link, company detail,
+# language, day (overdue) or deployed template/translation simply misses. Views stay the same
+# pages, minus the lines query, Babel and template work on a hit. The token check is never
+# cached: a revoked or expired link is refused at once.
+
+CACHE_SECONDS = 3600
+_CACHE_PREFIX = "portal:html:v1:"
+# What the cached fragments are made of besides data, relative to the project root.
+_FRAGMENT_SOURCES = (
+    "templates/invoices/partials",
+    "templates/portal",
+    "templates/payments/_pay_action.html",
+    "locale",
+)
+
+
+@functools.cache
+def _sources_digest() -> str:
+    """Templates and compiled translations, hashed once per process: a deploy that changes
+    them changes every key."""
+    root = Path(settings.BASE_DIR)
+    digest = hashlib.sha256()
+    for source in _FRAGMENT_SOURCES:
+        path = root / source
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file() and file.suffix in (".html", ".mo"):
+                digest.update(str(file.relative_to(root)).encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_key(kind: str, parts: tuple[object, ...]) -> str:
+    raw = "\x1f".join(str(part) for part in (*parts, _sources_digest()))
+    return f"{_CACHE_PREFIX}{kind}:{hashlib.sha256(raw.encode()).hexdigest()}"
+
+
+def _cached_html(key: str, render: Callable[[], str]) -> SafeString:
+    """The cached fragment, or render (and store) it. A cache outage only costs speed.
+    The fragments are our own rendered templates (autoescaped), hence safe."""
+    try:
+        html = cache.get(key)
+    except Exception:  # any cache backend error: serve uncached
+        logger.warning("page cache unavailable", exc_info=True)
+        return mark_safe(render())  # noqa: S308
+    if not isinstance(html, str):
+        html = str(render())
+        try:
+            cache.set(key, html, CACHE_SECONDS)
+        except Exception:
+            logger.warning("page cache unavailable", exc_info=True)
+    return mark_safe(html)  # noqa: S308
+
+
+def _party_parts(company: Company, customer: Customer) -> tuple[object, ...]:
+    return (
+        company.pk,
+        company.name,
+        company.email,
+        company.address,
+        company.tax_id,
+        company.logo.name if company.logo else "",
+        company.brand_color,
+        customer.pk,
+        customer.name,
+        customer.email,
+        *customer.address_lines,
+    )
+
+
+def invoice_document_html(*, invoice: Invoice, locale: str) -> SafeString:
+    """The rendered document partials of ``invoice`` (loaded with company and customer).
+    Queries: none when cached, else one (the lines). Lines of a finalized invoice never change
+    (they are editable in drafts only); its amounts and status are in the key anyway."""
+    key = _cache_key(
+        "document",
+        (
+            invoice.pk,
+            invoice.updated_at.isoformat() if invoice.updated_at else "",
+            invoice.status,
+            invoice_status_badge(invoice).key,
+            invoice.number,
+            invoice.currency,
+            invoice.issue_date,
+            invoice.due_date,
+            invoice.subtotal,
+            invoice.tax_total,
+            invoice.total,
+            invoice.amount_paid,
+            invoice.notes,
+            *_party_parts(invoice.company, invoice.customer),
+            locale,
+        ),
+    )
+    return _cached_html(
+        key,
+        lambda: render_to_string(
+            "invoices/partials/_document.html",
+            {"doc": invoice_document(invoice=invoice, locale=locale)},
+        ),
+    )
+
+
 # The customer portal ---------------------------------------------------------------------
 
 PORTAL_PAGE_SIZE = 25
@@ -220,6 +360,10 @@ _ROW_FIELDS = (
     "due_date",
     "total",
     "amount_paid",
+    # Read by the pay action partial (payments/_pay_action.html).
+    "public_id",
+    "allow_partial_payments",
+    "minimum_payment",
 )
 
 
@@ -257,12 +401,14 @@ def _money_list(amounts: dict[str, int], locale: str) -> list[str]:
     return [format_money(amount, currency, locale) for currency, amount in sorted(amounts.items())]
 
 
-def portal_page(*, customer: Customer, locale: str, page_number: str | int | None) -> PortalPage:
+def portal_page(
+    *, customer: Customer, locale: str, page_number: str | int | None, connected: bool
+) -> PortalPage:
     """The portal of ``customer`` (loaded with its company), one page of 25 invoices.
 
-    Queries, whatever the number of invoices: outstanding per currency, overdue flag, credit
-    balance, the invoice count, the page of invoices, their share links (plus an insert and a
-    re-read on a first visit), whether Stripe is connected.
+    Queries, whatever the number of invoices: the invoice count, the page of invoices, their
+    share links (plus an insert and a re-read on a first visit), outstanding per currency, the
+    overdue flag, the credit balance.
     """
     company = customer.company
     paginator = Paginator(
@@ -276,7 +422,6 @@ def portal_page(*, customer: Customer, locale: str, page_number: str | int | Non
         invoice.company = company
         invoice.customer = customer
     links = share_links_for_portal(invoices=invoices)
-    connected = stripe_connected(company) if invoices else False
     today = timezone.localdate()
     rows = []
     for invoice in invoices:
@@ -306,3 +451,43 @@ def portal_page(*, customer: Customer, locale: str, page_number: str | int | Non
         next_page=page.next_page_number() if page.has_next() else None,
         total_count=paginator.count,
     )
+
+
+PORTAL_MAX_PAGE = 1000
+
+
+def portal_list_html(
+    *, customer: Customer, locale: str, page_number: str | None, connected: bool
+) -> SafeString:
+    """The rendered portal body (balances, one page of invoices, pager) of ``customer``
+    (loaded with its company). Queries: one (the data version) when cached, else seven."""
+    now = timezone.now()
+    version = portal_data_version(customer=customer, now=now)
+    try:
+        # Bounded, so made-up page numbers cannot fill the cache (past the end: the last page).
+        requested = min(max(int(page_number or 1), 1), PORTAL_MAX_PAGE)
+    except ValueError:
+        requested = 1
+    company = customer.company
+    key = _cache_key(
+        "portal",
+        (
+            customer.pk,
+            customer.name,
+            company.pk,
+            company.plan,
+            connected,
+            timezone.localdate(now),
+            requested,
+            version,
+            locale,
+        ),
+    )
+
+    def render() -> str:
+        page = portal_page(
+            customer=customer, locale=locale, page_number=requested, connected=connected
+        )
+        return render_to_string("portal/_portal_body.html", {"portal": page})
+
+    return _cached_html(key, render)

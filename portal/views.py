@@ -13,7 +13,12 @@ from django.views.decorators.http import require_GET, require_safe
 from invoices.selectors import customer_for_portal_token, invoice_for_share_token
 from payments.gates import pay_gate, stripe_connected
 from portal.i18n import DEFAULT_LANGUAGE, activate_language
-from portal.presenters import brand_color, invoice_document, portal_page
+from portal.presenters import (
+    brand_color,
+    invoice_document_html,
+    invoice_summary,
+    portal_list_html,
+)
 from tracking.services import view_record_for_request
 
 VIEW_SOURCES = frozenset({"link", "email", "portal"})
@@ -46,7 +51,9 @@ def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
     lang = activate_language(request, customer=invoice.customer, company=company)
     pay = pay_gate(invoice=invoice, connected=stripe_connected(company))
     context = {
-        "doc": invoice_document(invoice=invoice, locale=lang),
+        # The heading values; the document itself comes rendered (and cached) as HTML.
+        "doc": invoice_summary(invoice=invoice, locale=lang),
+        "document_html": invoice_document_html(invoice=invoice, locale=lang),
         "brand_color": brand_color(company),
         "company_name": company.name,
         "token": token,
@@ -64,9 +71,16 @@ def portal_view(request: HttpRequest, token: str) -> HttpResponse:
         return not_found(request)
     company = customer.company
     lang = activate_language(request, customer=customer, company=company)
-    page = portal_page(customer=customer, locale=lang, page_number=request.GET.get("page"))
+    # Asked once per page: every row's pay action uses the same answer.
+    connected = stripe_connected(company)
     context = {
-        "portal": page,
+        "portal_html": portal_list_html(
+            customer=customer,
+            locale=lang,
+            page_number=request.GET.get("page"),
+            connected=connected,
+        ),
+        "customer_name": customer.name,
         "brand_color": brand_color(company),
         "company_name": company.name,
         "token": token,

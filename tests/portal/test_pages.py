@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from invoices import services
@@ -91,23 +92,42 @@ def test_it_has_no_pay_button_without_stripe(client: Any, token: str) -> None:
 
 
 def test_it_uses_a_constant_number_of_queries(
-    client: Any, tenant: Company, customer: Customer, django_assert_max_num_queries: Any
+    client: Any,
+    tenant: Company,
+    customer: Customer,
+    stripe_connected: Any,
+    django_assert_max_num_queries: Any,
 ) -> None:
     small = factories.make_invoice(tenant, customer, lines=1)
     big = factories.make_invoice(tenant, customer, lines=300)
     counts = []
     for invoice in (small, big):
         token = factories.share_token(invoice)
+        cache.clear()
         # 1 the invoice with its company and customer (checking the link); 2-4 tracking's view
         # record (savepoint, insert, release); 5 whether the company's Stripe account is
-        # connected; 6 the lines; 7-8 the comment thread (comments, customer TOTP device).
-        # 300 lines must not add one: the page is opened from every emailed link.
-        with django_assert_max_num_queries(8) as captured:
+        # connected; 6 the lines; 7 the publishable key (the pay partial's card option);
+        # 8-9 the comment thread (comments, customer TOTP device). 300 lines must not add one:
+        # the page is opened from every emailed link.
+        with django_assert_max_num_queries(9) as captured:
             response = client.get(f"/invoice/{token}")
         assert response.status_code == 200
         counts.append(len(captured))
+        # The same, without the lines query: the rendered document is cached.
+        with django_assert_max_num_queries(8):
+            assert client.get(f"/invoice/{token}").status_code == 200
     assert counts[0] == counts[1]
     assert _html(response).count('data-label="Quantity"') == 300
+
+
+def test_it_shows_fresh_data_although_the_document_is_cached(
+    client: Any, invoice: Invoice, token: str
+) -> None:
+    assert "badge-open" in _html(client.get(f"/invoice/{token}"))
+    services.invoice_transition(invoice=invoice, to_status="paid")
+    html = _html(client.get(f"/invoice/{token}"))
+    assert html.count("badge-paid") == 2  # the heading and the document
+    assert "badge-open" not in html
 
 
 # The portal -------------------------------------------------------------------------------
@@ -205,16 +225,69 @@ def test_it_uses_a_constant_number_of_portal_queries(
     for who in (one, many):
         token = factories.portal_token(who)
         client.get(f"/portal/{token}")  # the first visit creates the rows' invoice links
-        # 1 the customer and company (checking the link), 2 the invoice count, 3 one page of
-        # invoices, 4 their share links, 5 whether Stripe is connected, 6 outstanding per
-        # currency, 7 the overdue flag, 8 the credit balance. 500 invoices must cost the same:
-        # customers with long histories open the portal most.
-        with django_assert_max_num_queries(8) as captured:
+        cache.clear()
+        # 1 the customer and company (checking the link), 2 whether Stripe is connected, 3 the
+        # data version (for the cache key); then, rendering: 4 the invoice count, 5 one page
+        # of invoices, 6 their share links, 7 outstanding per currency, 8 the overdue flag,
+        # 9 the credit balance. 500 invoices must cost the same: customers with long
+        # histories open the portal most.
+        with django_assert_max_num_queries(9) as captured:
             response = client.get(f"/portal/{token}")
         assert response.status_code == 200
         counts.append(len(captured))
+        # Cached: only 1-3 (the token check, Stripe, the data version).
+        with django_assert_max_num_queries(3):
+            cached = client.get(f"/portal/{token}")
+        main = _html(response).split("<main", 1)[1]  # after the nonce of the brand <style>
+        assert _html(cached).split("<main", 1)[1] == main
     assert counts[0] == counts[1]
     assert _html(response).count('data-label="Invoice"') == 25
+
+
+def test_it_shows_fresh_portal_data_although_the_list_is_cached(
+    client: Any, tenant: Company, customer: Customer, portal_token: str
+) -> None:
+    from invoices.models import CreditNote
+
+    invoice = factories.make_invoice(tenant, customer, lines=[("A", "1", 10000, "0")])
+    html = _html(client.get(f"/portal/{portal_token}"))
+    assert "$100.00" in html and "badge-open" in html
+    services.invoice_transition(invoice=invoice, to_status="paid")
+    html = _html(client.get(f"/portal/{portal_token}"))
+    assert "badge-paid" in html and "Nothing outstanding" in html
+    CreditNote.objects.create(
+        company=tenant,
+        customer=customer,
+        number="CN-9",
+        status="issued",
+        currency="usd",
+        amount=700,
+    )
+    assert "$7.00" in _html(client.get(f"/portal/{portal_token}"))
+    # A revoked row link is replaced, never shown dead.
+    old = services.share_link_token(services.share_link_create(invoice=invoice))
+    services.share_link_revoke(invoice=invoice)
+    html = _html(client.get(f"/portal/{portal_token}"))
+    assert old not in html
+    new = services.share_link_token(services.share_link_create(invoice=invoice))
+    assert f"/invoice/{new}?source=portal" in html
+
+
+def test_it_works_without_the_cache(
+    client: Any, token: str, portal_token: str, settings: Any
+) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    # Every cache call fails (as when Redis is down): the pages are served uncached.
+    with pytest.raises(Exception, match="(?i)connect"):
+        cache.get("anything")
+    for url in (f"/invoice/{token}", f"/portal/{portal_token}"):
+        assert client.get(url).status_code == 200
 
 
 # Isolation, privacy, not-found ----------------------------------------------------------
