@@ -128,7 +128,8 @@ def test_it_switches_to_the_pdf_preview(
     assert frame.get_attribute("src") is None  # not loaded until asked for
     page.get_by_role("link", name="PDF preview").click()
     assert frame.is_visible()
-    assert frame.get_attribute("src", timeout=2000).endswith("/pdf?inline=1")
+    # The PDF speaks the page's language (?lang=), so a ?lang= override carries over.
+    assert "/pdf?inline=1&lang=en" in frame.get_attribute("src", timeout=2000)
     assert not page.locator("#live").is_visible()
     page.get_by_role("link", name="Live view").click()
     assert page.locator("#live").is_visible()
