@@ -87,7 +87,10 @@ def _page_context(request: HttpRequest, preference: EmailPreference) -> dict[str
 
 def _too_many(request: HttpRequest) -> HttpResponse:
     return HttpResponse(
-        "Too many requests. Please wait a minute.", status=429, content_type="text/plain"
+        "Too many requests. Please wait a minute.",
+        status=429,
+        content_type="text/plain",
+        headers={"Retry-After": "60"},
     )
 
 
@@ -124,7 +127,9 @@ def preferences_json(request: HttpRequest, token: str) -> HttpResponse:
         response["Allow"] = "GET, HEAD, PATCH"
         return response
     if _limited(request, group="preferences", rate=PREFERENCES_RATE):
-        return _json_error(429, "rate_limited", "Too many requests. Please wait a minute.")
+        response = _json_error(429, "rate_limited", "Too many requests. Please wait a minute.")
+        response["Retry-After"] = "60"
+        return response
     preference = email_preference_for_token(token)
     if preference is None:
         return _json_error(404, "not_found", "Preferences not found.")

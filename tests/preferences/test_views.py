@@ -242,6 +242,7 @@ class TestJson:
         limited = _patch(client, token, {"documents": False})
         assert limited.status_code == 429
         assert limited.json()["error"]["code"] == "rate_limited"
+        assert limited["Retry-After"] == "60"
         assert _state(preference) == ALL_ON
         # Another address is counted on its own.
         other = client.get(f"/preferences/{token}.json", REMOTE_ADDR="10.0.0.9")
