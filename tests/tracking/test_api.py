@@ -83,3 +83,13 @@ def test_it_uses_a_constant_number_of_queries(
     with django_assert_max_num_queries(5):
         response = api_client.get(f"/api/v1/invoices/{invoice.public_id}/views")
     assert len(response.json()["views"]) == 30
+
+
+def test_it_documents_the_route_in_openapi(api_client: Any) -> None:
+    schema = api_client.get("/api/v1/openapi.json").json()
+    operation = schema["paths"]["/api/v1/invoices/{invoice_id}/views"]["get"]
+    response_schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert response_schema["$ref"].endswith("/ViewsOut")
+    assert {"view_count", "first_viewed_at", "last_viewed_at", "unique_ips", "views"} <= set(
+        schema["components"]["schemas"]["ViewsOut"]["properties"]
+    )
