@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from io import BytesIO
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from PIL import Image
+from pypdf import PdfReader
 
 from invoices import services
 from invoices.models import Company, Customer, Invoice
@@ -106,11 +111,28 @@ def no_worker() -> Iterator[None]:
 
 @pytest.mark.usefixtures("no_worker")
 def test_it_renders_in_the_request_when_no_worker_answers(invoice: Invoice) -> None:
-    import time
-
     started = time.monotonic()
     pdf = download(invoice, wait_seconds=0.3)
     waited = time.monotonic() - started
     assert pdf.rendered
     assert default_storage.exists(pdf.name)
     assert waited >= 0.3  # it gave a worker its chance first
+
+
+def png(color: str) -> bytes:
+    buffer = BytesIO()
+    Image.new("RGB", (40, 20), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_it_prints_the_logo_and_renders_again_when_its_file_changes(
+    invoice: Invoice, tenant: Company
+) -> None:
+    tenant.logo.save("logo.png", ContentFile(png("red")))
+    first = download(invoice)
+    assert len(PdfReader(BytesIO(first.read())).pages[0].images) == 1
+    # The same file name with new bytes (storages that overwrite in place do this).
+    with default_storage.open(tenant.logo.name, "wb") as logo:
+        logo.write(png("blue"))
+    second = download(invoice)
+    assert second.rendered and second.fingerprint != first.fingerprint
