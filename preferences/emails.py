@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Sequence
 from email.utils import formataddr, make_msgid, parseaddr
 from typing import Any
@@ -44,12 +45,14 @@ from preferences.models import (
     SentEmail,
     SentEmailStatus,
 )
-from preferences.selectors import invoices_needing_reminders
+from preferences.selectors import email_preference_for_token, invoices_needing_reminders
 from preferences.services import (
+    CATEGORIES,
     can_email,
     email_preference_ensure,
     email_preference_token,
     email_preferences_url,
+    email_unsubscribe,
     email_unsubscribe_url,
     normalize_email,
 )
@@ -214,8 +217,29 @@ def _from_address(company: Company) -> str:
 
 
 def _mailto_unsubscribe(token: str, category: str) -> str:
+    # Read back by email_unsubscribe_by_mail when the MTA pipes the reply to
+    # `manage.py unsubscribe_from_email`.
     _name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     return f"mailto:{address}?subject={quote(f'unsubscribe {category} {token}')}"
+
+
+# A token is hex then base64url: it ends where token characters end.
+_MAIL_SUBJECT_RE = re.compile(
+    r"\bunsubscribe\s+([a-z]+)\s+([0-9a-f]{32}[A-Za-z0-9_-]{22})(?![A-Za-z0-9_-])"
+)
+
+
+def email_unsubscribe_by_mail(*, subject: str) -> EmailPreference | None:
+    """Act on a mail sent to the List-Unsubscribe mailto address: the subject we put there
+    names the category and carries the token (replies may prefix "Re:"). Returns the updated
+    preferences, or None when the subject holds no genuine token."""
+    match = _MAIL_SUBJECT_RE.search(subject or "")
+    if match is None or match.group(1) not in CATEGORIES:
+        return None
+    preference = email_preference_for_token(match.group(2))
+    if preference is None:
+        return None
+    return email_unsubscribe(preference=preference, category=match.group(1), source="mailto")
 
 
 def _branding(company: Company) -> dict[str, Any]:

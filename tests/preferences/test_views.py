@@ -334,3 +334,42 @@ class TestCacheOutage:
         assert response.status_code == 200
         assert Client().get(f"/preferences/{token}.json").status_code == 200
         assert _state(preference) == ALL_ON | {"marketing": False}
+
+
+class TestMailtoUnsubscribe:
+    def _pipe(self, monkeypatch: pytest.MonkeyPatch, raw: bytes) -> str:
+        import io
+        import sys
+
+        from django.core.management import call_command
+
+        stdin = io.TextIOWrapper(io.BytesIO(raw))
+        monkeypatch.setattr(sys, "stdin", stdin)
+        out = io.StringIO()
+        call_command("unsubscribe_from_email", stdout=out)
+        return out.getvalue()
+
+    def test_it_applies_the_subject_of_the_mailto_link(
+        self, monkeypatch: pytest.MonkeyPatch, preference: EmailPreference, token: str
+    ) -> None:
+        raw = (
+            b"From: ada@example.com\r\nTo: billing@localhost\r\n"
+            b"Subject: Re: unsubscribe reminders " + token.encode() + b"\r\n\r\nplease\r\n"
+        )
+        assert "unsubscribed: ada@example.com" in self._pipe(monkeypatch, raw)
+        assert _state(preference) == ALL_ON | {"reminders": False}
+
+    @pytest.mark.parametrize(
+        "subject",
+        ["unsubscribe reminders " + "0" * 32 + "A" * 22, "unsubscribe billing {token}", "hello"],
+    )
+    def test_it_ignores_anything_else(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        preference: EmailPreference,
+        token: str,
+        subject: str,
+    ) -> None:
+        raw = f"Subject: {subject.format(token=token)}\r\n\r\n".encode()
+        assert "ignored" in self._pipe(monkeypatch, raw)
+        assert _state(preference) == ALL_ON
