@@ -62,3 +62,25 @@ def test_it_counts_one_view_for_parallel_opens_from_one_address(tenant: Company)
     stats = view_stats_for_invoice(invoice=invoice)
     assert (stats.view_count, stats.unique_ips) == (1, 1)
     assert InvoiceViewer.objects.filter(invoice=invoice).count() == 1
+
+
+def test_it_counts_one_address_once_when_parallel_opens_all_count(
+    tenant: Company, settings: Any
+) -> None:
+    # With the cache down the refresh-storm rule cannot run and every open counts (fail open):
+    # twenty parallel opens from one address then race on the distinct-IP row itself.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+    invoice = factories.make_invoice(tenant)
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        counted = list(pool.map(lambda _: _open_in_thread(invoice, "203.0.113.98"), range(20)))
+
+    assert all(counted)
+    stats = view_stats_for_invoice(invoice=invoice)
+    assert (stats.view_count, stats.unique_ips) == (20, 1)
