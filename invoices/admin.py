@@ -20,7 +20,7 @@ from invoices.pdf.admin_mixin import InvoicePdfAdminMixin
 from invoices.selectors import UNPAID_STATUSES
 from invoices.transitions import IllegalTransition
 from portal.comments.admin import InvoiceCommentsAdminMixin, NeedsAttentionFilter
-from preferences.admin import send_invoice_by_email
+from preferences.admin import SentEmailInline, send_invoice_by_email
 from tracking.admin import ADMIN_CSS, view_log, views_badge
 
 
@@ -99,7 +99,7 @@ class InvoiceAdmin(
     # view_stats: the views badge reads the statistics from the same query (no query per row).
     list_select_related = ["customer", "company", "view_stats"]
     date_hierarchy = "issue_date"
-    inlines = [LineItemInline]
+    inlines = [LineItemInline, SentEmailInline]
     readonly_fields = [
         "public_id",
         "number",

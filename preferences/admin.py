@@ -82,3 +82,25 @@ def send_invoice_by_email(
         request,
         _("%(queued)d email(s) queued; %(skipped)d skipped (the customer opted out).") % outcome,
     )
+
+
+class SentEmailInline(admin.TabularInline):  # type: ignore[type-arg]
+    """On the invoice page: every email about the invoice, what became of it and when."""
+
+    model = SentEmail
+    fk_name = "invoice"
+    fields = readonly_fields = ("created_at", "kind", "to_email", "status", "detail", "sent_at")
+    extra = 0
+    can_delete = False
+    ordering = ["-created_at"]
+    verbose_name_plural = _("Emails")
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # The invoice admin (TenantScopedAdmin) already decided who sees this invoice.
+        return True
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False

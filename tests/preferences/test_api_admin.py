@@ -156,3 +156,16 @@ class TestAdminAction:
         client.force_login(outsider)
         assert client.get(f"/admin/preferences/sentemail/{sent.pk}/change/").status_code == 404
         assert sent.to_email not in client.get("/admin/preferences/sentemail/").content.decode()
+
+
+def test_it_lists_the_emails_on_the_invoice_page(
+    client: Client, staff: Any, invoice: Invoice, django_capture_on_commit_callbacks: Any
+) -> None:
+    from preferences.emails import invoice_email_queue
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_email_queue(invoice=invoice)
+    client.force_login(staff)
+    html = client.get(f"/admin/invoices/invoice/{invoice.pk}/change/").content.decode()
+    assert "Emails" in html
+    assert "ada@example.com" in html
