@@ -169,6 +169,7 @@ class TestBeat:
         assert len(mail.outbox) == 1
 
 
+@pytest.mark.postgres_only
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locking")
 @pytest.mark.django_db(transaction=True)
 def test_it_sends_a_step_once_when_two_runs_race(tenant: Company, customer: Customer) -> None:
