@@ -15,6 +15,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -316,6 +317,11 @@ async def comment_stream(request: HttpRequest, token: str) -> HttpResponseBase:
     invoice = await sync_to_async(invoice_for_share_token)(token)
     if invoice is None:
         return not_found(request)
+    if not isinstance(request, ASGIRequest):
+        # Served over WSGI (the page server, or runserver in development) a stream would hold a
+        # worker thread, and Django would buffer it whole. Streams belong to the ASGI process;
+        # here 204 tells EventSource to stop, and the page polls instead.
+        return HttpResponse(status=204)
     raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
     last = int(raw) if raw.isdigit() and len(raw) <= 9 else 0
     response = StreamingHttpResponse(

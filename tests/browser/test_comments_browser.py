@@ -206,3 +206,57 @@ def test_it_renders_hostile_comments_inert_and_remembers_the_writer(
     assert writer.locator(".comment-list img, .comment-list script").count() == 0
     writer.context.close()
     reader.context.close()
+
+
+def test_it_walks_a_customer_through_the_emailed_code_and_the_authenticator_app(
+    browser: Any, live_server: Any, plain_http: None, mailoutbox: list[Any]
+) -> None:
+    import base64
+    import re
+
+    from django_otp.oath import TOTP
+
+    company = factories.make_company(slug="strict", name="Strict Ltd", plan="pro")
+    company.comment_write_mode = "email_code"
+    company.comment_require_totp = True
+    company.save(update_fields=["comment_write_mode", "comment_require_totp"])
+    customer = factories.make_customer(company, name="Ada Lovelace", email="ada@example.com")
+    invoice = factories.make_invoice(company, customer)
+    page = _open(browser, f"{live_server.url}/invoice/{factories.share_token(invoice)}")
+
+    assert page.locator("[data-comment-form]").is_hidden()
+    page.click('[data-action="request-code"]')
+    page.wait_for_selector("[data-comment-message]:not(:empty)")
+    code = re.search(r"\b(\d{6})\b", mailoutbox[-1].body)
+    assert code and mailoutbox[-1].to == ["ada@example.com"]
+    page.fill("#comment-code", code.group(1))
+    page.click('[data-action="verify-code"]')
+
+    # Verified: now the company wants an authenticator app, enrolled from a QR code.
+    page.click('[data-action="enrol"]')
+    page.wait_for_selector("[data-enrol-img][src^='data:image/svg+xml']")
+    secret = page.text_content("[data-enrol-secret]") or ""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+
+    def totp(steps_ahead: int) -> str:
+        generator = TOTP(key)
+        generator.time = time.time() + 30 * steps_ahead
+        return f"{generator.token():06d}"
+
+    confirm_code = totp(0)
+    page.fill("#comment-enrol-code", confirm_code)
+    page.click('[data-action="confirm-enrol"]')
+    page.wait_for_selector("[data-comment-form]:not([hidden])")
+    assert page.locator("#comment-email").count() == 0  # the address on file is used
+
+    # Replaying the code used to confirm is refused; the next one is accepted.
+    page.fill("#comment-body", "Verified question")
+    page.fill("#comment-totp", confirm_code)
+    page.click(".comment-form button[type=submit]")
+    page.wait_for_selector(".comment-message-error")
+    time.sleep(1.1)  # django-otp's back-off: one second after one wrong code
+    page.fill("#comment-totp", totp(1))
+    page.click(".comment-form button[type=submit]")
+    _arrives(page, "Verified question")
+    assert page.locator(".comment-author").last.text_content() == "Ada Lovelace"
+    page.context.close()

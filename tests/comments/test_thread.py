@@ -152,6 +152,14 @@ def test_it_sends_heartbeats_catches_up_on_lost_news_and_ends_when_the_link_is_r
     assert '"body": "missed news"' in frames[2]
 
 
+def test_it_tells_eventsource_to_stop_when_the_stream_is_served_over_wsgi(
+    client: Any, token: str
+) -> None:
+    # The test client is a WSGI-style request: no stream here, the page falls back to polling.
+    response = client.get(f"/invoice/{token}/comments/stream")
+    assert response.status_code == 204
+
+
 def test_it_answers_not_found_on_the_stream_of_another_invoice_token(
     client: Any, token: str
 ) -> None:
@@ -232,21 +240,20 @@ def test_it_replies_and_resolves_from_the_invoice_admin_page(
         for name, value in form.initial.items()
         if name in form.fields
     }
-    data.update(
-        {
-            "comment_reply": "Because of the extra hours.",
-            "comment_resolve": "on",
-            "lines-TOTAL_FORMS": "0",
-            "lines-INITIAL_FORMS": "0",
-            "lines-MIN_NUM_FORMS": "0",
-            "lines-MAX_NUM_FORMS": "1000",
-        }
-    )
+    data.update({"comment_reply": "Because of the extra hours.", "comment_resolve": "on"})
+    # Every inline on the page (lines, and whatever else other apps show) left untouched.
+    for inline in page.context["inline_admin_formsets"]:
+        prefix = inline.formset.prefix
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
     for name, value in list(data.items()):
         if hasattr(value, "pk"):
             data[name] = value.pk
     response = client.post(url, data)
-    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert response.status_code == 302, (
+        response.context["adminform"].form.errors,
+        [f.formset.errors for f in response.context["inline_admin_formsets"]],
+        [f.formset.non_form_errors() for f in response.context["inline_admin_formsets"]],
+    )
     invoice.refresh_from_db()
     assert not invoice.needs_attention
     reply = Comment.objects.get(number=2, invoice=invoice)
@@ -328,13 +335,14 @@ def test_it_requires_a_fresh_authenticator_code_when_the_company_asks_for_it(
     )
     device.refresh_from_db()
     device.throttle_reset()
-    confirm = call("/totp/confirm", {"totp_code": _code(device)})
+    confirm_code = _code(device)
+    confirm = call("/totp/confirm", {"totp_code": confirm_code})
     assert confirm.status_code == 200
     assert confirm.json()["state"]["totp_enrolled"]
 
     assert call("", writer).json()["error"]["code"] == "totp_required"
     # The code just used to confirm cannot be replayed.
-    replay = call("", writer | {"totp_code": _code(device)})
+    replay = call("", writer | {"totp_code": confirm_code})
     assert replay.json()["error"]["code"] == "totp_invalid"
     device.refresh_from_db()
     device.throttle_reset()
@@ -370,3 +378,17 @@ def test_it_keeps_the_thread_off_other_customers_invoices(
     post(other, "someone else's question")
     html = client.get(f"/invoice/{factories.share_token(invoice)}").content.decode()
     assert "someone else" not in html
+
+
+def test_it_shows_the_thread_read_only_to_a_viewer_and_hides_it_from_an_outsider(
+    client: Any, invoice: Invoice, viewer: Any, outsider: Any
+) -> None:
+    post(invoice, "Read me")
+    url = f"/admin/invoices/invoice/{invoice.pk}/change/"
+    client.force_login(viewer)
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Read me" in page.content.decode()
+    assert 'name="comment_reply"' not in page.content.decode()
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
