@@ -1,7 +1,8 @@
 """The fingerprint of an invoice PDF: a hash of everything that shows in it.
 
 Inputs: the invoice's fields and amounts (paid and due included), the status as the customer
-reads it (overdue and partly paid change with time and payments), every line, the seller's and
+reads it (overdue and partly paid change with time and payments), every line of a draft (a
+finalized invoice's lines are frozen, see lines_are_frozen), the seller's and
 bill-to details, the brand colour, the logo file's bytes, the language and its translations,
 the templates and stylesheet, and TEMPLATE_VERSION. They are hashed raw (no formatting, no
 rendering), so a download finds its stored file in a millisecond or two.
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from invoices.models import Invoice
+from invoices.models import Invoice, InvoiceStatus
 
 # Bump when the PDF changes in a way the inputs below do not capture (a WeasyPrint or Babel
 # upgrade, the fonts, the renderer's options, a new field in the shared document).
@@ -71,6 +72,15 @@ def translations_digest(language: str) -> str:
     return _digest_files(existing, Path("/")) if existing else ""
 
 
+def lines_are_frozen(invoice: Invoice) -> bool:
+    """Whether the invoice's lines can no longer change: once finalized, an invoice is a legal
+    document and its lines are read-only (the admin's line inline is for drafts only, the API
+    has no line edits). Their content is then covered by the invoice's identity, and a
+    download needs no query for them. Code that ever edits a finalized invoice's lines must
+    make this return False for such invoices."""
+    return invoice.status != InvoiceStatus.DRAFT
+
+
 def line_values(line: Any) -> tuple[Any, ...]:
     """A line's visible fields, from a LineItem (same order as a values_list of LINE_FIELDS)."""
     return tuple(getattr(line, field) for field in LINE_FIELDS)
@@ -80,14 +90,15 @@ def invoice_pdf_fingerprint(
     *,
     invoice: Invoice,
     status: str,
-    lines: Sequence[tuple[Any, ...]],
+    lines: Sequence[tuple[Any, ...]] | None,
     logo: bytes,
     language: str,
 ) -> str:
     """A hex SHA-256 naming one rendering of one invoice; equal inputs, equal fingerprint.
 
     ``invoice`` is loaded with company and customer; ``status`` is the status the customer
-    reads (portal.presenters.invoice_status_badge key); ``lines`` are LINE_FIELDS tuples.
+    reads (portal.presenters.invoice_status_badge key); ``lines`` are LINE_FIELDS tuples, or
+    None when lines_are_frozen(invoice).
     """
     company, customer = invoice.company, invoice.customer
     payload = {
@@ -104,7 +115,7 @@ def invoice_pdf_fingerprint(
             invoice.total,
             invoice.amount_paid,
         ],
-        "lines": list(lines),
+        "lines": "frozen" if lines is None else list(lines),
         "seller": [
             company.name,
             company.email,

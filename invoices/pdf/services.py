@@ -1,6 +1,6 @@
 """Invoice PDFs: find the stored one for the invoice as it is now, or render it.
 
-A download computes the fingerprint (one query for the lines, no rendering). A stored file
+A download computes the fingerprint (no query for a finalized invoice, no rendering). A stored file
 with that fingerprint is served as is. Otherwise the render goes to a Celery worker (renders
 are slow and memory-hungry: they belong in workers, not web processes) and the request waits a
 few seconds for it; when no worker answers in time, the request renders the PDF itself, so a
@@ -27,7 +27,12 @@ from django.utils.translation import gettext as _
 
 from invoices.models import Invoice
 from invoices.pdf import storage
-from invoices.pdf.fingerprint import LINE_FIELDS, invoice_pdf_fingerprint, line_values
+from invoices.pdf.fingerprint import (
+    LINE_FIELDS,
+    invoice_pdf_fingerprint,
+    line_values,
+    lines_are_frozen,
+)
 from invoices.pdf.render import render_pdf
 from portal.presenters import InvoiceDocument, invoice_document, invoice_status_badge
 
@@ -83,7 +88,9 @@ def _logo_bytes(invoice: Invoice) -> bytes:
     return data
 
 
-def _fingerprinted(invoice: Invoice, language: str, lines: list[tuple[Any, ...]]) -> _Fingerprinted:
+def _fingerprinted(
+    invoice: Invoice, language: str, lines: list[tuple[Any, ...]] | None
+) -> _Fingerprinted:
     logo = _logo_bytes(invoice)
     fingerprint = invoice_pdf_fingerprint(
         invoice=invoice,
@@ -144,7 +151,8 @@ def _render_and_store(invoice: Invoice, language: str) -> PdfFile:
     # One read of the lines feeds both the fingerprint and the document, so the stored file
     # holds exactly what its name says even if the invoice is edited meanwhile.
     line_items = list(invoice.lines.all())
-    current = _fingerprinted(invoice, language, [line_values(line) for line in line_items])
+    lines = None if lines_are_frozen(invoice) else [line_values(line) for line in line_items]
+    current = _fingerprinted(invoice, language, lines)
     with translation.override(language):
         document = invoice_document(invoice=invoice, locale=language, lines=line_items)
     html = invoice_pdf_html(
@@ -161,8 +169,8 @@ def _render_and_store(invoice: Invoice, language: str) -> PdfFile:
 
 def _current(invoice: Invoice, language: str) -> PdfFile:
     """The PDF the invoice's current content would be stored as (it may not exist yet).
-    One query: the lines' visible fields."""
-    lines = list(invoice.lines.values_list(*LINE_FIELDS))
+    No query for a finalized invoice (its lines are frozen); one for a draft's lines."""
+    lines = None if lines_are_frozen(invoice) else list(invoice.lines.values_list(*LINE_FIELDS))
     current = _fingerprinted(invoice, language, lines)
     return PdfFile(
         name=current.name,
@@ -221,7 +229,7 @@ def invoice_pdf_get_or_render(
     fingerprint matches, else rendered by a worker (waiting up to ``wait_seconds``) or, failing
     that, here. ``invoice`` must be loaded with its company and customer.
 
-    Queries: one for the lines (plus the worker's own when it renders).
+    Queries: none when stored (one for a draft's lines); the render's own otherwise.
     """
     pdf = _current(invoice, language)
     if storage.pdf_exists(pdf.name):

@@ -46,17 +46,29 @@ def test_it_serves_the_stored_pdf_when_nothing_changed(invoice: Invoice) -> None
     assert second.read() == first.read()
 
 
-def test_it_renders_again_after_an_edit(invoice: Invoice) -> None:
-    first = download(invoice)
-    # What the admin does when staff edit a line: save it, then recalculate the totals.
-    invoice.lines.update(unit_amount=12345)
-    services.invoice_recalculate(invoice=fresh(invoice))
-    second = download(invoice)
+def test_it_renders_again_after_a_line_edit_in_a_draft(tenant: Company, customer: Customer) -> None:
+    draft = factories.make_invoice(
+        tenant, customer, status="draft", lines=[("Design", "1", 100, "0")]
+    )
+    first = download(draft)
+    # What the admin does when staff edit a draft's line: save it, then recalculate. Only the
+    # description changes here, so no total moves: the lines themselves are fingerprinted.
+    draft.lines.update(description="Design, revised")
+    services.invoice_recalculate(invoice=fresh(draft))
+    second = download(draft)
     assert second.rendered
     assert second.fingerprint != first.fingerprint
-    assert "$123.45" in pdf_pages_text(second.read())[0]
+    assert "Design, revised" in pdf_pages_text(second.read())[0]
     # The superseded file is dropped: storage holds one PDF per invoice and language.
     assert not default_storage.exists(first.name)
+
+
+def test_it_renders_again_after_an_edit_of_a_finalized_invoice(invoice: Invoice) -> None:
+    first = download(invoice)
+    Invoice.objects.filter(pk=invoice.pk).update(notes="Bank: IBAN DE00 1234")
+    second = download(invoice)
+    assert second.rendered and second.fingerprint != first.fingerprint
+    assert "Bank: IBAN DE00 1234" in pdf_pages_text(second.read())[0]
 
 
 def test_it_renders_again_after_a_payment(invoice: Invoice) -> None:
