@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
+from invoices import rows
 from invoices.models import (
     Company,
     CreditNote,
@@ -31,8 +32,41 @@ CUSTOMER_VISIBLE_STATUSES = (
 UNPAID_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
 
 
-def _not_expired(now: dt.datetime) -> Q:
-    return Q(share_links__expires_at__isnull=True) | Q(share_links__expires_at__gt=now)
+# The token lookups run on every customer page view: hand-written SQL (invoices.rows), one
+# query, every condition on the same share-link row.
+_INVOICE_FOR_SELECTOR_SQL = """
+SELECT {invoice}, {company}, {customer}
+FROM invoices_sharelink s
+JOIN invoices_invoice i ON i.id = s.invoice_id
+JOIN invoices_company c ON c.id = i.company_id
+JOIN invoices_customer u ON u.id = i.customer_id
+WHERE s.selector = %(selector)s AND s.kind = %(kind)s AND s.revoked_at IS NULL
+  AND (s.expires_at IS NULL OR s.expires_at > %(now)s)
+  AND i.status IN ({statuses})
+LIMIT 1
+"""
+_CUSTOMER_FOR_SELECTOR_SQL = """
+SELECT {customer}, {company}
+FROM invoices_sharelink s
+JOIN invoices_customer u ON u.id = s.customer_id
+JOIN invoices_company c ON c.id = u.company_id
+WHERE s.selector = %(selector)s AND s.kind = %(kind)s AND s.revoked_at IS NULL
+  AND (s.expires_at IS NULL OR s.expires_at > %(now)s)
+LIMIT 1
+"""
+
+
+_STATUS_PARAMS = {f"status{n}": str(status) for n, status in enumerate(CUSTOMER_VISIBLE_STATUSES)}
+
+
+def _link_params(selector: str, kind: str) -> dict[str, object]:
+    from django.db import connection
+
+    return {
+        "selector": selector,
+        "kind": str(kind),
+        "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+    }
 
 
 def invoice_for_share_token(token: str) -> Invoice | None:
@@ -41,18 +75,26 @@ def invoice_for_share_token(token: str) -> Invoice | None:
     selector = parse_token(token, purpose=SHARE_LINK_PURPOSE)
     if selector is None:
         return None
-    # One filter() call, so every condition applies to the same share-link row.
-    return (
-        Invoice.objects.select_related("company", "customer")
-        .filter(
-            _not_expired(timezone.now()),
-            share_links__selector=selector,
-            share_links__kind=ShareLinkKind.INVOICE,
-            share_links__revoked_at__isnull=True,
-            status__in=CUSTOMER_VISIBLE_STATUSES,
-        )
-        .first()
+    sql = _INVOICE_FOR_SELECTOR_SQL.format(
+        invoice=rows.columns(Invoice, "i"),
+        company=rows.columns(Company, "c"),
+        customer=rows.columns(Customer, "u"),
+        statuses=", ".join(f"%({name})s" for name in _STATUS_PARAMS),
     )
+    found = rows.fetch_joined(
+        sql,
+        {**_link_params(selector, ShareLinkKind.INVOICE), **_STATUS_PARAMS},
+        [(Invoice, "i"), (Company, "c"), (Customer, "u")],
+    )
+    if found is None:
+        return None
+    invoice, company, customer = found
+    assert isinstance(invoice, Invoice)
+    assert isinstance(company, Company) and isinstance(customer, Customer)
+    customer.company = company
+    invoice.company = company
+    invoice.customer = customer
+    return invoice
 
 
 def customer_for_portal_token(token: str) -> Customer | None:
@@ -60,16 +102,17 @@ def customer_for_portal_token(token: str) -> Customer | None:
     selector = parse_token(token, purpose=SHARE_LINK_PURPOSE)
     if selector is None:
         return None
-    return (
-        Customer.objects.select_related("company")
-        .filter(
-            _not_expired(timezone.now()),
-            share_links__selector=selector,
-            share_links__kind=ShareLinkKind.PORTAL,
-            share_links__revoked_at__isnull=True,
-        )
-        .first()
+    sql = _CUSTOMER_FOR_SELECTOR_SQL.format(
+        customer=rows.columns(Customer, "u"), company=rows.columns(Company, "c")
     )
+    params = _link_params(selector, ShareLinkKind.PORTAL)
+    found = rows.fetch_joined(sql, params, [(Customer, "u"), (Company, "c")])
+    if found is None:
+        return None
+    customer, company = found
+    assert isinstance(customer, Customer) and isinstance(company, Company)
+    customer.company = company
+    return customer
 
 
 def invoices_for_customer(*, customer: Customer) -> QuerySet[Invoice]:
