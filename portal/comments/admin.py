@@ -20,6 +20,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from invoices.models import Invoice
+from invoices.models.company import CommentWriteMode
 
 from .models import Comment
 from .services import BODY_MAX_LENGTH, CommentError, comment_reply, invoice_attention_resolve
@@ -28,6 +29,11 @@ from .services import BODY_MAX_LENGTH, CommentError, comment_reply, invoice_atte
 class InvoiceCommentsForm(forms.ModelForm):  # type: ignore[type-arg]
     """The invoice's own fields plus a reply to the thread and a "resolved" tick."""
 
+    comment_write_mode = forms.ChoiceField(
+        label=_("Who may comment"),
+        required=False,
+        choices=[("", _("The company's default")), *CommentWriteMode.choices],
+    )
     comment_reply = forms.CharField(
         label=_("Reply to the customer"),
         required=False,

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from functools import wraps
 from typing import Any
 
+import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
@@ -47,6 +49,8 @@ from .selectors import (
     thread_state,
 )
 from .services import CommentError
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
 # Streams end after a while and the browser reconnects (with Last-Event-ID): a revoked link
@@ -271,43 +275,56 @@ def _frame(comment: dict[str, Any]) -> str:
 
 
 async def _event_stream(invoice_id: int, token: str, last: int) -> AsyncIterator[str]:
-    loop = asyncio.get_running_loop()
-    ends_at = loop.time() + STREAM_MAX_SECONDS
-    read = sync_to_async(comments_for_invoice)
+    ends_at = asyncio.get_running_loop().time() + STREAM_MAX_SECONDS
     yield f"retry: {RETRY_MILLISECONDS}\n\n"
     # Subscribe before the first read: a comment saved in between is then both read and
     # announced (the duplicate is dropped by id), never missed.
-    async with realtime.subscribe(invoice_id=invoice_id) as news:
-        catch_up = True
-        while True:
-            if catch_up:
-                for comment in await read(invoice_id=invoice_id, after=last):
-                    last = comment["id"]
-                    yield _frame(comment)
-                catch_up = False
-            if loop.time() >= ends_at:
+    try:
+        async with realtime.subscribe(invoice_id=invoice_id) as news:
+            async for frame in _frames(news, invoice_id, token, last, ends_at):
+                yield frame
+    except (redis.RedisError, OSError):
+        # Redis is unreachable: end the stream cleanly. The page polls until EventSource
+        # reconnects (after the retry hint, resuming from Last-Event-ID).
+        logger.warning("comments: stream of invoice %s ended, Redis failed", invoice_id)
+
+
+async def _frames(
+    news: realtime.Subscription, invoice_id: int, token: str, last: int, ends_at: float
+) -> AsyncIterator[str]:
+    """Comment frames after ``last`` until ``ends_at`` (loop time), with heartbeats."""
+    loop = asyncio.get_running_loop()
+    read = sync_to_async(comments_for_invoice)
+    catch_up = True
+    while True:
+        if catch_up:
+            for comment in await read(invoice_id=invoice_id, after=last):
+                last = comment["id"]
+                yield _frame(comment)
+            catch_up = False
+        if loop.time() >= ends_at:
+            return
+        batch = await news.receive(min(HEARTBEAT_SECONDS, ends_at - loop.time()))
+        if batch is None:
+            # Quiet for a while: check the link still opens the invoice, keep the
+            # connection (and any proxy on the way) alive, and re-read in case a message
+            # was lost.
+            if await sync_to_async(invoice_for_share_token)(token) is None:
                 return
-            batch = await news.receive(min(HEARTBEAT_SECONDS, ends_at - loop.time()))
-            if batch is None:
-                # Quiet for a while: check the link still opens the invoice, keep the
-                # connection (and any proxy on the way) alive, and re-read in case a message
-                # was lost.
-                if await sync_to_async(invoice_for_share_token)(token) is None:
-                    return
-                yield ": heartbeat\n\n"
+            yield ": heartbeat\n\n"
+            catch_up = True
+            continue
+        if not batch:  # news we could not read: look in the database
+            catch_up = True
+            continue
+        for comment in sorted(batch, key=lambda c: int(c.get("id", 0))):
+            number = int(comment.get("id", 0))
+            if number == last + 1:
+                last = number
+                yield _frame(comment)
+            elif number > last:  # a gap (a lost message): read what is missing
                 catch_up = True
-                continue
-            if not batch:  # news we could not read: look in the database
-                catch_up = True
-                continue
-            for comment in sorted(batch, key=lambda c: int(c.get("id", 0))):
-                number = int(comment.get("id", 0))
-                if number == last + 1:
-                    last = number
-                    yield _frame(comment)
-                elif number > last:  # a gap (a lost message): read what is missing
-                    catch_up = True
-                    break
+                break
 
 
 @require_GET

@@ -152,6 +152,20 @@ def test_it_sends_heartbeats_catches_up_on_lost_news_and_ends_when_the_link_is_r
     assert '"body": "missed news"' in frames[2]
 
 
+def test_it_ends_the_stream_cleanly_when_redis_is_unreachable(token: str, settings: Any) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+
+    async def run() -> list[str]:
+        response = await AsyncClient().get(f"/invoice/{token}/comments/stream")
+        frames = await _read_events(response, 1)
+        with pytest.raises(StopAsyncIteration):
+            await _read_events(response, 1)
+        return frames
+
+    # The retry hint, then a clean end: the page polls until EventSource reconnects.
+    assert async_to_sync(run)() == ["retry: 3000"]
+
+
 def test_it_tells_eventsource_to_stop_when_the_stream_is_served_over_wsgi(
     client: Any, token: str
 ) -> None:
@@ -392,3 +406,12 @@ def test_it_shows_the_thread_read_only_to_a_viewer_and_hides_it_from_an_outsider
     assert 'name="comment_reply"' not in page.content.decode()
     client.force_login(outsider)
     assert client.get(url).status_code == 404
+
+
+def test_it_offers_the_write_modes_on_the_invoice_admin_page(
+    client: Any, invoice: Invoice, staff: Any
+) -> None:
+    client.force_login(staff)
+    form = client.get(f"/admin/invoices/invoice/{invoice.pk}/change/").context["adminform"].form
+    choices = [value for value, _label in form.fields["comment_write_mode"].choices]
+    assert choices == ["", "link", "email_code", "customer_session"]
