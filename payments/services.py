@@ -27,7 +27,7 @@ from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import AmountError
 from invoices.services import invoice_transition
 from payments import stripe_client
-from payments.crypto import decrypt_secret, encrypt_secret
+from payments.crypto import SecretUnreadable, decrypt_secret, encrypt_secret
 from payments.gates import pay_gate
 from payments.models import (
     AttemptKind,
@@ -112,8 +112,19 @@ def webhook_path(connection: StripeConnection) -> str:
 
 
 def _secret_key(company: Company) -> str:
-    connection = StripeConnection.objects.get(company=company, active=True)
-    return decrypt_secret(connection.secret_key_encrypted)
+    """The company's Stripe secret key; a PaymentProviderError (shown as "not available")
+    when Stripe was disconnected meanwhile or the key no longer decrypts (SECRET_KEY rotated
+    without a fallback: the company must reconnect)."""
+    connection = StripeConnection.objects.filter(company=company, active=True).first()
+    try:
+        if connection is None:
+            raise SecretUnreadable("No active Stripe connection.")
+        return decrypt_secret(connection.secret_key_encrypted)
+    except SecretUnreadable as exc:
+        logger.error("stripe.unusable_connection company=%s reason=%s", company.slug, exc)
+        raise stripe_client.PaymentProviderError(
+            _("Online payment is not available for this invoice right now."), code="not_connected"
+        ) from exc
 
 
 # Starting a payment ----------------------------------------------------------------------

@@ -173,3 +173,28 @@ def test_it_checks_ownership_in_the_admin(client: Any, tenant: Company, outsider
     client.force_login(outsider)
     page = client.get(f"/admin/payments/stripeconnection/{connection.pk}/change/")
     assert page.status_code == 404
+
+
+def test_it_explains_instead_of_crashing_when_the_key_no_longer_decrypts(
+    client: Any, tenant: Company, connected: StripeConnection
+) -> None:
+    token = share_token(make_invoice(tenant))
+    # What a SECRET_KEY rotation without SECRET_KEY_FALLBACKS leaves: a secret encrypted
+    # under a key we no longer have.
+    from cryptography.fernet import Fernet
+
+    unreadable = Fernet(Fernet.generate_key()).encrypt(b"sk_test_tenant").decode()
+    StripeConnection.objects.filter(pk=connected.pk).update(secret_key_encrypted=unreadable)
+    response = client.post(f"/invoice/{token}/pay", {"amount": "10.00"})
+    assert response.status_code == 502
+    assert "not available" in response.content.decode()
+
+
+def test_it_decrypts_with_a_fallback_key_after_rotation(
+    tenant: Company, connected: StripeConnection, settings: Any
+) -> None:
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "the-new-secret-key-after-rotation-0123456789abcdef"
+    settings.SECRET_KEY_FALLBACKS = [old]
+    connected.refresh_from_db()
+    assert decrypt_secret(connected.secret_key_encrypted) == "sk_test_tenant"
