@@ -4,10 +4,11 @@ what it costs the page, and that the page survives a broken tracking write."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import RequestFactory
 
 from invoices.models import Company, Invoice
@@ -168,10 +169,12 @@ def test_it_adds_one_query_to_a_request_in_autocommit(
     with django_assert_num_queries(1):
         view_record_for_request(invoice=invoice, request=_request())
     assert view_stats_for_invoice(invoice=invoice).view_count == 1
-    # Its asynchronous commit was local to that statement: later writes stay durable.
+    # Its settings (asynchronous commit, lock timeout) were local to that write.
     with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        assert cursor.fetchone() == ("on",)
+        cursor.execute(
+            "SELECT current_setting('synchronous_commit'), current_setting('lock_timeout')"
+        )
+        assert cursor.fetchone() == ("on", "0")
 
 
 def test_it_serves_the_page_when_the_tracking_write_fails(
@@ -189,6 +192,35 @@ def test_it_serves_the_page_when_the_tracking_write_fails(
     assert invoice.number in response.content.decode()
     assert "could not record a view" in caplog.text
     # The savepoint kept the request's transaction usable, and the failed write left nothing.
+    assert not ViewRecord.objects.filter(invoice=invoice).exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_it_serves_the_page_when_the_tracking_tables_are_locked(
+    client: Any, tenant: Company, caplog: Any
+) -> None:
+    invoice = factories.make_invoice(tenant)
+    token = factories.share_token(invoice)
+    # Another session holds the strongest lock on the statistics (as a migration would).
+    locker = connections.create_connection("default")
+    try:
+        with locker.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("LOCK TABLE tracking_invoiceviewstats IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            with caplog.at_level(logging.ERROR, logger="tracking.services"):
+                response = open_page(client, token)
+            waited = time.monotonic() - started
+            cursor.execute("ROLLBACK")
+    finally:
+        locker.close()
+
+    assert response.status_code == 200
+    assert invoice.number in response.content.decode()
+    # The write gave up after its one-second lock timeout instead of holding the page.
+    assert waited < 5
+    assert "could not record a view" in caplog.text
     assert not ViewRecord.objects.filter(invoice=invoice).exists()
 
 
