@@ -9,10 +9,12 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.views.decorators.http import require_GET, require_safe
+from django.views.defaults import page_not_found as default_page_not_found
 
 from invoices.selectors import customer_for_portal_token, invoice_for_share_token
 from payments.gates import pay_gate, stripe_connected
 from portal.i18n import DEFAULT_LANGUAGE, activate_language
+from portal.middleware import is_customer_facing
 from portal.presenters import (
     brand_color,
     invoice_document_html,
@@ -40,6 +42,13 @@ def not_found(request: HttpRequest) -> HttpResponse:
 
 
 # HEAD too: link checkers send it, and view tracking records it (not counted as a view).
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: the not-found page on customer-facing paths (see portal.middleware)."""
+    if is_customer_facing(request.path):
+        return not_found(request)
+    return default_page_not_found(request, exception)
+
+
 @require_safe
 def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
     invoice = invoice_for_share_token(token)

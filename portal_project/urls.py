@@ -14,3 +14,7 @@ urlpatterns = [
     path("", include("portal.urls")),
     path("", include("portal.embed.urls")),
 ]
+
+# Customer-facing paths that match no route (a truncated or mangled link) get the same
+# "Invoice not found" page as a bad token; other paths get Django's default 404.
+handler404 = "portal.views.page_not_found"

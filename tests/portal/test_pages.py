@@ -352,6 +352,17 @@ def test_it_answers_every_bad_token_with_the_same_page(
     assert len(headers) == 1  # not even a header tells the cases apart
 
 
+def test_it_answers_mangled_customer_paths_with_the_same_page(client: Any, token: str) -> None:
+    reference = client.get("/invoice/nope")
+    for path in ("/invoice/", f"/invoice/{token}/extra/parts", "/portal/", "/portal/a/b"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.content == reference.content
+        assert response["Cache-Control"] == "no-store"
+    # Elsewhere Django's own 404 page stays.
+    assert b"Invoice not found" not in client.get("/no-such-page").content
+
+
 def test_it_sends_the_customer_headers_everywhere(
     client: Any, token: str, portal_token: str
 ) -> None:
