@@ -123,3 +123,9 @@ def test_it_downloads_from_the_admin(client: Any, staff: Any, invoice: Invoice) 
 def test_it_checks_ownership_in_the_admin(client: Any, outsider: Any, invoice: Invoice) -> None:
     client.force_login(outsider)
     assert client.get(f"/admin/invoices/invoice/{invoice.pk}/pdf/").status_code == 404
+
+
+def test_it_documents_the_pdf_route_in_the_openapi_schema(client: Any) -> None:
+    schema = client.get("/api/v1/openapi.json").json()
+    operation = schema["paths"]["/api/v1/invoices/{invoice_id}/pdf"]["get"]
+    assert "application/pdf" in operation["responses"]["200"]["content"]
