@@ -321,6 +321,8 @@ def _outcome_of_intent(
 def checkout_reconcile(*, invoice: Invoice, attempt: CheckoutAttempt) -> PayOutcome:
     """After Checkout's redirect: ask Stripe how the session ended and record the payment if
     it succeeded (the webhook may have done it already; either way it counts once)."""
+    if not attempt.provider_id:
+        return PayOutcome("open")  # Stripe never answered the create call
     secret_key = _secret_key(invoice.company)
     session = stripe_client.checkout_session_retrieve(
         secret_key=secret_key, session_id=attempt.provider_id
@@ -338,6 +340,8 @@ def checkout_reconcile(*, invoice: Invoice, attempt: CheckoutAttempt) -> PayOutc
 
 def card_intent_reconcile(*, invoice: Invoice, attempt: CheckoutAttempt) -> PayOutcome:
     """The card's polling: Stripe's word on the intent, recorded if it succeeded."""
+    if not attempt.provider_id:
+        return PayOutcome("open")
     intent = stripe_client.payment_intent_retrieve(
         secret_key=_secret_key(invoice.company), intent_id=attempt.provider_id
     )

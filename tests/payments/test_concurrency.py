@@ -21,6 +21,7 @@ from tests.payments.conftest import (
     SECRET_KEY,
     WEBHOOK_SECRET,
     confirm_with_test_card,
+    http,
     pay_on_hosted_page,
 )
 
@@ -147,12 +148,13 @@ def test_it_counts_each_payment_once_under_webhook_chaos(
     tokens = {inv.pk: share_token(inv) for inv in (full, partial, by_card)}
     redirects: list[str] = []
 
-    for invoice, amount in ((full, 12050), (partial, 4000)):
-        base = f"{live_server.url}/invoice/{tokens[invoice.pk]}"
-        attempt = services.checkout_session_start(
-            invoice=invoice, amount=amount, return_base_url=base
+    for invoice, amount in ((full, "120.50"), (partial, "40.00")):
+        # The customer presses Pay on the invoice page: 303 to the hosted Checkout page.
+        status, headers, _body = http(
+            "POST", f"{live_server.url}/invoice/{tokens[invoice.pk]}/pay", {"amount": amount}
         )
-        redirects.append(pay_on_hosted_page(attempt.checkout_url))
+        assert status == 303
+        redirects.append(pay_on_hosted_page(headers["Location"]))
     card_attempt, _secret = services.card_intent_start(invoice=by_card, amount=3000)
     confirm_with_test_card(emulator.base_url, card_attempt.provider_id)
     redirects.append(
