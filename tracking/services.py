@@ -272,9 +272,10 @@ WITH record AS (
         last_viewed_at = GREATEST(tracking_invoiceviewstats.last_viewed_at,
                                   EXCLUDED.last_viewed_at)
 )
+SELECT id FROM record
 """
-_RETURN_ID = "SELECT id FROM record"
-# Autocommit: several statements in one query string run as one implicit transaction, so these
+# Autocommit: several statements in one query string (possible with client-side binding,
+# Django's default for psycopg 3) run as one implicit transaction, so these
 # settings last for this write only. A lock held on the tracking tables (a migration, a stuck
 # transaction) fails the write after a second instead of holding the page. The commit does not
 # wait for the WAL flush (3-4 ms of fsync on our machines, against 0.15 ms for the statement):
@@ -290,7 +291,7 @@ def _write_postgresql(record: ViewRecord, *, own_transaction: bool) -> None:
     settings_sql = _OWN_TRANSACTION_SETTINGS if own_transaction else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            settings_sql + _POSTGRESQL_WRITE + _RETURN_ID,
+            settings_sql + _POSTGRESQL_WRITE,
             {
                 "invoice": record.invoice_id,
                 "company": record.company_id,
