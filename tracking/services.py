@@ -75,6 +75,8 @@ SCANNER_AGENTS = re.compile(
     r"|crawler|spider|\+https?://",
     re.IGNORECASE,
 )
+# Control characters (NUL above all, which PostgreSQL text cannot hold) never belong in a UA.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 # Headers browsers send on speculative loads (Chrome, Safari, Firefox); none on a real open.
 PREFETCH_HEADERS = ("HTTP_SEC_PURPOSE", "HTTP_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
 
@@ -139,7 +141,7 @@ def visit_from_request(request: HttpRequest, *, invoice: Invoice) -> Visit:
     meta = request.META
     return Visit(
         ip=client_ip(meta, settings.TRUSTED_PROXY_COUNT),
-        user_agent=str(meta.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX_LENGTH],
+        user_agent=str(meta.get("HTTP_USER_AGENT", "")),
         method=(request.method or "GET").upper(),
         prefetch=_is_prefetch(meta),
         staff=_is_company_staff(request, invoice),
@@ -214,7 +216,7 @@ def view_record(
         viewed_at=now,
         source=source,
         ip=visit.ip,
-        user_agent=visit.user_agent[:USER_AGENT_MAX_LENGTH],
+        user_agent=_CONTROL_CHARACTERS.sub("", visit.user_agent)[:USER_AGENT_MAX_LENGTH],
         counted=not reason,
         reason=reason,
     )

@@ -68,6 +68,12 @@ def test_it_cuts_a_long_user_agent(invoice: Invoice) -> None:
     assert stored.user_agent.startswith("Mozilla/5.0")
 
 
+def test_it_strips_control_characters_from_the_user_agent(invoice: Invoice) -> None:
+    # NUL cannot be stored in PostgreSQL text: left in, it would fail the write.
+    view_record(invoice=invoice, visit=visit(user_agent="Mozilla/5.0\x00 (X11)\r\n Firefox/133.0"))
+    assert ViewRecord.objects.get(invoice=invoice).user_agent == "Mozilla/5.0 (X11) Firefox/133.0"
+
+
 # Client IP ------------------------------------------------------------------------------
 
 
