@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -118,7 +118,7 @@ def pg_connections() -> int:
 
 def redis_subscribers(channel: str) -> int:
     client = redis.Redis.from_url(settings.REDIS_URL)
-    counts = dict(client.pubsub_numsub(channel))
+    counts = dict(cast(list[tuple[bytes, int]], client.pubsub_numsub(channel)))
     return int(counts.get(channel.encode(), 0))
 
 
