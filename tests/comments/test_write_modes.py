@@ -285,3 +285,31 @@ def test_it_answers_not_found_for_a_bad_token(client: Any, token: str) -> None:
         assert response.status_code == 404
         assert b"Invoice not found" in response.content
     assert comment(client, bad).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/comments/code",
+        "/comments/verify",
+        "/comments/signin-link",
+        "/comments/totp/enrol",
+        "/comments/totp/confirm",
+        "/comments/signin/" + "0" * 54,
+    ],
+)
+def test_it_checks_ownership_of_every_comment_endpoint(client: Any, token: str, path: str) -> None:
+    bad = token[:-1] + ("A" if token[-1] != "A" else "B")
+    response = post_json(client, f"/invoice/{bad}{path}")
+    assert response.status_code == 404
+    assert b"Invoice not found" in response.content
+
+
+def test_it_posts_with_a_bounded_number_of_queries(
+    client: Any, token: str, django_assert_max_num_queries: Any
+) -> None:
+    # 1 the invoice by its share link, 2 the customer's authenticator, 3 the invoice row lock,
+    # 4 the last comment number, 5 the insert, 6 the needs-attention flag, 7 the audit row;
+    # 8-9 the savepoint around the write (tests run inside a transaction).
+    with django_assert_max_num_queries(9):
+        assert comment(client, token).status_code == 201
