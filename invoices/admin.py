@@ -19,6 +19,7 @@ from invoices.money import format_money
 from invoices.pdf.admin_mixin import InvoicePdfAdminMixin
 from invoices.selectors import UNPAID_STATUSES
 from invoices.transitions import IllegalTransition
+from payments.admin import PaymentInline
 from portal.comments.admin import InvoiceCommentsAdminMixin, NeedsAttentionFilter
 from preferences.admin import SentEmailInline, send_invoice_by_email
 from tracking.admin import ADMIN_CSS, view_log, views_badge
@@ -99,7 +100,7 @@ class InvoiceAdmin(
     # view_stats: the views badge reads the statistics from the same query (no query per row).
     list_select_related = ["customer", "company", "view_stats"]
     date_hierarchy = "issue_date"
-    inlines = [LineItemInline, SentEmailInline]
+    inlines = [LineItemInline, PaymentInline, SentEmailInline]
     readonly_fields = [
         "public_id",
         "number",

@@ -82,6 +82,42 @@ class StripeConnectionAdmin(TenantScopedAdmin):
         obj.webhook_key, obj.secret_key_hint = connection.webhook_key, connection.secret_key_hint
 
 
+class PaymentInline(admin.TabularInline):  # type: ignore[type-arg]
+    """On the invoice page: its payments, refunds and overpayment flags (read-only)."""
+
+    model = Payment
+    fk_name = "invoice"
+    fields = readonly_fields = (
+        "public_id",
+        "created_at",
+        "amount_display",
+        "amount_refunded",
+        "status",
+        "method",
+        "source",
+        "flagged_overpayment",
+        "review_reason",
+    )
+    extra = 0
+    can_delete = False
+    ordering = ["-created_at"]
+    verbose_name_plural = _("Payments")
+
+    @admin.display(description=_("Amount"))
+    def amount_display(self, obj: Payment) -> str:
+        return format_money(obj.amount, obj.currency, "en")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The invoice admin (TenantScopedAdmin) already decided who sees this invoice.
+        return True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class FlaggedFilter(admin.SimpleListFilter):
     title = _("needs review")
     parameter_name = "flagged"

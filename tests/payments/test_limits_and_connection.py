@@ -198,3 +198,38 @@ def test_it_decrypts_with_a_fallback_key_after_rotation(
     settings.SECRET_KEY_FALLBACKS = [old]
     connected.refresh_from_db()
     assert decrypt_secret(connected.secret_key_encrypted) == "sk_test_tenant"
+
+
+def test_it_lists_an_invoices_payments_and_flags_in_the_admin(
+    client: Any, tenant: Company, staff: Any
+) -> None:
+    invoice = make_invoice(tenant, lines=[("Work", "1", 1000, "0")])
+    for intent in ("pi_admin_one", "pi_admin_two"):  # the second one overpays
+        services.payment_record(
+            company=tenant,
+            received=services.ReceivedPayment(
+                intent_id=intent, amount=1000, currency="usd", invoice_public_id=invoice.public_id
+            ),
+            source="webhook",
+        )
+    client.force_login(staff)
+    page = client.get(f"/admin/invoices/invoice/{invoice.pk}/change/").content.decode()
+    assert page.count("pay_") >= 2
+    flagged = client.get("/admin/payments/payment/?flagged=yes").content.decode()
+    assert flagged.count('class="field-public_id"') == 1
+
+
+def test_it_hides_other_companies_payments_in_the_admin(
+    client: Any, tenant: Company, outsider: Any
+) -> None:
+    invoice = make_invoice(tenant)
+    payment, _created = services.payment_record(
+        company=tenant,
+        received=services.ReceivedPayment(
+            intent_id="pi_hidden", amount=1000, currency="usd", invoice_public_id=invoice.public_id
+        ),
+        source="webhook",
+    )
+    client.force_login(outsider)
+    assert payment.public_id not in client.get("/admin/payments/payment/").content.decode()
+    assert client.get(f"/admin/payments/payment/{payment.pk}/change/").status_code == 404
