@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from invoices import events
@@ -184,6 +184,13 @@ def _metadata(invoice: Invoice, attempt: CheckoutAttempt) -> dict[str, str]:
     }
 
 
+def _stripe_key(attempt: CheckoutAttempt) -> str:
+    # The request carries words in the page's language (the product name, Checkout's locale),
+    # and Stripe refuses one key with two bodies: the same attempt opened in another language
+    # gets its own, equally fixed, key.
+    return f"{attempt.idempotency_key}:{translation.get_language() or 'en'}"
+
+
 def _description(invoice: Invoice) -> str:
     return _("Invoice %(number)s from %(company)s") % {
         "number": invoice.number,
@@ -211,7 +218,8 @@ def checkout_session_start(
         metadata=_metadata(invoice, attempt),
         success_url=f"{return_base_url}/pay/success{query}",
         cancel_url=f"{return_base_url}/pay/cancel{query}",
-        idempotency_key=attempt.idempotency_key,
+        idempotency_key=_stripe_key(attempt),
+        locale=locale,
     )
     attempt.provider_id = session.id
     attempt.provider_intent_id = session.payment_intent or ""
@@ -233,7 +241,7 @@ def card_intent_start(
         description=_description(invoice),
         receipt_email=invoice.customer.email or None,
         metadata=_metadata(invoice, attempt),
-        idempotency_key=attempt.idempotency_key,
+        idempotency_key=_stripe_key(attempt),
     )
     attempt.provider_id = attempt.provider_intent_id = intent.id
     attempt.save(update_fields=["provider_id", "provider_intent_id", "updated_at"])

@@ -180,6 +180,7 @@ def checkout_session_create(
     success_url: str,
     cancel_url: str,
     idempotency_key: str,
+    locale: str = "auto",
 ) -> CheckoutSession:
     started = time.monotonic()
     params: dict[str, Any] = {
@@ -199,6 +200,8 @@ def checkout_session_create(
         "client_reference_id": metadata.get("invoice", ""),
         "success_url": success_url,
         "cancel_url": cancel_url,
+        # The hosted page speaks the language our invoice page spoke (en, de, fr, es).
+        "locale": locale,
     }
     if customer_email:
         params["customer_email"] = customer_email

@@ -219,3 +219,17 @@ def test_it_refuses_a_void_invoice_even_with_an_old_form(
     response = _post_pay(client, token, "10.00")
     assert response.status_code == 409
     assert CheckoutAttempt.objects.count() == 0
+
+
+def test_it_opens_checkout_in_the_page_language_even_after_an_english_click(
+    client: Any, tenant: Company, connected: StripeConnection
+) -> None:
+    token = share_token(make_invoice(tenant))
+    english = _post_pay(client, token, "10.00")
+    german = client.post(f"/invoice/{token}/pay?lang=de", {"amount": "10.00"})
+    # Same amount, other language: not Stripe's "same key, other body" error but a session.
+    assert (english.status_code, german.status_code) == (303, 303)
+    assert (
+        client.post(f"/invoice/{token}/pay?lang=de", {"amount": "10.00"})["Location"]
+        == (german["Location"])
+    )
