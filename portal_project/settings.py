@@ -232,10 +232,17 @@ _STRIPE_CHECKOUT_ORIGIN = (
     if _STRIPE_API_ORIGIN == "https://api.stripe.com"
     else _STRIPE_API_ORIGIN
 )
+# Real Stripe.js also loads from its subdomains and shows 3-D Secure in a hooks.stripe.com
+# frame (Stripe's documented CSP); the local stand-in needs only its own origin.
+_STRIPE_JS_EXTRA = (
+    ["https://*.js.stripe.com", "https://hooks.stripe.com"]
+    if _STRIPE_JS_ORIGIN == "https://js.stripe.com"
+    else []
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
-        "script-src": [SELF, NONCE, _STRIPE_JS_ORIGIN],
+        "script-src": [SELF, NONCE, _STRIPE_JS_ORIGIN, *_STRIPE_JS_EXTRA],
         "style-src": [SELF, NONCE],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
@@ -245,7 +252,7 @@ CONTENT_SECURITY_POLICY = {
             _STRIPE_JS_ORIGIN,
             *([_origin(COMMENTS_STREAM_BASE_URL)] if COMMENTS_STREAM_BASE_URL else []),
         ],
-        "frame-src": [SELF, _STRIPE_JS_ORIGIN],
+        "frame-src": [SELF, _STRIPE_JS_ORIGIN, *_STRIPE_JS_EXTRA],
         "frame-ancestors": [NONE],
         "form-action": [SELF, _STRIPE_CHECKOUT_ORIGIN],
         "base-uri": [NONE],
