@@ -164,7 +164,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, threads: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(
         [
@@ -173,10 +173,11 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
             "wsgi",
             "--workers",
             "2",
-            # Few threads per worker: the GIL runs one at a time anyway, and each thread keeps
-            # a database connection open (PostgreSQL allows 100 by default).
+            # Python runs one thread at a time, but a thread waiting on PostgreSQL or Redis
+            # lets another work; each thread keeps a database connection open (2 x 8 = 16,
+            # PostgreSQL allows 100 by default).
             "--blocking-threads",
-            "2",
+            str(threads),
             "--host",
             "127.0.0.1",
             "--port",
@@ -260,6 +261,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=1, help="measure each URL this many times")
+    parser.add_argument("--threads", type=int, default=8, help="granian threads per worker")
     args = parser.parse_args()
 
     ensure_database(os.environ["DATABASE_URL"])
@@ -273,7 +275,7 @@ def main() -> int:
 
     load = run_wrk if shutil.which("wrk") else run_python
     port = free_port()
-    server = start_server(port)
+    server = start_server(port, args.threads)
     base = f"http://127.0.0.1:{port}"
     urls = {
         "plain": base + "/bench/plain",
@@ -294,7 +296,7 @@ def main() -> int:
 
     generator = "wrk" if load is run_wrk else "python"
     print(
-        f"\ngranian WSGI, 2 workers, {generator}, {CONNECTIONS} connections, "
+        f"\ngranian WSGI, 2 workers x {args.threads} threads, {generator}, {CONNECTIONS} connections, "
         f"{args.duration}s x {args.rounds}"
     )
     summary = {
