@@ -13,7 +13,7 @@ from django.views.defaults import page_not_found as default_page_not_found
 
 from invoices.selectors import customer_for_portal_token, invoice_for_share_token
 from payments.gates import pay_gate, stripe_connected
-from portal.i18n import DEFAULT_LANGUAGE, activate_language
+from portal.i18n import activate_language, negotiate_language
 from portal.middleware import is_customer_facing
 from portal.presenters import (
     brand_color,
@@ -34,9 +34,10 @@ def view_source(request: HttpRequest) -> str:
 
 def not_found(request: HttpRequest) -> HttpResponse:
     """The one "Invoice not found" page, 404. Byte-identical for unknown, malformed, revoked
-    and expired tokens (and for any app's bad token): it depends on nothing but a fixed
-    language, so no response can hint which case it was, nor that a token once existed."""
-    with translation.override(DEFAULT_LANGUAGE):
+    and expired tokens (and for any app's bad token): it depends only on the browser's
+    language (``?lang=``, Accept-Language; never on the customer or company a token might
+    name), so no response can hint which case it was, nor that a token once existed."""
+    with translation.override(negotiate_language(request, customer=None, company=None)):
         body = render_to_string("portal/not_found.html")
     return HttpResponse(body, status=404)
 

@@ -284,7 +284,7 @@ def test_it_works_without_the_cache(
         }
     }
     # Every cache call fails (as when Redis is down): the pages are served uncached.
-    with pytest.raises(Exception, match="(?i)connect"):
+    with pytest.raises(Exception, match=r"(?i)connect"):
         cache.get("anything")
     for url in (f"/invoice/{token}", f"/portal/{portal_token}"):
         assert client.get(url).status_code == 200
@@ -350,6 +350,12 @@ def test_it_answers_every_bad_token_with_the_same_page(
     assert b"Invoice not found" in bodies.pop()
     headers = {tuple(sorted((k, v) for k, v in r.headers.items())) for r in responses}
     assert len(headers) == 1  # not even a header tells the cases apart
+    # In the browser's language, the same for every case too.
+    german = {
+        client.get(f"/invoice/{t}", HTTP_ACCEPT_LANGUAGE="de").content
+        for t in (unknown, revoked, expired)
+    }
+    assert len(german) == 1 and "Rechnung nicht gefunden" in german.pop().decode()
 
 
 def test_it_answers_mangled_customer_paths_with_the_same_page(client: Any, token: str) -> None:
@@ -381,6 +387,28 @@ def test_it_sends_the_customer_headers_everywhere(
         assert "frame-ancestors 'none'" in csp
         assert "'unsafe-inline'" not in csp
         assert "script-src 'self'" in csp
+
+
+def test_it_sends_the_customer_headers_on_every_app_route(
+    client: Any, token: str, portal_token: str
+) -> None:
+    # Whatever app answers under a customer-facing prefix, and whatever it answers (pages,
+    # JSON, 404s, refusals), the middleware adds the contract's headers.
+    responses = [
+        client.get(f"/invoice/{token}/pdf"),
+        client.get(f"/invoice/{token}/comments"),
+        client.post(f"/invoice/{token}/pay", {"amount": "1.00"}),
+        client.get("/invoice/bogus/pdf"),
+        client.get("/preferences/bogus"),
+        client.get("/preferences/bogus.json"),
+        client.post("/unsubscribe/bogus"),
+        client.get("/embed.js"),
+        client.get("/embed/pub_bogus"),
+    ]
+    for response in responses:
+        for name, value in CUSTOMER_HEADERS.items():
+            assert response[name] == value, (response.request["PATH_INFO"], name)
+        assert "Content-Security-Policy" in response
 
 
 def test_it_gives_scripts_and_styles_the_nonce(client: Any, token: str) -> None:
