@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from invoices.models import Invoice
 from invoices.money import AmountError
 from invoices.selectors import invoice_for_share_token
-from payments import selectors, services, stripe_client
+from payments import selectors, services, stripe_client, webhooks
 from payments.gates import pay_gate, stripe_connected
 from payments.models import AttemptKind
 from payments.ratelimits import pay_limited, poll_limited
@@ -227,17 +227,15 @@ def card_status(request: HttpRequest, token: str, attempt_id: str) -> HttpRespon
 def stripe_webhook(request: HttpRequest, webhook_key: str) -> HttpResponse:
     """POST /webhooks/stripe/<company-key>: verify with the company's signing secret (400 if
     bad or stale), store the event (unique id) and queue it in one transaction, answer 200."""
-    connection = selectors.connection_for_webhook_key(webhook_key)
-    if connection is None:
-        raise Http404
     try:
-        event = stripe_client.webhook_event_verify(
+        created = webhooks.webhook_receive(
+            webhook_key=webhook_key,
             payload=request.body,
             signature=request.headers.get("Stripe-Signature", ""),
-            secret=services.connection_webhook_secret(connection),
         )
+    except webhooks.UnknownEndpoint:
+        raise Http404 from None
     except stripe_client.BadSignature as exc:
         logger.warning("webhook.bad_signature key=%s reason=%s", webhook_key, exc)
         return JsonResponse({"error": "invalid signature"}, status=400)
-    _row, created = services.webhook_event_store(connection=connection, event=event)
     return JsonResponse({"received": True, "duplicate": not created})

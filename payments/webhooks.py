@@ -1,8 +1,9 @@
 """Stripe webhooks: verify, store, process.
 
-The view (payments.views.stripe_webhook) verifies the signature with the company's own
-signing secret (400 when missing, forged or stale), stores the event with its unique id in
-the same transaction that queues processing, and answers 200 at once. Celery then runs
+webhook_receive() (called by the thin view payments.views.stripe_webhook) verifies the
+signature with the company's own signing secret (400 when missing, forged or stale), stores
+the event with its unique id in the same transaction that queues processing; the view then
+answers 200 at once. Celery then runs
 webhook_event_process(), which claims the event with a conditional UPDATE (so two workers
 never process one event), runs the handler for its type from HANDLERS, and records the
 outcome and any error on the event row. Handlers are idempotent: every payment is keyed by
@@ -20,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from invoices.models import Company
-from payments import services, stripe_client
+from payments import selectors, services, stripe_client
 from payments.models import AttemptStatus, WebhookEvent, WebhookEventStatus
 
 logger = logging.getLogger("payments.webhooks")
@@ -100,6 +101,26 @@ HANDLERS: dict[str, Handler] = {
     "payment_intent.payment_failed": _intent_failed,
     "charge.refunded": _charge_refunded,
 }
+
+
+class UnknownEndpoint(Exception):
+    """No active Stripe connection has this webhook key."""
+
+
+def webhook_receive(*, webhook_key: str, payload: bytes, signature: str) -> bool:
+    """Verify a delivery with the signing secret of the company the URL names, then store it
+    (processing is queued on commit). True for a new event, False for a repeat.
+    Raises UnknownEndpoint (answer 404) or stripe_client.BadSignature (answer 400)."""
+    connection = selectors.connection_for_webhook_key(webhook_key)
+    if connection is None:
+        raise UnknownEndpoint(webhook_key)
+    event = stripe_client.webhook_event_verify(
+        payload=payload,
+        signature=signature,
+        secret=services.connection_webhook_secret(connection),
+    )
+    _row, created = services.webhook_event_store(connection=connection, event=event)
+    return created
 
 
 def _claim(event_pk: int) -> bool:
