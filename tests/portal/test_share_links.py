@@ -129,3 +129,34 @@ def test_it_gives_each_portal_row_its_own_invoice_link(tenant: Company, customer
     assert links[invoices[0].pk].selector == existing.selector  # a live link is reused
     again = services.share_links_for_portal(invoices=invoices)
     assert {k: v.selector for k, v in again.items()} == {k: v.selector for k, v in links.items()}
+
+
+def test_it_shares_idempotently_and_revokes_through_the_api(
+    api_client: Any, invoice: Invoice, customer: Customer
+) -> None:
+    url = f"/api/v1/invoices/{invoice.public_id}/share-link"
+    first = api_client.post(url).json()
+    second = api_client.post(url).json()
+    assert first == second
+    assert first["url"].endswith(f"/invoice/{first['token']}")
+    assert api_client.get(f"/invoice/{first['token']}").status_code == 200
+    assert api_client.delete(url).status_code == 204
+    assert api_client.get(f"/invoice/{first['token']}").status_code == 404
+
+    portal = f"/api/v1/customers/{customer.public_id}/portal-link"
+    link = api_client.post(portal).json()
+    assert api_client.post(portal).json() == link
+    assert api_client.get(f"/portal/{link['token']}").status_code == 200
+    assert api_client.delete(portal).status_code == 204
+    assert api_client.get(f"/portal/{link['token']}").status_code == 404
+
+
+def test_it_never_opens_a_draft_even_with_a_link_row(
+    client: Any, tenant: Company, customer: Customer
+) -> None:
+    # The service refuses to share drafts; even a link row made behind its back opens nothing.
+    draft = factories.make_invoice(tenant, customer, status="draft")
+    link = ShareLink.objects.create(
+        kind="invoice", company=tenant, customer=customer, invoice=draft, selector=new_selector()
+    )
+    assert client.get(f"/invoice/{services.share_link_token(link)}").status_code == 404
