@@ -176,3 +176,17 @@ def test_it_shows_the_not_found_page_accessibly(
         context.close()
     assert result["testEngine"]["name"] == "axe-core"
     assert [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")] == []
+
+
+def test_it_reads_well_in_german_on_a_phone(
+    live_server: Any, page: Any, seeded: dict[str, Any], screenshot: Any
+) -> None:
+    for url in (seeded["invoice_url"], seeded["portal_url"]):
+        _open(page, live_server.url + url + "?lang=de", PHONE)
+        assert page.locator("html").get_attribute("lang") == "de"
+        _no_horizontal_scroll(page)
+        screenshot(page, "invoice" if url.startswith("/invoice") else "portal")
+    assert page.get_by_test_id("outstanding").inner_text() == "4.916,20\xa0€"
+    _open(page, live_server.url + seeded["invoice_url"] + "?lang=de", PHONE)
+    assert page.get_by_test_id("amount-due").inner_text() == "4.886,20\xa0€"
+    assert page.get_by_role("link", name="PDF herunterladen").is_visible()
