@@ -61,8 +61,30 @@ def publish(*, invoice_id: int, comment: Payload) -> None:
 
 class Subscription(Protocol):
     async def receive(self, timeout: float) -> list[Payload] | None:
-        """The comments published within ``timeout`` seconds, or None if none came."""
+        """The comments published within ``timeout`` seconds, or None if none came. Raises
+        ``redis.ConnectionError`` once the fan-out has failed (the stream then ends)."""
         ...
+
+
+# A listener's queue receives comment payloads, or this marker when the fan-out broke.
+_FAILED: Payload = {"failed": True}
+
+
+class _QueueSubscription:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Payload] = asyncio.Queue()
+
+    async def receive(self, timeout: float) -> list[Payload] | None:
+        try:
+            first = await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return None
+        batch = [first]
+        while not self.queue.empty():
+            batch.append(self.queue.get_nowait())
+        if any(item is _FAILED for item in batch):
+            raise redis.ConnectionError("the comment fan-out lost Redis")
+        return batch
 
 
 # In-process fallback ------------------------------------------------------------------------
@@ -82,82 +104,123 @@ def _local_publish(invoice_id: int, comment: Payload) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, comment)
 
 
-class _LocalSubscription:
-    def __init__(self, invoice_id: int) -> None:
-        self.invoice_id = invoice_id
-        self.queue: asyncio.Queue[Payload] = asyncio.Queue()
-        self.entry: _Listener = (asyncio.get_running_loop(), self.queue)
-        with _local_lock:
-            _local_listeners[invoice_id].add(self.entry)
+# Redis: one connection per event loop (one per ASGI worker), shared by all its streams -------
 
-    async def receive(self, timeout: float) -> list[Payload] | None:
-        try:
-            first = await asyncio.wait_for(self.queue.get(), timeout)
-        except TimeoutError:
-            return None
-        batch = [first]
-        while not self.queue.empty():
-            batch.append(self.queue.get_nowait())
-        return batch
 
-    def close(self) -> None:
-        with _local_lock:
-            listeners = _local_listeners.get(self.invoice_id)
+class _RedisHub:
+    """Subscribes to a channel while at least one stream of that invoice is open, and hands
+    each message to those streams' queues. Closes itself when the last stream leaves."""
+
+    def __init__(self, url: str) -> None:
+        self.client = aioredis.Redis.from_url(url, socket_connect_timeout=2)
+        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self.queues: dict[str, set[asyncio.Queue[Payload]]] = defaultdict(set)
+        self.lock = asyncio.Lock()
+        self.reader: asyncio.Task[None] | None = None
+        self.closed = False
+
+    async def add(self, channel: str, queue: asyncio.Queue[Payload]) -> bool:
+        """Join; False if this hub closed meanwhile (the caller then starts a new one)."""
+        async with self.lock:
+            if self.closed:
+                return False
+            if not self.queues.get(channel):
+                await self.pubsub.subscribe(channel)
+            self.queues[channel].add(queue)
+            if self.reader is None:
+                self.reader = asyncio.create_task(self._read())
+            return True
+
+    async def remove(self, channel: str, queue: asyncio.Queue[Payload]) -> None:
+        async with self.lock:
+            listeners = self.queues.get(channel)
             if listeners is not None:
-                listeners.discard(self.entry)
+                listeners.discard(queue)
                 if not listeners:
-                    del _local_listeners[self.invoice_id]
+                    del self.queues[channel]
+                    with contextlib.suppress(redis.RedisError, OSError):
+                        await self.pubsub.unsubscribe(channel)
+            if not self.queues:
+                await self._close()
 
+    async def _read(self) -> None:
+        try:
+            while not self.closed:
+                message = await self.pubsub.get_message(timeout=1.0)
+                if message is None or message.get("type") != "message":
+                    continue
+                channel = message["channel"]
+                channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+                try:
+                    payload = json.loads(message["data"])
+                except (TypeError, ValueError):
+                    payload = None
+                # A message we cannot read still means "something new": an empty payload
+                # makes the stream read the database.
+                item = payload if isinstance(payload, dict) else {}
+                for queue in list(self.queues.get(channel, ())):
+                    queue.put_nowait(item)
+        except (redis.RedisError, OSError):
+            logger.warning("comments: the Redis fan-out failed", exc_info=True)
+            self._fail()
 
-# Redis ------------------------------------------------------------------------------------
+    def _fail(self) -> None:
+        # Every stream ends (and reconnects later through a fresh hub).
+        self.closed = True
+        _hubs.pop(asyncio.get_running_loop(), None)
+        for listeners in self.queues.values():
+            for queue in listeners:
+                queue.put_nowait(_FAILED)
 
-
-class _RedisSubscription:
-    def __init__(self, pubsub: Any) -> None:
-        self.pubsub = pubsub
-
-    async def receive(self, timeout: float) -> list[Payload] | None:
+    async def _close(self) -> None:
+        self.closed = True
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (left := deadline - loop.time()) > 0:
-            # None both on timeout and for the (ignored) subscribe confirmation.
-            message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=left)
-            if message is None or message.get("type") != "message":
-                continue
-            try:
-                payload = json.loads(message["data"])
-            except (TypeError, ValueError):
-                payload = None
-            # A message we cannot read still means "something new": an empty batch makes the
-            # stream read the database.
-            return [payload] if isinstance(payload, dict) else []
-        return None
+        if _hubs.get(loop) is self:
+            del _hubs[loop]
+        if self.reader is not None and self.reader is not asyncio.current_task():
+            self.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, redis.RedisError, OSError):
+                await self.reader
+        with contextlib.suppress(redis.RedisError, OSError):
+            await self.pubsub.aclose()
+            await self.client.aclose()
+
+
+_hubs: dict[asyncio.AbstractEventLoop, _RedisHub] = {}
 
 
 @contextlib.asynccontextmanager
 async def subscribe(*, invoice_id: int) -> AsyncIterator[Subscription]:
     """Listen for one invoice's new comments for as long as the ``async with`` lasts."""
+    subscription = _QueueSubscription()
     if not settings.REDIS_URL:
-        local = _LocalSubscription(invoice_id)
+        entry: _Listener = (asyncio.get_running_loop(), subscription.queue)
+        with _local_lock:
+            _local_listeners[invoice_id].add(entry)
         try:
-            yield local
+            yield subscription
         finally:
-            local.close()
+            with _local_lock:
+                _local_listeners[invoice_id].discard(entry)
+                if not _local_listeners[invoice_id]:
+                    del _local_listeners[invoice_id]
         return
 
-    client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
-    pubsub = client.pubsub()
+    loop = asyncio.get_running_loop()
+    channel = channel_name(invoice_id)
+    while True:
+        hub = _hubs.get(loop)
+        if hub is None or hub.closed:
+            hub = _hubs[loop] = _RedisHub(settings.REDIS_URL)
+        try:
+            if await hub.add(channel, subscription.queue):
+                break
+        except BaseException:
+            # Shielded: a stream cancelled while subscribing must not leave the hub half open.
+            await asyncio.shield(hub.remove(channel, subscription.queue))
+            raise
     try:
-        await pubsub.subscribe(channel_name(invoice_id))
-        yield _RedisSubscription(pubsub)
+        yield subscription
     finally:
-        # Shielded: a cancelled stream (the viewer left) must still give its connection back.
-        await asyncio.shield(_close_redis(client, pubsub))
-
-
-async def _close_redis(client: Any, pubsub: Any) -> None:
-    try:
-        await pubsub.aclose()
-        await client.aclose()
-    except (redis.RedisError, OSError):
-        logger.debug("comments: closing a Redis subscription failed", exc_info=True)
+        # Shielded: a cancelled stream (the viewer left) must still leave the hub.
+        await asyncio.shield(hub.remove(channel, subscription.queue))

@@ -78,18 +78,42 @@ def test_it_stops_answering_once_the_link_is_revoked(
 # Server-sent events -------------------------------------------------------------------------
 
 
-async def _read_events(response: Any, count: int, timeout: float = 5.0) -> list[str]:
-    """The next ``count`` SSE frames (comment frames, heartbeats and the retry hint)."""
-    stream = response.streaming_content
-    frames: list[str] = []
-    buffer = ""
-    while len(frames) < count:
-        chunk = await asyncio.wait_for(stream.__anext__(), timeout)
-        buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
-        while "\n\n" in buffer and len(frames) < count:
-            frame, buffer = buffer.split("\n\n", 1)
+class _Viewer:
+    """Reads a streaming response the way Django's ASGI handler does: one task iterates it,
+    and a viewer leaving cancels that task (which is what closes the stream server-side)."""
+
+    def __init__(self, response: Any) -> None:
+        self.frames: asyncio.Queue[str | None] = asyncio.Queue()
+        self.task = asyncio.create_task(self._pump(response))
+
+    async def _pump(self, response: Any) -> None:
+        buffer = ""
+        async for chunk in response.streaming_content:
+            buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
+            while "\n\n" in buffer:
+                frame, buffer = buffer.split("\n\n", 1)
+                await self.frames.put(frame)
+        await self.frames.put(None)
+
+    async def read(self, count: int, timeout: float = 5.0) -> list[str]:
+        """The next ``count`` frames (comments, heartbeats, the retry hint)."""
+        frames = []
+        for _ in range(count):
+            frame = await asyncio.wait_for(self.frames.get(), timeout)
+            if frame is None:
+                raise StopAsyncIteration
             frames.append(frame)
-    return frames
+        return frames
+
+    async def leave(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+async def _open_stream(url: str, **headers: str) -> _Viewer:
+    response = await AsyncClient().get(url, headers=headers)
+    assert response.status_code == 200
+    return _Viewer(response)
 
 
 @pytest.mark.parametrize("fan_out", ["redis", "in-process"])
@@ -112,18 +136,18 @@ def test_it_streams_comments_resuming_after_last_event_id(
             post(invoice, "live <b>news</b>")
 
     async def run() -> list[str]:
-        client = AsyncClient()
-        response = await client.get(
+        response = await AsyncClient().get(
             f"/invoice/{token}/comments/stream", headers={"Last-Event-ID": "1"}
         )
         assert response.status_code == 200
         assert response["Content-Type"].startswith("text/event-stream")
         assert response["Cache-Control"] == "no-store"
-        frames = await _read_events(response, 3)
+        viewer = _Viewer(response)
+        frames = await viewer.read(3)
         # A comment saved while the stream waits is pushed through the fan-out.
         await sync_to_async(post_live)()
-        frames += await _read_events(response, 1)
-        await response.streaming_content.aclose()
+        frames += await viewer.read(1)
+        await viewer.leave()
         return frames
 
     frames = async_to_sync(run)()
@@ -135,6 +159,49 @@ def test_it_streams_comments_resuming_after_last_event_id(
     assert "event: comment" in frames[1]
 
 
+def test_it_shares_one_redis_subscription_among_the_streams_of_a_process(
+    tenant: Company, invoice: Invoice, token: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    import redis
+    from django.conf import settings
+
+    from portal.comments import realtime
+
+    if not settings.REDIS_URL:
+        pytest.skip("REDIS_URL is not set")
+    other = factories.make_invoice(tenant)
+    other_token = factories.share_token(other)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+
+    def post_live() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            post(invoice, "to both")
+
+    async def run() -> tuple[dict[bytes, int], list[list[str]]]:
+        viewers = [
+            await _open_stream(f"/invoice/{t}/comments/stream") for t in (token, token, other_token)
+        ]
+        for viewer in viewers:
+            await viewer.read(1)  # the retry hint
+        await asyncio.sleep(0.2)  # every stream reaches its subscription
+        channels = [realtime.channel_name(invoice.pk), realtime.channel_name(other.pk)]
+        subscribers = dict(client.pubsub_numsub(*channels))
+        await sync_to_async(post_live)()
+        received = [await viewer.read(1) for viewer in viewers[:2]]
+        for viewer in viewers:
+            await viewer.leave()
+        assert realtime._hubs == {}  # the last viewer out closed the connection
+        return subscribers, received
+
+    subscribers, received = async_to_sync(run)()
+    # One connection per process subscribes once per invoice, however many viewers it has.
+    assert subscribers == {
+        realtime.channel_name(invoice.pk).encode(): 1,
+        realtime.channel_name(other.pk).encode(): 1,
+    }
+    assert all('"body": "to both"' in frames[0] for frames in received)
+
+
 def test_it_sends_heartbeats_catches_up_on_lost_news_and_ends_when_the_link_is_revoked(
     invoice: Invoice, token: str, monkeypatch: Any
 ) -> None:
@@ -144,15 +211,19 @@ def test_it_sends_heartbeats_catches_up_on_lost_news_and_ends_when_the_link_is_r
     monkeypatch.setattr(views, "HEARTBEAT_SECONDS", 0.2)
 
     async def run() -> list[str]:
-        response = await AsyncClient().get(f"/invoice/{token}/comments/stream")
-        frames = await _read_events(response, 2)
+        viewer = await _open_stream(f"/invoice/{token}/comments/stream")
+        frames = await viewer.read(2)
         # Saved without its news reaching the stream (the transaction never commits here):
         # the next heartbeat's re-read still delivers it.
         await sync_to_async(post)(invoice, "missed news")
-        frames += await _read_events(response, 1)
+        while (frame := (await viewer.read(1))[0]) == ": heartbeat":
+            pass
+        frames.append(frame)
         await sync_to_async(share_link_revoke)(invoice=invoice)
+        # At most a heartbeat already on its way, then the stream ends.
         with pytest.raises(StopAsyncIteration):
-            await _read_events(response, 1)
+            for _ in range(3):
+                assert await viewer.read(1) == [": heartbeat"]
         return frames
 
     frames = async_to_sync(run)()
@@ -165,10 +236,10 @@ def test_it_ends_the_stream_cleanly_when_redis_is_unreachable(token: str, settin
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
 
     async def run() -> list[str]:
-        response = await AsyncClient().get(f"/invoice/{token}/comments/stream")
-        frames = await _read_events(response, 1)
+        viewer = await _open_stream(f"/invoice/{token}/comments/stream")
+        frames = await viewer.read(1)
         with pytest.raises(StopAsyncIteration):
-            await _read_events(response, 1)
+            await viewer.read(1)
         return frames
 
     # The retry hint, then a clean end: the page polls until EventSource reconnects.
