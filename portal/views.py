@@ -42,7 +42,6 @@ def not_found(request: HttpRequest) -> HttpResponse:
     return HttpResponse(body, status=404)
 
 
-# HEAD too: link checkers send it, and view tracking records it (not counted as a view).
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404: the not-found page on customer-facing paths (see portal.middleware)."""
     if is_customer_facing(request.path):
@@ -50,6 +49,7 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return default_page_not_found(request, exception)
 
 
+# HEAD too: link checkers send it, and view tracking records it (not counted as a view).
 @require_safe
 def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
     invoice = invoice_for_share_token(token)

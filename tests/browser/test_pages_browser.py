@@ -126,7 +126,10 @@ def test_it_switches_to_the_pdf_preview(
     _open(page, live_server.url + seeded["invoice_url"], DESKTOP)
     frame = page.locator(".pdf-frame")
     assert frame.get_attribute("src") is None  # not loaded until asked for
-    page.get_by_role("link", name="PDF preview").click()
+    with page.expect_response(lambda r: "/pdf?inline=1" in r.url, timeout=30_000) as pdf:
+        page.get_by_role("link", name="PDF preview").click()
+    assert pdf.value.status == 200
+    assert pdf.value.headers["content-type"] == "application/pdf"
     assert frame.is_visible()
     # The PDF speaks the page's language (?lang=), so a ?lang= override carries over.
     assert "/pdf?inline=1&lang=en" in frame.get_attribute("src", timeout=2000)
