@@ -9,6 +9,7 @@ Formatting happens in Python (Babel through ``invoices.money.format_money`` and
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import hashlib
@@ -139,10 +140,39 @@ def invoice_status_badge(invoice: Invoice, *, today: dt.date | None = None) -> S
     return StatusBadge("open", _("Open"))
 
 
+# Logos are inlined as data: URIs (the CSP allows img-src data:): nothing serves MEDIA_ROOT to
+# customers, and the page (cached) and the PDF then need no second request. Larger files keep
+# their media URL.
+LOGO_INLINE_MAX_BYTES = 200_000
+_LOGO_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+}
+
+
+def logo_src(company: Company) -> str:
+    """The logo as a data: URI (or its media URL when large or of an unknown type); "" if none."""
+    if not company.logo:
+        return ""
+    mime = _LOGO_TYPES.get(Path(company.logo.name or "").suffix.lower())
+    try:
+        if mime is not None and company.logo.size <= LOGO_INLINE_MAX_BYTES:
+            with company.logo.open("rb") as file:
+                data = file.read()
+            return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        return str(company.logo.url)
+    except OSError:  # the file is gone from storage: show no logo rather than fail the page
+        logger.warning("logo of company %s unreadable", company.pk, exc_info=True)
+        return ""
+
+
 def company_party(company: Company) -> Party:
-    logo_url = logo_path = ""
+    logo_path = ""
     if company.logo:
-        logo_url = company.logo.url
         try:
             logo_path = company.logo.path
         except NotImplementedError:  # a storage without local files
@@ -152,7 +182,7 @@ def company_party(company: Company) -> Party:
         email=company.email,
         address_lines=[line for line in company.address.splitlines() if line.strip()],
         tax_id=company.tax_id,
-        logo_url=logo_url,
+        logo_url=logo_src(company),
         logo_path=logo_path,
     )
 

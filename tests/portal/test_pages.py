@@ -55,6 +55,26 @@ def test_it_shows_the_whole_invoice(client: Any, invoice: Invoice, token: str) -
     assert '<meta name="robots" content="noindex, nofollow">' in html
 
 
+def test_it_brands_the_page_with_logo_and_colour(
+    client: Any, tenant: Company, invoice: Invoice, token: str, settings: Any, tmp_path: Any
+) -> None:
+    import base64
+
+    from django.core.files.base import ContentFile
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    tenant.logo.save("logo.png", ContentFile(png), save=False)
+    tenant.brand_color = "#0f766e"
+    tenant.save(update_fields=["logo", "brand_color"])
+    html = _html(client.get(f"/invoice/{token}"))
+    assert "--brand: #0f766e;" in html
+    assert 'class="doc-logo" src="data:image/png;base64,' in html
+    assert 'alt="Tenant Ltd logo"' in html
+
+
 def test_it_says_partly_paid_and_overdue_plainly(
     client: Any, tenant: Company, customer: Customer
 ) -> None:
