@@ -27,27 +27,35 @@ def comment_write_mode(*, invoice: Invoice) -> str:
     return mode if mode in CommentWriteMode.values else CommentWriteMode.LINK
 
 
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["number"],
+        "author": row["author_name"],
+        "role": row["role"],
+        "body": row["body"],
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+_PUBLIC_FIELDS = ("number", "author_name", "role", "body", "created_at")
+
+
 def public_comment(comment: Comment) -> dict[str, Any]:
     """A comment as customers see it: no email, no database id (``id`` is its number)."""
-    return {
-        "id": comment.number,
-        "author": comment.author_name,
-        "role": comment.role,
-        "body": comment.body,
-        "created_at": comment.created_at.isoformat(),
-    }
+    return _public({field: getattr(comment, field) for field in _PUBLIC_FIELDS})
 
 
 def comments_for_invoice(
     *, invoice_id: int, after: int = 0, limit: int = PAGE_SIZE
 ) -> list[dict[str, Any]]:
-    """The thread as customers see it, oldest first. One query."""
+    """The thread as customers see it, oldest first. One query (plain rows: the invoice page
+    shows it on every open)."""
     rows = (
         Comment.objects.filter(invoice_id=invoice_id, number__gt=after)
         .order_by("number")
-        .only("number", "author_name", "role", "body", "created_at")[:limit]
+        .values(*_PUBLIC_FIELDS)[:limit]
     )
-    return [public_comment(row) for row in rows]
+    return [_public(row) for row in rows]
 
 
 def last_comment_number(*, invoice_id: int) -> int:
@@ -76,9 +84,9 @@ def totp_device_for(*, invoice: Invoice) -> CustomerTotpDevice | None:
     ).first()
 
 
-def totp_required(*, invoice: Invoice, device: CustomerTotpDevice | None) -> bool:
-    """TOTP is on when the company asks for it, or once the customer has enrolled an app."""
-    return bool(invoice.company.comment_require_totp or (device and device.confirmed))
+def totp_required(*, invoice: Invoice) -> bool:
+    """The company's choice, on top of any write mode (Company.comment_require_totp)."""
+    return bool(invoice.company.comment_require_totp)
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,9 @@ class ThreadState:
 
 def thread_state(*, invoice: Invoice, session: CustomerSession | None) -> ThreadState:
     mode = comment_write_mode(invoice=invoice)
-    device = totp_device_for(invoice=invoice)
+    required = totp_required(invoice=invoice)
+    # Only looked up when asked for: most pages then cost no query for it.
+    device = totp_device_for(invoice=invoice) if required else None
     if mode == CommentWriteMode.CUSTOMER_SESSION:
         verified = bool(session and session.covers(invoice) and session.invoice_id is None)
     else:
@@ -122,7 +132,7 @@ def thread_state(*, invoice: Invoice, session: CustomerSession | None) -> Thread
     return ThreadState(
         mode=mode,
         verified=verified,
-        totp_required=totp_required(invoice=invoice, device=device),
+        totp_required=required,
         totp_enrolled=bool(device and device.confirmed),
     )
 

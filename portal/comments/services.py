@@ -157,9 +157,9 @@ def comment_post(
         author_email = customer.email
         verification = Verification.CUSTOMER_SESSION
 
-    device = CustomerTotpDevice.objects.filter(customer_id=invoice.customer_id).first()
     totp_used = False
-    if totp_required(invoice=invoice, device=device):
+    if totp_required(invoice=invoice):
+        device = CustomerTotpDevice.objects.filter(customer_id=invoice.customer_id).first()
         if device is None or not device.confirmed:
             raise CommentError(
                 403,
