@@ -1,8 +1,10 @@
 """The comment thread's HTTP surface under ``/invoice/<token>/comments``. Thin: parse, check the
 rate limits, call one service or selector, answer JSON (or redirect a plain form post).
 
-The stream is an async view: served by an ASGI server it holds no thread while it waits, so
-one process can keep thousands of viewers open. Pages and posts go through WSGI as usual.
+The stream is an async view served by the ASGI process (``portal_project.asgi``, which lets
+streams share one sync thread: ``portal.comments.asgi``): it holds no thread and no database
+connection while it waits, so one process keeps thousands of viewers open. Pages, posts and
+polling go through WSGI as usual; a stream requested over WSGI answers 204 (the page polls).
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ from .services import CommentError
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
-# Streams end after a while and the browser reconnects (with Last-Event-ID): a revoked link
-# stops streaming within this bound, and no connection lives forever.
+# Streams end after a while and the browser reconnects (with Last-Event-ID), so no connection
+# lives forever. A revoked link stops streaming at the next heartbeat.
 STREAM_MAX_SECONDS = 300.0
 RETRY_MILLISECONDS = 3000
 
