@@ -414,6 +414,7 @@ class PortalRow:
 
 @dataclass(frozen=True)
 class PortalPage:
+    locale: str
     customer_name: str
     # Formatted amounts, one per currency (a customer may be billed in several).
     outstanding: list[str]
@@ -463,13 +464,15 @@ def portal_page(
                 due_date=date_display(invoice.due_date, locale),
                 status=invoice_status_badge(invoice, today=today),
                 amount_due=format_money(invoice.amount_due, invoice.currency, locale),
-                url=reverse("invoice_page", args=[token]) + "?source=portal",
+                # The page's language travels along, so portal and invoice read alike.
+                url=f"{reverse('invoice_page', args=[token])}?source=portal&lang={locale}",
                 token=token,
                 invoice=invoice,
                 pay=pay_gate(invoice=invoice, connected=connected),
             )
         )
     return PortalPage(
+        locale=locale,
         customer_name=customer.name,
         outstanding=_money_list(outstanding_by_currency(customer=customer), locale),
         has_overdue=has_overdue(customer=customer, today=today),

@@ -179,7 +179,7 @@ def test_it_lists_each_invoice_linking_to_its_page(
     invoice = factories.make_invoice(tenant, customer)
     html = _html(client.get(f"/portal/{portal_token}"))
     token = services.share_link_token(services.share_link_create(invoice=invoice))
-    assert f'href="/invoice/{token}?source=portal"' in html
+    assert f'href="/invoice/{token}?source=portal&amp;lang=en"' in html
     assert f'action="/invoice/{token}/pay"' in html
     assert client.get(f"/invoice/{token}?source=portal").status_code == 200
 
