@@ -193,3 +193,38 @@ def test_it_reads_well_in_german_on_a_phone(
     _open(page, live_server.url + seeded["invoice_url"] + "?lang=de", PHONE)
     assert page.get_by_test_id("amount-due").inner_text() == "4.886,20\xa0€"
     assert page.get_by_role("link", name="PDF herunterladen").is_visible()
+
+
+def test_it_generates_copies_and_revokes_a_link_in_the_admin(
+    live_server: Any, browser: Any, seeded: dict[str, Any], screenshot: Any
+) -> None:
+    from invoices.models import Company
+    from invoices.models.company import Role
+
+    company = Company.objects.get(slug="acme")
+    staff = factories.make_staff(company, Role.MANAGER, username="linkadmin")
+    invoice = factories.make_invoice(company, currency="eur")
+    context = browser.new_context(viewport=DESKTOP, locale="en-US")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/admin/login/")
+        page.fill("#id_username", staff.username)
+        page.fill("#id_password", "pw-for-tests-only")
+        page.click("input[type=submit]")
+        page.goto(f"{live_server.url}/admin/invoices/invoice/{invoice.pk}/change/")
+        page.get_by_role("button", name="Generate link").click()
+        url_box = page.get_by_label("Link URL")
+        url = url_box.input_value()
+        assert "/invoice/" in url
+        page.get_by_role("button", name="Copy").click()
+        assert page.evaluate("navigator.clipboard.readText()") == url
+        screenshot(page, "admin")
+        token = url.rsplit("/", 1)[1]
+        assert page.request.get(f"{live_server.url}/invoice/{token}").status == 200
+        page.get_by_role("button", name="Revoke").click()
+        page.get_by_role("button", name="Generate link").wait_for(state="visible")
+        assert page.get_by_text("Share link revoked").is_visible()
+        assert page.request.get(f"{live_server.url}/invoice/{token}").status == 404
+    finally:
+        context.close()
