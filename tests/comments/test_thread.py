@@ -495,3 +495,32 @@ def test_it_offers_the_write_modes_on_the_invoice_admin_page(
     form = client.get(f"/admin/invoices/invoice/{invoice.pk}/change/").context["adminform"].form
     choices = [value for value, _label in form.fields["comment_write_mode"].choices]
     assert choices == ["", "link", "email_code", "customer_session"]
+
+
+def test_it_backs_off_after_a_wrong_authenticator_code(
+    tenant: Company, invoice: Invoice, mailoutbox: list[Any], on_commit: Any
+) -> None:
+    tenant.comment_require_totp = True
+    tenant.save(update_fields=["comment_require_totp"])
+    on_commit(services.email_code_request, invoice=invoice)
+    opened = services.email_code_verify(invoice=invoice, code=emailed_code(mailoutbox))
+    device = services.totp_enrol(invoice=invoice, session=opened.session)
+    services.totp_confirm(invoice=invoice, session=opened.session, code=_code(device))
+    device.refresh_from_db()
+    wrong = "000000" if _code(device) != "000000" else "111111"
+    with pytest.raises(services.CommentError) as first:
+        services.comment_post(
+            invoice=invoice, name="Ada", email="ada@example.com", body="x", totp_code=wrong
+        )
+    assert first.value.code == "totp_invalid"
+    # Right after a wrong code even the right one waits (django-otp's exponential back-off).
+    with pytest.raises(services.CommentError) as second:
+        services.comment_post(
+            invoice=invoice,
+            name="Ada",
+            email="ada@example.com",
+            body="x",
+            totp_code=_code(device, steps_ahead=1),
+        )
+    assert (second.value.code, second.value.status) == ("too_many_attempts", 429)
+    assert not Comment.objects.exists()
