@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.views.decorators.http import require_GET, require_safe
+from django.views.decorators.http import require_safe
 from django.views.defaults import page_not_found as default_page_not_found
 
 from invoices.selectors import customer_for_portal_token, invoice_for_share_token
@@ -74,7 +74,7 @@ def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "portal/invoice.html", context)
 
 
-@require_GET
+@require_safe  # GET and HEAD (link checkers)
 def portal_view(request: HttpRequest, token: str) -> HttpResponse:
     customer = customer_for_portal_token(token)
     if customer is None:

@@ -439,6 +439,10 @@ def test_it_gives_scripts_and_styles_the_nonce(client: Any, token: str) -> None:
     assert "<script>" not in html  # nothing inline without a nonce
 
 
-def test_it_refuses_other_methods(client: Any, token: str) -> None:
+def test_it_refuses_other_methods(client: Any, token: str, portal_token: str) -> None:
     assert client.post(f"/invoice/{token}").status_code in (403, 405)
     assert client.delete(f"/invoice/{token}").status_code == 405
+    assert client.post(f"/portal/{portal_token}").status_code in (403, 405)
+    # HEAD (link checkers) is answered like GET, without a body.
+    assert client.head(f"/portal/{portal_token}").status_code == 200
+    assert client.head(f"/invoice/{token}").status_code == 200
