@@ -56,7 +56,7 @@ class _LinkAdminMixin:
 
     link_kind = ""  # URL segment: "share-link" or "portal-link"
     link_title: Any = ""
-    change_form_template = "admin/invoices/change_form_with_link.html"
+    change_form_template: str | None = "admin/invoices/change_form_with_link.html"
     # Provided by TenantScopedAdmin / ModelAdmin.
     admin_site: Any
     model: Any
