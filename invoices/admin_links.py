@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -56,7 +56,7 @@ class _LinkAdminMixin:
 
     link_kind = ""  # URL segment: "share-link" or "portal-link"
     link_title: Any = ""
-    change_form_template: str | None = "admin/invoices/change_form_with_link.html"
+    change_form_template: ClassVar[Any] = "admin/invoices/change_form_with_link.html"
     # Provided by TenantScopedAdmin / ModelAdmin.
     admin_site: Any
     model: Any
