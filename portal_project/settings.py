@@ -114,7 +114,13 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     if DATABASE_URL
-    else {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+    else {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": BASE_DIR / "db.sqlite3",
+        # The demo's webhooks, success page and server threads write at once: take the write
+        # lock at BEGIN and wait for it, instead of failing with "database is locked".
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+    }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
