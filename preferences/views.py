@@ -12,16 +12,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
-from django_ratelimit.core import is_ratelimited
 
 from invoices.api_errors import error_body
 from invoices.models import Customer
 from portal.i18n import activate_language
 from portal.presenters import brand_color
+from portal.ratelimits import over_limit
 from portal.views import not_found
 from preferences.models import EmailCategory, EmailPreference
 from preferences.selectors import email_preference_for_token
@@ -32,7 +31,6 @@ from preferences.services import (
     email_unsubscribe,
     validate_preference_changes,
 )
-from tracking.services import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -41,20 +39,6 @@ PREFERENCES_RATE = "60/m"
 # One-click POSTs arrive from mailbox providers, many users behind one provider address: a
 # higher limit, still bounded. Guessing tokens is hopeless anyway (128-bit MAC, no query).
 UNSUBSCRIBE_RATE = "600/m"
-
-
-def _limited(request: HttpRequest, *, group: str, rate: str) -> bool:
-    """Count this request against the client IP's budget; True when over it. If the counter
-    store (Redis) is down we let the request through and log it: an unsubscribe must work
-    during a cache outage (django-redis raises rather than failing open by itself)."""
-    ip = client_ip(request.META, settings.TRUSTED_PROXY_COUNT) or "unknown"
-    try:
-        return is_ratelimited(
-            request, group=group, key=lambda _group, _request: ip, rate=rate, increment=True
-        )
-    except Exception:
-        logger.warning("ratelimit.unavailable group=%s: failing open", group, exc_info=True)
-        return False
 
 
 def _json_error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
@@ -100,7 +84,7 @@ def preferences_page(request: HttpRequest, token: str) -> HttpResponse:
     each change at once through the JSON endpoint instead)."""
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
-    if _limited(request, group="preferences", rate=PREFERENCES_RATE):
+    if over_limit(request, group="preferences", rate=PREFERENCES_RATE):
         return _too_many(request)
     preference = email_preference_for_token(token)
     if preference is None:
@@ -126,7 +110,7 @@ def preferences_json(request: HttpRequest, token: str) -> HttpResponse:
         response = _json_error(405, "method_not_allowed", "Use GET or PATCH.")
         response["Allow"] = "GET, HEAD, PATCH"
         return response
-    if _limited(request, group="preferences", rate=PREFERENCES_RATE):
+    if over_limit(request, group="preferences", rate=PREFERENCES_RATE):
         response = _json_error(429, "rate_limited", "Too many requests. Please wait a minute.")
         response["Retry-After"] = "60"
         return response
@@ -152,7 +136,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     ``GET`` only shows a confirmation button (scanners and previews open links)."""
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
-    if _limited(request, group="unsubscribe", rate=UNSUBSCRIBE_RATE):
+    if over_limit(request, group="unsubscribe", rate=UNSUBSCRIBE_RATE):
         return _too_many(request)
     preference = email_preference_for_token(token)
     if preference is None:

@@ -31,14 +31,13 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.core import is_ratelimited
 
 from invoices.api_errors import error_body
 from invoices.models import Invoice
 from invoices.selectors import invoice_for_share_token
 from portal.i18n import activate_language
+from portal.ratelimits import over_limit
 from portal.views import not_found
-from tracking.services import client_ip
 
 from . import realtime, services
 from .models import CustomerSession
@@ -84,12 +83,8 @@ def _with_invoice(view: InvoiceView) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-def _ip_key(group: str, request: HttpRequest) -> str:
-    return client_ip(request.META, settings.TRUSTED_PROXY_COUNT) or "unknown"
-
-
-def _limited(request: HttpRequest, group: str, rate: str, key: Any = _ip_key) -> bool:
-    return bool(is_ratelimited(request, group=group, key=key, rate=rate, increment=True))
+def _limited(request: HttpRequest, group: str, rate: str, key: str | None = None) -> bool:
+    return over_limit(request, group=group, rate=rate, key=key)
 
 
 def _rate_limited() -> CommentError:
@@ -161,7 +156,7 @@ def comments(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse
                 {"comments": comments_for_invoice(invoice_id=invoice.pk, after=_after(request))}
             )
         if _limited(request, "comments.post", POST_RATE) or _limited(
-            request, "comments.post.invoice", POST_RATE_PER_INVOICE, key=lambda g, r: token
+            request, "comments.post.invoice", POST_RATE_PER_INVOICE, key=token
         ):
             raise _rate_limited()
         data = _data(request)

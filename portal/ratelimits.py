@@ -1,0 +1,41 @@
+"""The one rate-limit check of the customer-facing endpoints (django-ratelimit; counters in the
+cache named by RATELIMIT_USE_CACHE: Redis in production).
+
+When the counter store is down we fail open: the request goes through and a warning is logged,
+so a customer can still pay, unsubscribe or comment during a cache outage. Every limited action
+is bounded by other means too (a 128-bit token, amount rules, Stripe idempotency, code expiry).
+settings.RATELIMIT_FAIL_OPEN says the same, but django-ratelimit honours it only when the cache
+*returns* a failure; django-redis *raises* on a refused connection, hence the try/except here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest
+from django_ratelimit.core import is_ratelimited
+
+from tracking.services import client_ip
+
+logger = logging.getLogger("portal.ratelimit")
+
+
+def client_key(request: HttpRequest) -> str:
+    """The client's IP as TRUSTED_PROXY_COUNT allows us to see it."""
+    return client_ip(request.META, settings.TRUSTED_PROXY_COUNT) or "unknown"
+
+
+def over_limit(request: HttpRequest, *, group: str, rate: str, key: str | None = None) -> bool:
+    """Count this request in ``group`` under ``key`` (default: the client IP); True when over
+    ``rate`` (e.g. "30/m")."""
+    value = key if key is not None else client_key(request)
+    try:
+        return bool(
+            is_ratelimited(
+                request, group=group, key=lambda _group, _request: value, rate=rate, increment=True
+            )
+        )
+    except Exception:
+        logger.warning("ratelimit.unavailable group=%s: failing open", group, exc_info=True)
+        return False
