@@ -40,6 +40,7 @@ from portal.embed.presenters import embed_rows
 from portal.embed.selectors import embed_invoice_for_customer, embed_settings_for_key
 from portal.i18n import negotiate_language, supported_languages
 from portal.presenters import brand_color, invoice_document
+from tracking.services import view_record_for_request
 
 EMBED_SCRIPT = "embed/embed.js"
 ORIGIN_PLACEHOLDER = '"__PORTAL_ORIGIN__"'
@@ -258,6 +259,8 @@ def frame_invoice(
         events.append(
             {"type": "invoice_opened", "invoice": invoice.public_id, "number": invoice.number}
         )
+        # The embed is the customer's portal on the company's own site. Never raises.
+        view_record_for_request(invoice=invoice, request=request, source="portal")
     status_url = f"{frame.base}/invoices/{invoice.public_id}/status?{frame.query}"
     return frame.render(
         request,

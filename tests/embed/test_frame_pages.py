@@ -161,3 +161,21 @@ def test_it_serves_the_loader_with_the_portal_origin(client: Any, db: Any) -> No
     # Messages only from our origin, and never posted to "*".
     assert "event.origin !== PORTAL_ORIGIN" in body
     assert 'postMessage(message, "*")' not in body
+
+
+def test_it_records_an_embedded_open_as_a_portal_view(
+    client: Any, tenant: Company, customer: Customer, embed: Embed
+) -> None:
+    from tracking.models import ViewRecord
+
+    invoice = factories.make_invoice(tenant, customer)
+    url = frame_url(tenant, f"/invoices/{invoice.public_id}", **signed(embed[1], "ada@example.com"))
+    assert (
+        client.get(url, HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0").status_code
+        == 200
+    )
+    record = ViewRecord.objects.get(invoice=invoice)
+    assert (record.source, record.counted) == ("portal", True)
+    # The frame reloading itself after a payment is not a new opening.
+    assert client.get(url + "&paid=1").status_code == 200
+    assert ViewRecord.objects.filter(invoice=invoice).count() == 1
