@@ -7,7 +7,9 @@ import datetime as dt
 import random
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -120,6 +122,26 @@ class Command(BaseCommand):
         if customer is not None:
             link = services.portal_link_create(customer=customer)
             self.stdout.write(f"  portal of {customer.name}: {services.share_link_url(link)}")
+            self._ensure_embed(Company.objects.get(slug="acme"), customer)
+
+    def _ensure_embed(self, company: Company, customer: Customer) -> None:
+        """Acme's embed in test mode (hash optional, a banner says so), framable from the demo."""
+        from portal.embed.models import EmbedMode, EmbedSettings
+        from portal.embed.services import embed_secret_ensure, embed_settings_save
+
+        if not EmbedSettings.objects.filter(company=company).exists():
+            embed_settings_save(
+                settings=EmbedSettings(
+                    company=company,
+                    mode=EmbedMode.TEST,
+                    allowed_origins=["http://127.0.0.1:8000", "http://localhost:8000"],
+                )
+            )
+            embed_secret_ensure(company=company)
+        self.stdout.write(
+            f"Embed (test mode): {settings.PUBLIC_BASE_URL}/embed/{company.public_key}"
+            f"?customer={quote(customer.email)}  (snippet: admin > Embed settings; docs/embed.md)"
+        )
 
     def _ensure_user(self, username: str, *, superuser: bool = False) -> Any:
         User = get_user_model()
