@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 
 # Paths a customer opens without logging in (the contract's "customer-facing pages").
 CUSTOMER_FACING_PREFIXES = (
@@ -27,8 +28,17 @@ class CustomerFacingHeadersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        language_before = translation.get_language()
         response = self.get_response(request)
         if is_customer_facing(request.path):
+            # A customer page may switch language for itself (portal.i18n.activate_language):
+            # name it in Content-Language (LocaleMiddleware only fills a missing header), then
+            # hand the thread back the language it had, so no later work inherits a customer's.
+            response.headers.setdefault("Content-Language", translation.get_language())
+            if language_before:
+                translation.activate(language_before)
+            else:
+                translation.deactivate()
             # Token pages are personal: never cached by browsers or proxies, never indexed,
             # and the token never leaks to other sites through the Referer header.
             response["Cache-Control"] = "no-store"

@@ -7,17 +7,12 @@ mark the test ``@pytest.mark.browser``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-# Playwright's sync API runs an event loop in this thread; Django would otherwise refuse ORM
-# calls made from the test body while it is alive.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,6 +27,14 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(autouse=True)
+def _allow_orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse
+    # ORM calls made from the test body while it is alive. Browser tests only: the variable
+    # must not leak into other tests (``check --deploy`` rightly rejects it).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")

@@ -77,3 +77,13 @@ def test_it_formats_money_in_the_active_language() -> None:
         assert money(123450, "eur") == "1.234,50\xa0€"
     with translation.override("en"):
         assert money(123450, "eur") == "€1,234.50"
+
+
+def test_it_gives_the_thread_its_language_back(client: Any, invoice: Any, token: str) -> None:
+    from django.utils import translation
+
+    translation.activate("en")
+    response = client.get(f"/invoice/{token}?lang=es")
+    assert response["Content-Language"] == "es"
+    # Nothing after the response (other tests, a worker's next job) inherits the customer's.
+    assert translation.get_language() == "en"
