@@ -1,4 +1,4 @@
-"""Shared browser fixtures: one headless Chromium per test session (the Debian one; never a
+"""Shared browser fixtures: one headless Chromium per test module (the Debian one; never a
 downloaded browser), a fresh page per test, and a screenshot helper writing to test-artifacts/.
 
 Use with pytest-django's ``live_server`` and ``@pytest.mark.django_db(transaction=True)``, and
@@ -7,6 +7,7 @@ mark the test ``@pytest.mark.browser``.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -29,26 +31,31 @@ PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
 
 
-@pytest.fixture(autouse=True)
-def _allow_orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse
-    # ORM calls made from the test body while it is alive. Browser tests only: the variable
-    # must not leak into other tests (``check --deploy`` rightly rejects it).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Module scope (not session) so the environment variable
+    below is gone again before the rest of the suite runs."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
+    # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse
+    # ORM calls made by tests and fixtures while it is alive. Only while browsers run: the
+    # variable must not leak into other tests (``check --deploy`` rightly rejects it).
+    previous = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = previous
 
 
 @pytest.fixture
