@@ -14,38 +14,29 @@ from invoices.models import Membership
 from invoices.models.company import ROLES_THAT_MANAGE_INVOICES
 
 
-def _company_ids(request: HttpRequest) -> list[int] | None:
-    """Cached per request: None means every company (superuser)."""
-    cached = getattr(request, "_tenant_company_ids", False)
-    if cached is not False:
-        return cached  # type: ignore[return-value]
+def _membership_company_ids(request: HttpRequest, *, managing: bool) -> list[int] | None:
+    """The user's companies (only those they manage, with ``managing``), or None for every
+    company (superuser). Cached on the request: the admin asks once per row otherwise."""
+    attr = "_tenant_managed_ids" if managing else "_tenant_company_ids"
+    if hasattr(request, attr):
+        return getattr(request, attr)  # type: ignore[no-any-return]
     user = request.user
-    ids: list[int] | None
-    if user.is_active and user.is_superuser:
-        ids = None
-    else:
-        ids = list(Membership.objects.filter(user=user).values_list("company_id", flat=True))  # type: ignore[misc]
-    request._tenant_company_ids = ids  # type: ignore[attr-defined]
+    ids: list[int] | None = None
+    if not (user.is_active and user.is_superuser):
+        memberships = Membership.objects.filter(user_id=user.pk or 0)
+        if managing:
+            memberships = memberships.filter(role__in=ROLES_THAT_MANAGE_INVOICES)
+        ids = list(memberships.values_list("company_id", flat=True))
+    setattr(request, attr, ids)
     return ids
+
+
+def _company_ids(request: HttpRequest) -> list[int] | None:
+    return _membership_company_ids(request, managing=False)
 
 
 def _managed_company_ids(request: HttpRequest) -> list[int] | None:
-    """The companies whose invoices the user may manage, cached per request like the above."""
-    cached = getattr(request, "_tenant_managed_company_ids", False)
-    if cached is not False:
-        return cached  # type: ignore[return-value]
-    user = request.user
-    ids: list[int] | None
-    if user.is_active and user.is_superuser:
-        ids = None
-    else:
-        ids = list(
-            Membership.objects.filter(  # type: ignore[misc]
-                user=user, role__in=ROLES_THAT_MANAGE_INVOICES
-            ).values_list("company_id", flat=True)
-        )
-    request._tenant_managed_company_ids = ids  # type: ignore[attr-defined]
-    return ids
+    return _membership_company_ids(request, managing=True)
 
 
 class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

@@ -236,13 +236,42 @@ def share_link_token(link: ShareLink) -> str:
     return make_token(link.selector, purpose=SHARE_LINK_PURPOSE)
 
 
-def _live_link(links: Q) -> ShareLink | None:
-    """The unrevoked link matching ``links``; an expired one is revoked so a new one can exist."""
-    link = ShareLink.objects.select_for_update().filter(links, revoked_at__isnull=True).first()
+def _live_link_ensure(
+    *,
+    kind: str,
+    company: Company,
+    customer: Customer,
+    invoice: Invoice | None,
+    actor: Actor,
+    expires_at: dt.datetime | None,
+) -> ShareLink:
+    """The unrevoked link of this kind for the invoice (or the customer's portal), created if
+    there is none. An expired one is revoked first so a new one can exist. The caller holds a
+    row lock on the invoice or customer, so two concurrent "share" calls return one link."""
+    match = (
+        Q(kind=kind, invoice=invoice) if invoice is not None else Q(kind=kind, customer=customer)
+    )
+    link = ShareLink.objects.filter(match, revoked_at__isnull=True).first()
     if link is not None and link.expires_at is not None and link.expires_at <= timezone.now():
         link.revoked_at = timezone.now()
         link.save(update_fields=["revoked_at"])
-        return None
+        link = None
+    if link is None:
+        link = ShareLink.objects.create(
+            kind=kind,
+            company=company,
+            customer=customer,
+            invoice=invoice,
+            selector=new_selector(),
+            created_by=acting_user(actor),
+            expires_at=expires_at,
+        )
+        events.record(
+            company=company,
+            action=f"{'share' if invoice is not None else 'portal'}_link.created",
+            object_id=invoice.public_id if invoice is not None else customer.public_id,
+            actor=actor,
+        )
     return link
 
 
@@ -255,48 +284,30 @@ def share_link_create(
     if invoice.status == InvoiceStatus.DRAFT:
         raise ValueError("A draft invoice cannot be shared; finalize it first.")
     Invoice.objects.select_for_update().only("id").get(pk=invoice.pk)
-    link = _live_link(Q(kind=ShareLinkKind.INVOICE, invoice=invoice))
-    if link is None:
-        link = ShareLink.objects.create(
-            kind=ShareLinkKind.INVOICE,
-            company_id=invoice.company_id,
-            customer_id=invoice.customer_id,
-            invoice=invoice,
-            selector=new_selector(),
-            created_by=acting_user(actor),
-            expires_at=expires_at,
-        )
-        events.record(
-            company=invoice.company,
-            action="share_link.created",
-            object_id=invoice.public_id,
-            actor=actor,
-        )
-    return link
+    return _live_link_ensure(
+        kind=ShareLinkKind.INVOICE,
+        company=invoice.company,
+        customer=invoice.customer,
+        invoice=invoice,
+        actor=actor,
+        expires_at=expires_at,
+    )
 
 
 @transaction.atomic
 def portal_link_create(
     *, customer: Customer, actor: Actor = None, expires_at: dt.datetime | None = None
 ) -> ShareLink:
+    """The customer's live portal link, created if there is none."""
     Customer.objects.select_for_update().only("id").get(pk=customer.pk)
-    link = _live_link(Q(kind=ShareLinkKind.PORTAL, customer=customer))
-    if link is None:
-        link = ShareLink.objects.create(
-            kind=ShareLinkKind.PORTAL,
-            company_id=customer.company_id,
-            customer=customer,
-            selector=new_selector(),
-            created_by=acting_user(actor),
-            expires_at=expires_at,
-        )
-        events.record(
-            company=customer.company,
-            action="portal_link.created",
-            object_id=customer.public_id,
-            actor=actor,
-        )
-    return link
+    return _live_link_ensure(
+        kind=ShareLinkKind.PORTAL,
+        company=customer.company,
+        customer=customer,
+        invoice=None,
+        actor=actor,
+        expires_at=expires_at,
+    )
 
 
 def share_links_for_portal(*, invoices: Sequence[Invoice]) -> dict[int, ShareLink]:
