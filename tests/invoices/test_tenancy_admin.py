@@ -122,3 +122,17 @@ def test_it_shows_a_new_api_key_once_and_stores_only_its_hash(
     assert raw.startswith("ipk_")
     assert raw not in key.key_hash
     assert key.key_hash == __import__("hashlib").sha256(raw.encode()).hexdigest()
+
+
+def test_every_admin_of_tenant_data_is_scoped() -> None:
+    """Any admin whose model belongs to a company (directly or through an invoice or customer)
+    must scope by tenant: TenantScopedAdmin answers 404 for another company's objects."""
+    from django.contrib import admin
+
+    from invoices.admin_scoping import TenantScopedAdmin
+
+    tenant_links = {"company", "invoice", "customer"}
+    for model, model_admin in admin.site._registry.items():
+        fields = {f.name for f in model._meta.fields}
+        if fields & tenant_links or model._meta.label == "invoices.Company":
+            assert isinstance(model_admin, TenantScopedAdmin), model._meta.label
