@@ -16,7 +16,9 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
+from email.mime.image import MIMEImage
 from email.utils import formataddr, make_msgid, parseaddr
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -34,7 +36,7 @@ from invoices.events import Actor
 from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import format_money
 from payments.gates import pay_gate, stripe_connected
-from portal.presenters import brand_color
+from portal.presenters import LOGO_INLINE_MAX_BYTES, brand_color
 from preferences import tasks
 from preferences.models import (
     KIND_CATEGORY,
@@ -242,9 +244,42 @@ def email_unsubscribe_by_mail(*, subject: str) -> EmailPreference | None:
     return email_unsubscribe(preference=preference, category=match.group(1), source="mailto")
 
 
-def _branding(company: Company) -> dict[str, Any]:
-    logo_url = f"{settings.PUBLIC_BASE_URL}{company.logo.url}" if company.logo else ""
+# Image types mail clients show inline (WebP and SVG are blocked or unsupported by many).
+_EMAIL_LOGO_SUBTYPES = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".gif": "gif"}
+
+
+def _logo_part(company: Company, *, domain: str) -> MIMEImage | None:
+    """The company logo as an inline part for ``cid:``, or None. The email carries its logo:
+    nothing serves MEDIA_ROOT to the public, and mail clients block ``data:`` images."""
+    if not company.logo:
+        return None
+    subtype = _EMAIL_LOGO_SUBTYPES.get(Path(company.logo.name or "").suffix.lower())
+    if subtype is None:
+        return None
+    try:
+        if company.logo.size > LOGO_INLINE_MAX_BYTES:
+            return None
+        with company.logo.open("rb") as file:
+            data = file.read()
+    except OSError:  # the file is gone from storage: send the email with the name instead
+        logger.warning("logo of company %s unreadable", company.pk, exc_info=True)
+        return None
+    part = MIMEImage(data, _subtype=subtype)
+    part["Content-ID"] = make_msgid("logo", domain=domain)
+    part.add_header("Content-Disposition", "inline", filename=f"logo.{subtype}")
+    return part
+
+
+def _branding(company: Company, logo: MIMEImage | None) -> dict[str, Any]:
+    logo_url = f"cid:{str(logo['Content-ID']).strip('<>')}" if logo is not None else ""
     return {"brand_color": brand_color(company), "logo_url": logo_url}
+
+
+class _RelatedEmail(EmailMultiAlternatives):
+    """Its only attachment is the logo the HTML names by cid:, so the text and HTML parts are
+    wrapped in multipart/related (Django's default wrapper is multipart/mixed)."""
+
+    mixed_subtype = "related"
 
 
 def build_invoice_email(
@@ -262,6 +297,8 @@ def build_invoice_email(
     pay_url = f"{share_url}#pay" if can_pay else ""
     unsubscribe_url = email_unsubscribe_url(preference, category=sent.category)
     token = email_preference_token(preference)
+    domain = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
+    logo = _logo_part(company, domain=domain)
 
     with translation.override(language):
         context: dict[str, Any] = {
@@ -277,7 +314,7 @@ def build_invoice_email(
             "preferences_url": email_preferences_url(preference),
             "unsubscribe_url": unsubscribe_url,
             "language": language,
-            **_branding(company),
+            **_branding(company, logo),
         }
         subject = _subject(sent.kind, invoice=invoice, company=company)
         context["subject"] = subject
@@ -285,7 +322,6 @@ def build_invoice_email(
         text = render_to_string(f"emails/{template}.txt", context)
         html = render_to_string(f"emails/{template}.html", context)
 
-    domain = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
     headers = {
         "Message-ID": make_msgid(domain=domain),
         "List-Unsubscribe": f"<{unsubscribe_url}>, <{_mailto_unsubscribe(token, sent.category)}>",
@@ -295,7 +331,7 @@ def build_invoice_email(
     }
     if sent.kind != EmailKind.INVOICE:
         headers["Auto-Submitted"] = "auto-generated"
-    message = EmailMultiAlternatives(
+    message = _RelatedEmail(
         subject=subject,
         body=text,
         from_email=_from_address(company),
@@ -304,6 +340,8 @@ def build_invoice_email(
         headers=headers,
     )
     message.attach_alternative(html, "text/html")
+    if logo is not None:
+        message.attach(logo)
     return message
 
 

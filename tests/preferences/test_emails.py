@@ -107,6 +107,45 @@ class TestContent:
         _queue(django_capture_on_commit_callbacks, invoice)
         assert "background:#aa3300" in mail.outbox[0].alternatives[0][0]
 
+    def test_it_carries_the_company_logo_inline(
+        self,
+        smtp_server: Any,
+        settings: Any,
+        tmp_path: Any,
+        tenant: Company,
+        invoice: Invoice,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        import base64
+
+        from django.core.files.base import ContentFile
+
+        # Nothing serves MEDIA_ROOT to the public, so a /media/ URL would be a broken image:
+        # the logo travels in the email as a multipart/related part named by cid:.
+        settings.MEDIA_ROOT = str(tmp_path)
+        png = base64.b64decode(
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+        )
+        tenant.logo.save("logo.png", ContentFile(png), save=True)
+        invoice.company.refresh_from_db()
+
+        sent = _queue(django_capture_on_commit_callbacks, invoice)
+
+        assert sent.status == SentEmailStatus.SENT, sent.detail
+        message = email.message_from_bytes(
+            smtp_server.envelopes[0].content, policy=email.policy.default
+        )
+        assert message.get_content_type() == "multipart/related"
+        html = message.get_body(preferencelist=("html",)).get_content()
+        assert "/media/" not in html
+        images = [part for part in message.walk() if part.get_content_type() == "image/png"]
+        assert len(images) == 1
+        assert images[0].get_payload(decode=True) == png
+        cid = str(images[0]["Content-ID"]).strip("<>")
+        assert f'src="cid:{cid}"' in html
+        # The plain-text and HTML alternatives are still both there.
+        assert message.get_body(preferencelist=("plain",)) is not None
+
     def test_it_escapes_customer_names_in_html(
         self, tenant: Company, django_capture_on_commit_callbacks: Any
     ) -> None:
