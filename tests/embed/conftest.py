@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings as django_settings
+from django.utils import translation
 
 from invoices.models import Company
 from portal.embed import services
@@ -23,6 +25,15 @@ def _media_root(settings: Any, tmp_path: Path) -> Iterator[None]:
     # The PDF route stores rendered files: keep them out of the project.
     settings.MEDIA_ROOT = str(tmp_path / "media")
     yield
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    # A test-client request with Accept-Language leaves the thread in that language
+    # (LocaleMiddleware activates it and nothing deactivates it): each embed test starts in the
+    # default language, and whatever a test's requests activate is undone when it ends.
+    with translation.override(django_settings.LANGUAGE_CODE):
+        yield
 
 
 def make_embed(company: Company, **fields: Any) -> tuple[EmbedSettings, str]:
