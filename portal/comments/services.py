@@ -49,6 +49,7 @@ from .selectors import (
 
 BODY_MAX_LENGTH = 2000
 NAME_MAX_LENGTH = 100
+EMAIL_MAX_LENGTH = 254  # Comment.author_email (EmailField's default max_length)
 CODE_LIFETIME = dt.timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
 CODE_RESEND_AFTER = dt.timedelta(seconds=60)
@@ -112,6 +113,10 @@ def clean_email(email: str) -> str:
         validate_email(text)
     except ValidationError:
         raise CommentError(400, "invalid", _("Enter a valid email address."), "email") from None
+    # validate_email allows up to 320 characters; the column (EmailField) holds 254, and
+    # PostgreSQL refuses a longer value (SQLite would silently store it).
+    if len(text) > EMAIL_MAX_LENGTH:
+        raise CommentError(400, "too_long", _("That email address is too long."), "email")
     return text
 
 
