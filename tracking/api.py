@@ -18,12 +18,13 @@ MAX_VIEWS = 500
 
 
 class ViewOut(Schema):
+    """One recorded open. Exactly the contract's keys: previews, scanners, staff and repeats are
+    listed too (every open is recorded) and only ``view_count`` says which of them counted."""
+
     viewed_at: dt.datetime
     source: str = Field(description="link, email, portal or api")
     ip: str | None
     user_agent: str
-    counted: bool = Field(description="False for previews, scanners, staff and repeats")
-    reason: str = Field(description="Why the open was not counted; empty when it was")
 
 
 class ViewsOut(Schema):
@@ -37,7 +38,7 @@ class ViewsOut(Schema):
 @router.get("/invoices/{invoice_id}/views", response=ViewsOut)
 def invoice_views(request: HttpRequest, invoice_id: str, limit: int = 100) -> ViewsOut:
     """Counted views (count, first and last, distinct IPs) and the newest recorded opens,
-    counted or not, newest first (``limit``, at most 500)."""
+    counted or not, newest first (``limit``, at most 500), in the contract's shape."""
     invoice = get_invoice(request, invoice_id)
     stats = selectors.view_stats_for_invoice(invoice=invoice)
     records = selectors.view_records_for_invoice(
@@ -54,8 +55,6 @@ def invoice_views(request: HttpRequest, invoice_id: str, limit: int = 100) -> Vi
                 source=record.source,
                 ip=record.ip,
                 user_agent=record.user_agent,
-                counted=record.counted,
-                reason=record.reason,
             )
             for record in records
         ],

@@ -28,10 +28,18 @@ def test_it_returns_stats_and_the_view_log(api_client: Any, tenant: Company) -> 
     assert body["view_count"] == 2
     assert body["unique_ips"] == 2
     assert body["first_viewed_at"] <= body["last_viewed_at"]
+    # Every recorded open is listed (the scanner's too); only view_count says which counted.
     assert len(body["views"]) == 3
+    # Exactly the contract's keys, no more: {"viewed_at", "source", "ip", "user_agent"}.
+    assert [set(view) for view in body["views"]] == [
+        {"viewed_at", "source", "ip", "user_agent"}
+    ] * 3
     newest = body["views"][0]
-    assert {"viewed_at", "source", "ip", "user_agent"} <= newest.keys()
-    assert (newest["ip"], newest["counted"], newest["reason"]) == ("203.0.113.2", False, "scanner")
+    assert (newest["ip"], newest["source"], newest["user_agent"]) == (
+        "203.0.113.2",
+        "link",
+        "Twitterbot/1.0",
+    )
     assert body["views"][-1]["source"] == "email"
 
 
@@ -93,3 +101,9 @@ def test_it_documents_the_route_in_openapi(api_client: Any) -> None:
     assert {"view_count", "first_viewed_at", "last_viewed_at", "unique_ips", "views"} <= set(
         schema["components"]["schemas"]["ViewsOut"]["properties"]
     )
+    assert set(schema["components"]["schemas"]["ViewOut"]["properties"]) == {
+        "viewed_at",
+        "source",
+        "ip",
+        "user_agent",
+    }
