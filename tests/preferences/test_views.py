@@ -207,6 +207,17 @@ class TestJson:
         assert set(error) == {"code", "message", "field"}
         assert _state(preference) == ALL_ON
 
+    def test_it_refuses_a_huge_body_without_reading_it(
+        self, client: Client, preference: EmailPreference, token: str
+    ) -> None:
+        # Larger than DATA_UPLOAD_MAX_MEMORY_SIZE: still our 400 with the error shape (not a
+        # 413 page or a 500), and only the first kilobyte is read.
+        body = '{"documents": false, "pad": "' + "x" * 3_000_000 + '"}'
+        response = _patch(client, token, body)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "too_large"
+        assert _state(preference) == ALL_ON
+
     def test_it_refuses_other_content_types(
         self, client: Client, preference: EmailPreference, token: str
     ) -> None:
