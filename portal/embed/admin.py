@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from invoices.admin_scoping import TenantScopedAdmin
+from invoices.admin_scoping import TenantScopedAdmin, _managed_company_ids
 from portal.embed import services
 from portal.embed.models import EmbedSettings, IdentifyBy
 from portal.embed.validation import parse_origins, parse_translation_file
@@ -110,6 +110,15 @@ class EmbedSettingsAdmin(TenantScopedAdmin):
         (_("Advanced"), {"fields": ["handle_response", "debug"]}),
         (_("Snippet"), {"fields": ["snippet"]}),
     ]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        managed = _managed_company_ids(request)
+        if db_field.name == "company" and field is not None and managed is not None:
+            # Saving new settings shows the company's secret, which opens every customer's
+            # invoices: only for companies the user manages, not those they may only read.
+            field.queryset = field.queryset.filter(pk__in=managed)
+        return field
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # A company's settings never move to another company.

@@ -8,7 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from invoices.models import Company, Customer
+from invoices.models import Company, Customer, Membership
+from invoices.models.company import Role
 from portal.embed.models import EmbedSecret, EmbedSettings
 from tests.embed.conftest import frame_url, signed
 
@@ -130,3 +131,19 @@ def test_it_uploads_a_translation_resource(
     assert "placeholders" in response.content.decode()
     embed[0].refresh_from_db()
     assert embed[0].translations == {"de": {"Amount due": "Offen"}}
+
+
+def test_it_lets_read_only_staff_not_create_settings_and_get_the_secret(
+    client: Any, viewer: Any, tenant: Company, other_tenant: Company, customer: Customer
+) -> None:
+    # Read only at tenant, but manages another company: may add settings for that one only.
+    Membership.objects.create(user=viewer, company=other_tenant, role=Role.MANAGER)
+    client.force_login(viewer)
+    response = client.post(reverse("admin:embed_embedsettings_add"), _form(tenant), follow=True)
+    assert not EmbedSettings.objects.filter(company=tenant).exists()
+    assert not EmbedSecret.objects.filter(company=tenant).exists()
+    assert "<code>emb_" not in _messages(response)
+    response = client.post(
+        reverse("admin:embed_embedsettings_add"), _form(other_tenant), follow=True
+    )
+    assert EmbedSettings.objects.filter(company=other_tenant).exists()
