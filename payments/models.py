@@ -154,7 +154,9 @@ class WebhookEvent(models.Model):
     connection = models.ForeignKey(
         StripeConnection, on_delete=models.CASCADE, related_name="events"
     )
-    event_id = models.CharField(max_length=255, unique=True)
+    # Unique per connection, not overall: two companies connected to one Stripe account each
+    # receive the same event (same id) at their own endpoint, and each must keep its copy.
+    event_id = models.CharField(max_length=255)
     type = models.CharField(max_length=100)
     payload = models.JSONField()
     status = models.CharField(
@@ -169,6 +171,11 @@ class WebhookEvent(models.Model):
     class Meta:
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["status", "received_at"], name="webhook_status_time")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "event_id"], name="webhook_event_once_per_connection"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"

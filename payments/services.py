@@ -532,15 +532,16 @@ def attempt_mark(*, company: Company, provider_id: str, status: str, error: str 
 def webhook_event_store(
     *, connection: StripeConnection, event: Mapping[str, Any]
 ) -> tuple[WebhookEvent, bool]:
-    """Store a verified event once (unique event id) and queue its processing when the
-    transaction commits. A duplicate delivery changes nothing: (the stored row, False)."""
+    """Store a verified event once per connection (its id is unique for the endpoint) and
+    queue its processing when the transaction commits. A duplicate delivery changes nothing:
+    (the stored row, False)."""
     from payments.tasks import webhook_event_process_task  # tasks import this module
 
     with transaction.atomic():
         row, created = WebhookEvent.objects.get_or_create(
+            connection=connection,
             event_id=event["id"],
             defaults={
-                "connection": connection,
                 "type": str(event.get("type", "")),
                 "payload": dict(event),
             },

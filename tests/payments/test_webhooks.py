@@ -222,3 +222,37 @@ def test_it_uses_the_secret_key_of_the_company(
     stripe_client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": emulator.base_url})
     intent = stripe_client.v1.payment_intents.retrieve(attempt.provider_id)
     assert intent.metadata["invoice"] == invoice.public_id
+
+
+def test_it_stores_an_event_once_per_company_not_once_overall(
+    deliver: Any,
+    client: Any,
+    connected: StripeConnection,
+    other_tenant: Company,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # Two companies connected to one Stripe account: Stripe sends the same event (same id) to
+    # both endpoints, each signed with that endpoint's secret. The copy that reaches the
+    # other company's endpoint second must not be taken for a duplicate and dropped.
+    other = services.stripe_connection_save(
+        company=other_tenant, secret_key="sk_test_other", webhook_secret="whsec_other"
+    )
+    invoice = make_invoice(other_tenant, lines=[("Work", "1", 1000, "0")])
+    intent = {
+        "id": "pi_shared_account",
+        "object": "payment_intent",
+        "status": "succeeded",
+        "amount": 1000,
+        "amount_received": 1000,
+        "currency": "usd",
+        "metadata": {"invoice": invoice.public_id},
+    }
+    event = _event("payment_intent.succeeded", intent, event_id="evt_shared_account")
+    assert deliver(event).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_post(client, other.webhook_key, event, secret="whsec_other")
+    assert (response.status_code, response.json()["duplicate"]) == (200, False)
+    assert WebhookEvent.objects.filter(event_id="evt_shared_account").count() == 2
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, 1000)
+    assert Payment.objects.get().invoice_id == invoice.pk
