@@ -13,7 +13,7 @@ from invoices.models import Company, Customer, Invoice
 from payments.services import stripe_connection_save
 from preferences import emails
 from preferences.models import EmailKind, EmailPreference, SentEmail, SentEmailStatus
-from preferences.services import email_preferences_update
+from preferences.services import email_preference_ensure, email_preferences_update
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -181,6 +181,38 @@ class TestPreferencesAreHonoured:
         assert sent.status == SentEmailStatus.SKIPPED
         assert sent.detail == "opted_out"
         assert mail.outbox == []
+
+    @pytest.mark.parametrize("category", ["documents", "reminders", "marketing"])
+    def test_it_answers_each_category_on_its_own(
+        self, category: str, tenant: Company, customer: Customer, preference: EmailPreference
+    ) -> None:
+        from preferences.services import CATEGORIES, can_email
+
+        # Every category is its own switch: turning one on or off moves no other.
+        email_preferences_update(
+            preference=preference, changes=dict.fromkeys(CATEGORIES, True), source="t"
+        )
+        email_preferences_update(preference=preference, changes={category: False}, source="t")
+        answers = {
+            name: can_email(company=tenant, email=customer.email.upper(), category=name)
+            for name in CATEGORIES
+        }
+        assert answers == {name: name != category for name in CATEGORIES}
+
+    def test_it_sends_no_marketing_without_consent(
+        self, tenant: Company, customer: Customer, other_tenant: Company
+    ) -> None:
+        from preferences.services import can_email
+
+        # No row yet: documents and reminders on, marketing off until the customer opts in.
+        assert can_email(company=tenant, email=customer.email, category="documents")
+        assert can_email(company=tenant, email=customer.email, category="reminders")
+        assert not can_email(company=tenant, email=customer.email, category="marketing")
+        pref = email_preference_ensure(company_id=tenant.pk, email=customer.email)
+        email_preferences_update(preference=pref, changes={"marketing": True}, source="t")
+        assert can_email(company=tenant, email=customer.email, category="marketing")
+        # Consent given to one company is not consent to another.
+        assert not can_email(company=other_tenant, email=customer.email, category="marketing")
 
     def test_it_still_sends_other_categories(
         self, preference: EmailPreference, invoice: Invoice, django_capture_on_commit_callbacks: Any
