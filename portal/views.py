@@ -23,11 +23,13 @@ from portal.presenters import (
 )
 from tracking.services import view_record_for_request
 
-VIEW_SOURCES = frozenset({"link", "email", "portal"})
+# "api": a link the company's own systems hand out after creating it through the API.
+VIEW_SOURCES = frozenset({"link", "email", "portal", "api"})
 
 
 def view_source(request: HttpRequest) -> str:
-    """Where the customer came from (``?source=``), for view tracking: link, email or portal."""
+    """Where the customer came from (``?source=``), for view tracking: link, email, portal or
+    api."""
     source = request.GET.get("source", "")
     return source if source in VIEW_SOURCES else "link"
 

@@ -55,7 +55,13 @@ def test_it_records_an_open_of_the_invoice_page(client: Any, invoice: Invoice, t
 
 @pytest.mark.parametrize(
     ("query", "source"),
-    [("", "link"), ("?source=email", "email"), ("?source=portal", "portal"), ("?source=x", "link")],
+    [
+        ("", "link"),
+        ("?source=email", "email"),
+        ("?source=portal", "portal"),
+        ("?source=api", "api"),
+        ("?source=x", "link"),
+    ],
 )
 def test_it_takes_the_source_from_the_link(
     client: Any, invoice: Invoice, token: str, query: str, source: str
