@@ -13,7 +13,7 @@ from invoices.services import invoice_void
 from payments.emulator.server import EmulatorServer
 from payments.models import CheckoutAttempt, Payment, StripeConnection
 from tests.factories import make_company, make_invoice, share_token
-from tests.payments.conftest import attempt_id_from, pay_on_hosted_page
+from tests.payments.conftest import SECRET_KEY, attempt_id_from, pay_on_hosted_page
 
 
 def _post_pay(client: Any, token: str, amount: str) -> Any:
@@ -103,6 +103,29 @@ def test_it_sends_the_customer_to_checkout_with_a_303(
     assert response["Location"].startswith(emulator.base_url + "/checkout/cs_test_")
     attempt = CheckoutAttempt.objects.get()
     assert (attempt.amount, attempt.currency, attempt.invoice_id) == (12050, "usd", invoice.pk)
+
+
+def test_it_opens_checkout_with_the_email_metadata_and_return_urls(
+    client: Any, tenant: Company, connected: StripeConnection, emulator: EmulatorServer
+) -> None:
+    import stripe
+
+    invoice = make_invoice(tenant, lines=[("Work", "1", 12050, "0")])
+    token = share_token(invoice)
+    location = _post_pay(client, token, "120.50")["Location"]
+    attempt = CheckoutAttempt.objects.get()
+    stripe_ = stripe.StripeClient(SECRET_KEY, base_addresses={"api": emulator.base_url})
+    session = stripe_.v1.checkout.sessions.retrieve(attempt.provider_id)
+    assert location == session.url
+    assert (session.amount_total, session.currency, session.mode) == (12050, "usd", "payment")
+    assert session.customer_email == invoice.customer.email
+    assert session.metadata["invoice"] == invoice.public_id
+    assert session.client_reference_id == invoice.public_id
+    query = f"?attempt={attempt.public_id}"
+    assert session.success_url == f"http://testserver/invoice/{token}/pay/success{query}"
+    assert session.cancel_url == f"http://testserver/invoice/{token}/pay/cancel{query}"
+    # The key is fixed per attempt (stored before Stripe is called), not per request.
+    assert attempt.idempotency_key == f"invoice-portal-checkout-{attempt.public_id}"
 
 
 def test_it_reuses_the_same_session_when_pay_is_pressed_twice(
