@@ -530,7 +530,11 @@ def _totp_check(*, device_id: int, code: str) -> CommentError | None:
             "totp_code",
         )
     totp = device.totp()
-    verified = code.isdigit() and totp.verify(int(code), device.tolerance, device.last_t + 1)
+    verified = (
+        code.isascii()  # str.isdigit() is also true for "²", which int() refuses
+        and code.isdigit()
+        and totp.verify(int(code), device.tolerance, device.last_t + 1)
+    )
     if not verified:
         device.throttle_increment(commit=True)
         return CommentError(

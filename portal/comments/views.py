@@ -141,7 +141,8 @@ def _set_session_cookie(response: HttpResponse, opened: services.OpenedSession) 
 
 def _after(request: HttpRequest) -> int:
     raw = request.GET.get("after", "0") or "0"
-    if not raw.isdigit() or len(raw) > 9:
+    # isascii: str.isdigit() is also true for "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise CommentError(400, "invalid", _("'after' must be a comment id."), "after")
     return int(raw)
 
@@ -337,7 +338,7 @@ async def comment_stream(request: HttpRequest, token: str) -> HttpResponseBase:
         # here 204 tells EventSource to stop, and the page polls instead.
         return HttpResponse(status=204)
     raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
-    last = int(raw) if raw.isdigit() and len(raw) <= 9 else 0
+    last = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
     response = StreamingHttpResponse(
         _event_stream(invoice.pk, token, last), content_type="text/event-stream"
     )

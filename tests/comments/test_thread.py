@@ -41,8 +41,11 @@ def test_it_lists_comments_after_an_id(
     assert response["Cache-Control"] == "no-store"
 
 
-def test_it_refuses_a_malformed_after(client: Any, token: str) -> None:
-    response = client.get(f"/invoice/{token}/comments?after=-1", HTTP_ACCEPT="application/json")
+@pytest.mark.parametrize("after", ["-1", "%C2%B2"])  # "²": str.isdigit() but not int()
+def test_it_refuses_a_malformed_after(client: Any, token: str, after: str) -> None:
+    response = client.get(
+        f"/invoice/{token}/comments?after={after}", HTTP_ACCEPT="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "after"
 
@@ -230,6 +233,23 @@ def test_it_sends_heartbeats_catches_up_on_lost_news_and_ends_when_the_link_is_r
     assert frames[0] == "retry: 3000"
     assert frames[1] == ": heartbeat"
     assert '"body": "missed news"' in frames[2]
+
+
+def test_it_streams_from_the_start_after_a_malformed_last_event_id(
+    invoice: Invoice, token: str
+) -> None:
+    post(invoice, "first")
+
+    async def run() -> list[str]:
+        # "²" passes str.isdigit() but not int(): it used to end in a ValueError (500).
+        viewer = await _open_stream(f"/invoice/{token}/comments/stream", **{"Last-Event-ID": "²"})
+        frames = await viewer.read(2)
+        await viewer.leave()
+        return frames
+
+    frames = async_to_sync(run)()
+    assert frames[0] == "retry: 3000"
+    assert frames[1].startswith("id: 1\n")
 
 
 def test_it_ends_the_stream_cleanly_when_redis_is_unreachable(token: str, settings: Any) -> None:
@@ -451,6 +471,21 @@ def test_it_requires_a_fresh_authenticator_code_when_the_company_asks_for_it(
     assert again.json()["error"]["code"] == "totp_invalid"
     # And a confirmed app cannot be swapped from the page.
     assert call("/totp/enrol").json()["error"]["code"] == "already_enrolled"
+
+
+def test_it_refuses_an_authenticator_code_of_non_ascii_digits(
+    tenant: Company, invoice: Invoice, customer: Customer
+) -> None:
+    tenant.comment_require_totp = True
+    tenant.save(update_fields=["comment_require_totp"])
+    CustomerTotpDevice.objects.create(company=tenant, customer=customer, confirmed=True)
+    with pytest.raises(services.CommentError) as refused:
+        # "²" passes str.isdigit() but not int(): it used to end in a ValueError (500).
+        services.comment_post(
+            invoice=invoice, name="Ada", email="ada@example.com", body="x", totp_code="²" * 6
+        )
+    assert (refused.value.code, refused.value.status) == ("totp_invalid", 400)
+    assert not Comment.objects.exists()
 
 
 def test_it_rate_limits_posting(client: Any, token: str) -> None:
