@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -62,6 +63,12 @@ def test_it_creates_settings_and_shows_the_secret_once(
     page = client.get(reverse("admin:embed_embedsettings_change", args=[embed.pk]))
     assert secret not in page.content.decode()
     assert tenant.public_key in page.content.decode()  # the snippet
+    snippet = page.content.decode().split('class="embed-snippet"', 1)[1].split("</pre>", 1)[0]
+    assert "&lt;div id=&quot;invoice-portal&quot;&gt;&lt;/div&gt;" in snippet
+    assert f"&lt;script src=&quot;{django_settings.PUBLIC_BASE_URL}/embed.js&quot; async" in snippet
+    assert f"data-company=&quot;{tenant.public_key}&quot;" in snippet
+    assert "data-customer=&quot;CUSTOMER_EMAIL&quot;" in snippet
+    assert "data-hash=&quot;HASH&quot;" in snippet
 
 
 def test_it_refuses_an_origin_with_a_path(client: Any, staff: Any, tenant: Company) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings as django_settings
 
 from invoices.models import Company, Customer
+from portal.embed import services
 from portal.embed.models import EmbedSettings
 from tests import factories
 from tests.embed.conftest import SHOP, frame_url, make_embed, signed
@@ -179,3 +180,21 @@ def test_it_records_an_embedded_open_as_a_portal_view(
     # The frame reloading itself after a payment is not a new opening.
     assert client.get(url + "&paid=1").status_code == 200
     assert ViewRecord.objects.filter(invoice=invoice).count() == 1
+
+
+def test_it_posts_events_and_logs_only_when_the_company_turns_them_on(
+    client: Any, tenant: Company, customer: Customer
+) -> None:
+    embed, secret = make_embed(tenant)
+    url = frame_url(tenant, **signed(secret, "ada@example.com"))
+    # frame.js posts events to the host only with handleResponse, and logs only with debug.
+    body = client.get(url).content.decode()
+    assert '"handleResponse": false' in body
+    assert '"debug": false' in body
+    assert '"debug": true' in client.get(url + "&debug=1").content.decode()
+    embed.handle_response = True
+    embed.debug = True
+    services.embed_settings_save(settings=embed)
+    body = client.get(url).content.decode()
+    assert '"handleResponse": true' in body
+    assert '"debug": true' in body
