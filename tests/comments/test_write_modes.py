@@ -317,3 +317,48 @@ def test_it_posts_with_a_bounded_number_of_queries(
     # for one.
     with django_assert_max_num_queries(8):
         assert comment(client, token).status_code == 201
+
+
+def test_it_refuses_an_expired_sign_in_link(
+    client: Any,
+    invoice: Invoice,
+    token: str,
+    mailoutbox: list[Any],
+    monkeypatch: Any,
+    on_commit: Any,
+) -> None:
+    set_mode(invoice, "customer_session")
+    on_commit(post_json, client, f"/invoice/{token}/comments/signin-link")
+    link = re.search(r"http://testserver(/invoice/\S+)", mailoutbox[-1].body)
+    assert link
+    later = timezone.now() + dt.timedelta(minutes=30, seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    opened = client.post(link.group(1))
+    assert opened.status_code == 400
+    assert SESSION_COOKIE not in opened.cookies
+    assert comment(client, token).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("mode", "lifetime"),
+    [("email_code", dt.timedelta(hours=2)), ("customer_session", dt.timedelta(days=14))],
+)
+def test_it_refuses_an_expired_session(
+    client: Any,
+    invoice: Invoice,
+    token: str,
+    mailoutbox: list[Any],
+    monkeypatch: Any,
+    on_commit: Any,
+    mode: str,
+    lifetime: dt.timedelta,
+) -> None:
+    set_mode(invoice, mode)
+    assert verify(client, token, mailoutbox, on_commit).status_code == 200
+    assert comment(client, token, body="while fresh").status_code == 201
+    later = timezone.now() + lifetime + dt.timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    refused = comment(client, token, body="too late")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] in {"verification_required", "session_required"}
+    assert list(Comment.objects.values_list("body", flat=True)) == ["while fresh"]
