@@ -61,12 +61,13 @@ INVOICE_COUNT_LIMIT = 500
 
 # Link previews (chat apps, social networks), search crawlers, mail-security scanners that open
 # every link in a message, Office's own link fetchers, headless browsers and HTTP libraries.
-# A person's browser never names any of these.
+# A person's browser never names any of these. (Not bare "Snapchat": that also names the in-app
+# browser a person reads the link in; Snap's preview fetcher is "Snap URL Preview Service".)
 SCANNER_AGENTS = re.compile(
     r"slackbot|slack-imgproxy|facebookexternalhit|facebot|facebookcatalog|twitterbot"
     r"|linkedinbot|discordbot|whatsapp|telegrambot|skypeuripreview|microsoftpreview|teams/"
     r"|googlebot|google-pagerenderer|googleimageproxy|bingbot|bingpreview|applebot|duckduckbot"
-    r"|yandex|baiduspider|pinterestbot|redditbot|embedly|iframely|viber|snapchat|mastodon"
+    r"|yandex|baiduspider|pinterestbot|redditbot|embedly|iframely|viber|snap url preview|mastodon"
     r"|microsoft office|ms-office|msoffice|outlook-ios|outlook-android|safelinks"
     r"|proofpoint|mimecast|barracuda|symantec|messagelabs|trend ?micro|fireeye|forcepoint"
     r"|ironport|sophos|zscaler|cloudmark|avanan|checkpoint"

@@ -216,6 +216,8 @@ SCANNERS = [
     "HeadlessChrome/120.0.0.0 Safari/537.36",
     "python-requests/2.32.3",
     "curl/8.5.0",
+    # Snapchat's link-preview fetcher (developers.snap.com/robots).
+    "Snap URL Preview Service; bot; snapchat; https://developers.snap.com/robots",
 ]
 
 
@@ -233,6 +235,10 @@ def test_it_does_not_count_previews_and_scanners(agent: str) -> None:
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
         "Mozilla/5.0 (Linux; Android 9; CUBOT X19) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/120.0.0.0 Mobile Safari/537.36",
+        # A person reading the link in Snapchat's in-app browser.
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148 Snapchat/13.13.0.38 (like Safari/8618.2.12.10.6, "
+        "panda)",
     ],
 )
 def test_it_counts_real_browsers(agent: str) -> None:
