@@ -124,6 +124,9 @@ def pay_success(request: HttpRequest, token: str) -> HttpResponse:
     )
     if invoice is None or attempt is None or attempt.kind != AttemptKind.CHECKOUT:
         return not_found(request)
+    # Each load asks Stripe twice (session, intent): bounded like the card's status polling.
+    if poll_limited(request, token=token):
+        return _too_many(request)
     activate_language(request, customer=invoice.customer, company=invoice.company)
     try:
         outcome = services.checkout_reconcile(invoice=invoice, attempt=attempt)

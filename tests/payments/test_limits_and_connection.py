@@ -62,6 +62,20 @@ def test_it_rate_limits_per_client_address(
     assert response.status_code == 303
 
 
+def test_it_rate_limits_the_success_page_that_asks_stripe(
+    client: Any, tenant: Company, connected: StripeConnection, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(ratelimits, "POLL_RATE_PER_TOKEN", f"{LIMIT}/h")
+    token = share_token(make_invoice(tenant))
+    client.post(f"/invoice/{token}/pay", {"amount": "10.00"})
+    attempt = CheckoutAttempt.objects.get()
+    statuses = [
+        client.get(f"/invoice/{token}/pay/success?attempt={attempt.public_id}").status_code
+        for _ in range(LIMIT + 1)
+    ]
+    assert statuses == [200] * LIMIT + [429]
+
+
 def test_it_lets_customers_pay_when_redis_is_down(
     client: Any, tenant: Company, connected: StripeConnection, settings: Any
 ) -> None:
