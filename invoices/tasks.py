@@ -29,5 +29,10 @@ def render_invoice_pdf(invoice_id: int, language: str | None = None) -> str:
 def queue_invoice_pdf_render(*, invoice_id: int) -> None:
     """Pre-render the invoice's PDF once the current transaction commits (the worker must see
     the committed invoice). ``robust``: a failed render or broker must not fail the caller's
-    request; the next download renders the PDF instead."""
-    transaction.on_commit(lambda: render_invoice_pdf.delay(invoice_id), robust=True)
+    request; the next download renders the PDF instead. ``ignore_result``: nobody reads it,
+    and subscribing to Celery's result store would cost the request about 20 seconds of retries
+    when Redis is down."""
+    transaction.on_commit(
+        lambda: render_invoice_pdf.apply_async(args=[invoice_id], ignore_result=True),
+        robust=True,
+    )

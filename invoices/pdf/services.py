@@ -17,8 +17,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from celery.backends.base import DisabledBackend
-from celery.result import AsyncResult
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -189,30 +187,26 @@ def invoice_pdf_render(*, invoice: Invoice, language: str) -> PdfFile:
     return _render_and_store(invoice, language)
 
 
-def _finished(result: AsyncResult) -> bool:
-    """Whether the worker is done (either way); False when there is no result backend to
-    ask, in which case the caller watches the storage alone."""
-    if isinstance(result.backend, DisabledBackend):
-        return False
-    return bool(result.ready())
-
-
 def _wait_for_worker(invoice: Invoice, language: str, name: str, wait_seconds: float) -> bool:
-    """Queue the render and wait up to ``wait_seconds`` for the file; True if it came."""
+    """Queue the render and wait up to ``wait_seconds`` for the file; True if it came.
+
+    Only the storage is watched, never Celery's result store: that is the same Redis as the
+    broker, and when it is down Celery's result client retries for about 20 seconds (on
+    queueing and on every poll) before it gives up, far beyond ``wait_seconds``. A failed
+    worker render thus costs the wait; the request then renders the PDF itself.
+    """
     from invoices.tasks import render_invoice_pdf
 
     deadline = time.monotonic() + wait_seconds
     try:
         # Not transaction.on_commit: nothing of ours is uncommitted, and we wait for it now.
-        result = render_invoice_pdf.apply_async(args=[invoice.pk, language])
+        render_invoice_pdf.apply_async(args=[invoice.pk, language], ignore_result=True)
     except Exception:
         # A broker outage must not cost the customer their PDF.
         logger.exception("could not queue the PDF render of invoice %s", invoice.public_id)
         return False
     delay = 0.02
     while True:
-        if _finished(result):
-            return storage.pdf_exists(name)
         if storage.pdf_exists(name):
             return True
         remaining = deadline - time.monotonic()

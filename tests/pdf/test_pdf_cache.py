@@ -131,6 +131,51 @@ def test_it_renders_in_the_request_when_no_worker_answers(invoice: Invoice) -> N
     assert waited >= 0.3  # it gave a worker its chance first
 
 
+@pytest.fixture
+def result_store_down(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Celery's result store unreachable (in production it is the broker's Redis: when that is
+    down, Celery's result client retries for about 20 seconds before it raises). Returns the
+    calls that reached it."""
+    backend = render_invoice_pdf.app.backend
+    calls: list[str] = []
+
+    def unreachable(name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            raise ConnectionError("result store unreachable")
+
+        return call
+
+    for name in ("on_task_call", "get_task_meta", "wait_for_pending"):
+        monkeypatch.setattr(backend, name, unreachable(name))
+    return calls
+
+
+@pytest.mark.usefixtures("no_worker")
+def test_it_waits_for_the_worker_without_the_result_store(
+    invoice: Invoice, result_store_down: list[str]
+) -> None:
+    # The download watches the storage only, so a Redis outage costs at most the wait.
+    pdf = download(invoice, wait_seconds=0.3)
+    assert pdf.rendered and default_storage.exists(pdf.name)
+    assert result_store_down == []
+
+
+@pytest.mark.usefixtures("no_worker")
+def test_it_queues_the_prerender_without_the_result_store(
+    tenant: Company,
+    customer: Customer,
+    result_store_down: list[str],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # Nobody reads the pre-render's result: finalizing must not wait on the result store.
+    draft = factories.make_invoice(tenant, customer, status="draft")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.invoice_finalize(invoice=draft)
+    assert len(callbacks) == 1
+    assert result_store_down == []
+
+
 def png(color: str) -> bytes:
     buffer = BytesIO()
     Image.new("RGB", (40, 20), color).save(buffer, format="PNG")
