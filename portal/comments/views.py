@@ -105,7 +105,7 @@ def _data(request: HttpRequest) -> dict[str, str]:
     if request.content_type == "application/json":
         try:
             raw = json.loads(request.body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep ("[[[[…")
             raise CommentError(
                 400, "invalid_json", _("The request body is not valid JSON.")
             ) from None
