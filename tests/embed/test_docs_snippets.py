@@ -1,5 +1,6 @@
-"""The server-side snippets in docs/embed.md compute the hash the portal checks. Python always
-runs; Node.js, Ruby and PHP run when their interpreter is installed (skipped otherwise)."""
+"""The server-side snippets in docs/embed.md and the README compute the hash the portal checks.
+Python always runs; Node.js, Ruby and PHP run when their interpreter is installed (skipped
+otherwise)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,18 @@ import pytest
 
 from portal.embed.hashing import compute_hash
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "embed.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "embed.md"
+README = ROOT / "README.md"
+# Each test runs the snippets of both documents (the issue asks for them in the README too).
+in_each_doc = pytest.mark.parametrize("doc", [DOC, README], ids=["guide", "readme"])
 SECRET = "emb_docs_test_secret"
 EMAIL = "ada@example.com"
 
 
-def _snippet(language: str) -> str:
-    match = re.search(rf"```{language}\n(.*?)```", DOC.read_text(), re.S)
-    assert match, f"no {language} snippet in {DOC}"
+def _snippet(doc: Path, language: str) -> str:
+    match = re.search(rf"```{language}\n(.*?)```", doc.read_text(), re.S)
+    assert match, f"no {language} snippet in {doc}"
     return match.group(1)
 
 
@@ -39,19 +44,21 @@ def _assert_hashes(plain: str, expiring: str, expires: int) -> None:
     assert expiring == compute_hash(secret=SECRET, identifier=EMAIL, expires=expires)
 
 
-def test_it_documents_a_working_python_snippet(monkeypatch: Any) -> None:
+@in_each_doc
+def test_it_documents_a_working_python_snippet(doc: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("INVOICE_PORTAL_EMBED_SECRET", SECRET)
-    code = _snippet("python").replace("hash_ = hmac", "plain = hmac", 1)
+    code = _snippet(doc, "python").replace("hash_ = hmac", "plain = hmac", 1)
     namespace: dict[str, Any] = {"request": SimpleNamespace(user=SimpleNamespace(email=EMAIL))}
     exec(code, namespace)
     _assert_hashes(namespace["plain"], namespace["hash_"], namespace["expires"])
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_it_documents_a_working_node_snippet() -> None:
+@in_each_doc
+def test_it_documents_a_working_node_snippet(doc: Path) -> None:
     code = (
         f"const req = {{ user: {{ email: {json.dumps(EMAIL)} }} }};\n"
-        + _snippet("js").split("```")[0]
+        + _snippet(doc, "js").split("```")[0]
         + "\nconsole.log(JSON.stringify({ plain: hash, expiring: expiringHash, expires }));"
     )
     out = _run(["node", "-e"], code)
@@ -59,8 +66,9 @@ def test_it_documents_a_working_node_snippet() -> None:
 
 
 @pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby is not installed")
-def test_it_documents_a_working_ruby_snippet() -> None:
-    code = _snippet("ruby").replace("hash = OpenSSL", "plain = OpenSSL", 1)
+@in_each_doc
+def test_it_documents_a_working_ruby_snippet(doc: Path) -> None:
+    code = _snippet(doc, "ruby").replace("hash = OpenSSL", "plain = OpenSSL", 1)
     code = (
         'require "json"\nrequire "ostruct"\n'
         f"current_user = OpenStruct.new(email: {json.dumps(EMAIL)})\n"
@@ -72,8 +80,9 @@ def test_it_documents_a_working_ruby_snippet() -> None:
 
 
 @pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed")
-def test_it_documents_a_working_php_snippet() -> None:
-    code = _snippet("php").replace("$hash = hash_hmac", "$plain = hash_hmac", 1)
+@in_each_doc
+def test_it_documents_a_working_php_snippet(doc: Path) -> None:
+    code = _snippet(doc, "php").replace("$hash = hash_hmac", "$plain = hash_hmac", 1)
     code = (
         f"$user = (object) ['email' => {json.dumps(EMAIL)}];\n"
         + code
