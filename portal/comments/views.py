@@ -312,7 +312,8 @@ async def _frames(
             yield ": heartbeat\n\n"
             catch_up = True
             continue
-        if not batch:  # news we could not read: look in the database
+        if not batch or not all(isinstance(c.get("id"), int) for c in batch):
+            # News we could not read (the hub hands it over as {}): look in the database.
             catch_up = True
             continue
         for comment in sorted(batch, key=lambda c: int(c.get("id", 0))):

@@ -252,6 +252,40 @@ def test_it_streams_from_the_start_after_a_malformed_last_event_id(
     assert frames[1].startswith("id: 1\n")
 
 
+def test_it_reads_the_database_when_a_pub_sub_message_cannot_be_read(
+    invoice: Invoice, token: str
+) -> None:
+    import redis
+    from django.conf import settings
+
+    from portal.comments import realtime
+
+    if not settings.REDIS_URL:
+        pytest.skip("REDIS_URL is not set")
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    channel = realtime.channel_name(invoice.pk)
+
+    async def run() -> list[str]:
+        viewer = await _open_stream(f"/invoice/{token}/comments/stream")
+        frames = await viewer.read(1)  # the retry hint
+        for _ in range(50):  # until the stream's subscription is in place
+            if dict(client.pubsub_numsub(channel)).get(channel.encode()):
+                break
+            await asyncio.sleep(0.05)
+        # Saved without its news (the test transaction never commits), then a message the
+        # hub cannot parse: the stream must look in the database now, not at the next
+        # heartbeat (15 s, longer than read() waits).
+        await sync_to_async(post)(invoice, "unannounced")
+        client.publish(channel, b"not json")
+        frames += await viewer.read(1)
+        await viewer.leave()
+        return frames
+
+    frames = async_to_sync(run)()
+    assert frames[1].startswith("id: 1\n")
+    assert '"body": "unannounced"' in frames[1]
+
+
 def test_it_ends_the_stream_cleanly_when_redis_is_unreachable(token: str, settings: Any) -> None:
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
 
