@@ -101,6 +101,13 @@ def validate_translation_resource(resource: Any) -> dict[str, str]:
             )
         if len(text) > MAX_MESSAGE_LENGTH or len(message_id) > MAX_MESSAGE_LENGTH:
             raise ValidationError(_("%(id)s: too long.") % {"id": json.dumps(message_id)[:80]})
+        # Django renders translated strings unescaped (it trusts its translators), and a
+        # company is not a translator: no markup of its own in pages on the portal's origin.
+        if any(char in text and char not in message_id for char in "<>"):
+            raise ValidationError(
+                _("%(id)s: the text is plain text: it may not contain < or >.")
+                % {"id": json.dumps(message_id)}
+            )
         if _placeholders(message_id) != _placeholders(text):
             raise ValidationError(
                 _("%(id)s: the text must keep the same placeholders (%(names)s).")

@@ -97,6 +97,12 @@ def test_it_validates_uploaded_resources() -> None:
     with pytest.raises(ValidationError, match="placeholders"):
         parse_translation_file(b'{"Invoice %(number)s": "Rechnung"}')
     assert parse_translation_file(b'{"Invoice %(number)s": "Rechnung %(number)s"}')
+    # Rendered unescaped like every translation: no markup from the company.
+    with pytest.raises(ValidationError, match="plain text"):
+        parse_translation_file(b'{"Amount due": "<a href=\\"https://evil.example\\">Pay</a>"}')
+    with pytest.raises(ValidationError, match="plain text"):
+        parse_translation_file(b'{"Invoices": "Bills >"}')
+    assert parse_translation_file(b'{"Invoices": "Bills & \\"credits\\""}')
 
 
 def test_it_refuses_an_unsupported_language(tenant: Company, embed: Embed) -> None:
