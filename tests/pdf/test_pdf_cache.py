@@ -8,9 +8,9 @@ from io import BytesIO
 from typing import Any
 
 import pytest
-from kombu.exceptions import ChannelError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from kombu.exceptions import ChannelError
 from PIL import Image
 from pypdf import PdfReader
 
