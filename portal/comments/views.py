@@ -43,6 +43,7 @@ from . import realtime, services
 from .models import CustomerSession
 from .qr import otpauth_url, qr_data_uri
 from .selectors import (
+    PAGE_SIZE,
     SESSION_COOKIE,
     comments_for_invoice,
     customer_session_for_token,
@@ -295,11 +296,14 @@ async def _frames(
     read = sync_to_async(comments_for_invoice)
     catch_up = True
     while True:
-        if catch_up:
-            for comment in await read(invoice_id=invoice_id, after=last):
+        while catch_up:
+            page = await read(invoice_id=invoice_id, after=last)
+            for comment in page:
                 last = comment["id"]
                 yield _frame(comment)
-            catch_up = False
+            # A full page: a reader further behind (Last-Event-ID) gets the rest now, not one
+            # page per heartbeat.
+            catch_up = len(page) >= PAGE_SIZE
         if loop.time() >= ends_at:
             return
         batch = await news.receive(min(HEARTBEAT_SECONDS, ends_at - loop.time()))

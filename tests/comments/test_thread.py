@@ -286,6 +286,36 @@ def test_it_reads_the_database_when_a_pub_sub_message_cannot_be_read(
     assert '"body": "unannounced"' in frames[1]
 
 
+def test_it_resumes_a_reader_more_than_a_page_behind_at_once(invoice: Invoice, token: str) -> None:
+    from portal.comments.selectors import PAGE_SIZE
+
+    count = PAGE_SIZE + 5
+    Comment.objects.bulk_create(
+        Comment(
+            company_id=invoice.company_id,
+            invoice=invoice,
+            number=n,
+            role="customer",
+            author_name="Ada",
+            verification="link",
+            body=f"n{n}",
+        )
+        for n in range(1, count + 1)
+    )
+
+    async def run() -> list[str]:
+        viewer = await _open_stream(f"/invoice/{token}/comments/stream", **{"Last-Event-ID": "0"})
+        # Each frame within read()'s 5 s: the page after the first must not wait for the
+        # next heartbeat (15 s).
+        frames = await viewer.read(1 + count)
+        await viewer.leave()
+        return frames
+
+    frames = async_to_sync(run)()
+    assert frames[-1].startswith(f"id: {count}\n")
+    assert [f.split("\n", 1)[0] for f in frames[1:]] == [f"id: {n}" for n in range(1, count + 1)]
+
+
 def test_it_ends_the_stream_cleanly_when_redis_is_unreachable(token: str, settings: Any) -> None:
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
 
