@@ -82,11 +82,20 @@ def test_it_renders_again_after_a_payment(invoice: Invoice) -> None:
     assert "Amount due $60.00" in pdf_pages_text(second.read())[0]
 
 
+def page_drawing(pdf: PdfFile) -> bytes:
+    """The first page's content stream (colours are ``r g b rg`` operators in it)."""
+    return bytes(PdfReader(BytesIO(pdf.read())).pages[0].get_contents().get_data())
+
+
 def test_it_renders_again_when_the_branding_changes(invoice: Invoice, tenant: Company) -> None:
     first = download(invoice)
+    # #aa0000 as PDF RGB, for the title, the rule, the table header and the total.
+    brand_red = b"0.666667 0 0 rg"
+    assert brand_red not in page_drawing(first)
     Company.objects.filter(pk=tenant.pk).update(brand_color="#aa0000")
     second = download(invoice)
     assert second.rendered and second.fingerprint != first.fingerprint
+    assert brand_red in page_drawing(second)
 
 
 def test_it_keeps_one_pdf_per_language(invoice: Invoice) -> None:
