@@ -33,6 +33,10 @@ MAX_ATTEMPTS = 8
 Handler = Callable[[Company, Mapping[str, Any]], None]
 
 
+class PaymentNotRecordedYet(Exception):
+    """An event about a payment of ours that we have not recorded yet (reordered delivery)."""
+
+
 def _session_completed(company: Company, session: Mapping[str, Any]) -> None:
     # "unpaid" means a delayed method is still processing: payment_intent.succeeded follows.
     if session.get("payment_status") != "paid" or not session.get("payment_intent"):
@@ -86,11 +90,15 @@ def _charge_refunded(company: Company, charge: Mapping[str, Any]) -> None:
         intent_id = intent_id.get("id")
     if not intent_id:
         return
-    services.payment_refund_record(
+    payment = services.payment_refund_record(
         company=company,
         intent_id=str(intent_id),
         amount_refunded=int(charge.get("amount_refunded") or 0),
     )
+    if payment is None and (charge.get("metadata") or {}).get("invoice"):
+        # A refund of one of our payments, delivered before the payment itself: fail, so
+        # that the periodic task applies it once the payment is recorded (never dropped).
+        raise PaymentNotRecordedYet(str(intent_id))
 
 
 HANDLERS: dict[str, Handler] = {

@@ -256,3 +256,35 @@ def test_it_stores_an_event_once_per_company_not_once_overall(
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, 1000)
     assert Payment.objects.get().invoice_id == invoice.pk
+
+
+def test_it_applies_a_refund_that_arrives_before_its_payment(
+    deliver: Any,
+    client: Any,
+    tenant: Company,
+    connected: StripeConnection,
+    emulator: EmulatorServer,
+) -> None:
+    import stripe
+
+    invoice = make_invoice(tenant, lines=[("Work", "1", 10000, "0")], allow_partial_payments=True)
+    payment_events = _paid_card_events(invoice, emulator, 4000)
+    intent_id = next(
+        e["data"]["object"]["id"] for e in payment_events if e["type"] == "payment_intent.succeeded"
+    )
+    # A refund made on Stripe's dashboard right away; its event is delivered first.
+    stripe.StripeClient(SECRET_KEY, base_addresses={"api": emulator.base_url}).v1.refunds.create(
+        params={"payment_intent": intent_id, "amount": 1500}
+    )
+    [refunded] = [e for e in emulator_events(emulator.base_url) if e["type"] == "charge.refunded"]
+    assert deliver(refunded).status_code == 200
+    for event in payment_events:
+        deliver(event)
+    # The periodic task tries the refund again once the payment is there: not lost.
+    WebhookEvent.objects.update(processed_at=timezone.now() - dt.timedelta(minutes=5))
+    webhook_events_retry_task()
+    payment = Payment.objects.get()
+    invoice.refresh_from_db()
+    assert (payment.amount_refunded, payment.status) == (1500, "partially_refunded")
+    assert invoice.amount_paid == 2500
+    assert WebhookEvent.objects.get(event_id=refunded["id"]).status == WebhookEventStatus.PROCESSED
