@@ -200,6 +200,8 @@ if EMAIL_URL.startswith("smtp://") or EMAIL_URL.startswith("smtps://"):
     EMAIL_HOST_USER = unquote(_email.username or "")
     EMAIL_HOST_PASSWORD = unquote(_email.password or "")
     EMAIL_USE_SSL = _email.scheme == "smtps"
+    # smtp://host:587?starttls=1 for relays that upgrade the connection with STARTTLS.
+    EMAIL_USE_TLS = not EMAIL_USE_SSL and "starttls=1" in _email.query.split("&")
     EMAIL_TIMEOUT = 10
 elif EMAIL_URL.startswith("file://"):
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"

@@ -17,7 +17,7 @@ import json, django
 django.setup()
 from django.conf import settings as s
 names = ["EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD",
-         "EMAIL_USE_SSL", "EMAIL_FILE_PATH"]
+         "EMAIL_USE_SSL", "EMAIL_USE_TLS", "EMAIL_FILE_PATH"]
 print(json.dumps({name: getattr(s, name, None) for name in names}))
 """
 
@@ -52,7 +52,16 @@ def test_it_prints_email_to_the_console_by_default() -> None:
     [
         (
             "smtp://mail.example.com:2525",
-            {"EMAIL_HOST": "mail.example.com", "EMAIL_PORT": 2525, "EMAIL_USE_SSL": False},
+            {
+                "EMAIL_HOST": "mail.example.com",
+                "EMAIL_PORT": 2525,
+                "EMAIL_USE_SSL": False,
+                "EMAIL_USE_TLS": False,
+            },
+        ),
+        (
+            "smtp://relay.example.com:587?starttls=1",
+            {"EMAIL_HOST": "relay.example.com", "EMAIL_PORT": 587, "EMAIL_USE_TLS": True},
         ),
         (
             "smtps://apikey:p%40ss%2Fword@smtp.example.com:465",
