@@ -19,11 +19,18 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from invoices.admin_scoping import TenantScopedAdmin
 from invoices.models import Invoice
 from invoices.models.company import CommentWriteMode
 
-from .models import Comment
-from .services import BODY_MAX_LENGTH, CommentError, comment_reply, invoice_attention_resolve
+from .models import Comment, CustomerTotpDevice
+from .services import (
+    BODY_MAX_LENGTH,
+    CommentError,
+    comment_reply,
+    customer_totp_reset,
+    invoice_attention_resolve,
+)
 
 
 class InvoiceCommentsForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -130,3 +137,39 @@ class InvoiceCommentsAdminMixin:
         self.message_user(  # type: ignore[attr-defined]
             request, _("%(count)d invoice(s) marked resolved.") % {"count": done}
         )
+
+
+@admin.register(CustomerTotpDevice)
+class CustomerTotpDeviceAdmin(TenantScopedAdmin):
+    """Customers' authenticator apps: listed (never their secret) and reset by a manager when a
+    customer loses the phone; nothing else is edited here."""
+
+    list_display = ["customer", "confirmed", "created_at", "last_used_at"]
+    list_filter = ["confirmed"]
+    search_fields = ["customer__name", "customer__email"]
+    list_select_related = ["customer"]
+    fields = ["customer", "confirmed", "created_at", "last_used_at"]
+    readonly_fields = ["customer", "confirmed", "created_at", "last_used_at"]
+    actions = ["reset"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # resetting goes through the action (audited, manager only)
+
+    @admin.action(
+        description=_("Reset the selected authenticator apps (the customer sets up again)")
+    )
+    def reset(self, request: HttpRequest, queryset: QuerySet[CustomerTotpDevice]) -> None:
+        done = 0
+        for device in queryset.select_related("company", "customer"):
+            try:
+                customer_totp_reset(device=device, user=request.user)
+                done += 1
+            except CommentError as exc:
+                self.message_user(request, f"{device.customer}: {exc.message}", messages.ERROR)
+        self.message_user(request, _("%(count)d authenticator app(s) reset.") % {"count": done})

@@ -506,6 +506,21 @@ def totp_confirm(
     return device
 
 
+def customer_totp_reset(*, device: CustomerTotpDevice, user: User) -> None:
+    """Staff remove a customer's authenticator app (a lost phone): the customer enrols a new
+    one from the invoice page after proving the mailbox again."""
+    if not can_manage_invoices(user, device.company_id):
+        raise CommentError(403, "forbidden", _("You may not reset this authenticator app."))
+    with transaction.atomic():
+        CustomerTotpDevice.objects.filter(pk=device.pk).delete()
+        events.record(
+            company=device.company,
+            action="comment.totp_reset",
+            object_id=device.customer.public_id,
+            actor=user,
+        )
+
+
 def totp_verify(*, device: CustomerTotpDevice, code: str) -> None:
     """Check a code as django-otp's TOTPDevice does: within one step of tolerance, never a time
     step at or before the last one used (a replayed code fails), with exponential back-off."""

@@ -623,3 +623,41 @@ def test_it_backs_off_after_a_wrong_authenticator_code(
         )
     assert (second.value.code, second.value.status) == ("too_many_attempts", 429)
     assert not Comment.objects.exists()
+
+
+def test_it_lets_a_manager_reset_a_customers_authenticator_app_in_the_admin(
+    client: Any,
+    tenant: Company,
+    customer: Customer,
+    invoice: Invoice,
+    staff: Any,
+    viewer: Any,
+    outsider: Any,
+    mailoutbox: list[Any],
+    on_commit: Any,
+) -> None:
+    from invoices.models import AuditEvent
+
+    device = CustomerTotpDevice.objects.create(company=tenant, customer=customer, confirmed=True)
+    url = "/admin/comments/customertotpdevice/"
+    reset = {"action": "reset", "_selected_action": [device.pk]}
+
+    client.force_login(outsider)
+    assert list(client.get(url).context["cl"].result_list) == []
+    client.post(url, reset)
+    client.force_login(viewer)
+    listed = client.get(url)
+    assert list(listed.context["cl"].result_list) == [device]
+    assert device.key not in listed.content.decode()  # the secret is never shown
+    client.post(url, reset)
+    assert CustomerTotpDevice.objects.filter(pk=device.pk).exists()
+
+    client.force_login(staff)
+    client.post(url, reset)
+    assert not CustomerTotpDevice.objects.exists()
+    assert AuditEvent.objects.filter(company=tenant, action="comment.totp_reset").count() == 1
+
+    # The customer can set up a new app (before the reset: "already_enrolled").
+    on_commit(services.email_code_request, invoice=invoice)
+    opened = services.email_code_verify(invoice=invoice, code=emailed_code(mailoutbox))
+    assert not services.totp_enrol(invoice=invoice, session=opened.session).confirmed
