@@ -97,6 +97,8 @@ def _session(request: HttpRequest) -> CustomerSession | None:
 
 
 def _wants_json(request: HttpRequest) -> bool:
+    if request.method == "GET":  # the polling endpoint answers JSON, errors included
+        return True
     return request.content_type == "application/json" or "application/json" in request.headers.get(
         "Accept", ""
     )

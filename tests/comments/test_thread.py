@@ -42,11 +42,12 @@ def test_it_lists_comments_after_an_id(
 
 
 @pytest.mark.parametrize("after", ["-1", "%C2%B2"])  # "²": str.isdigit() but not int()
-def test_it_refuses_a_malformed_after(client: Any, token: str, after: str) -> None:
-    response = client.get(
-        f"/invoice/{token}/comments?after={after}", HTTP_ACCEPT="application/json"
-    )
+@pytest.mark.parametrize("accept", ["application/json", "*/*"])
+def test_it_refuses_a_malformed_after(client: Any, token: str, after: str, accept: str) -> None:
+    # JSON whatever the Accept header: the polling endpoint is a JSON endpoint (contract).
+    response = client.get(f"/invoice/{token}/comments?after={after}", HTTP_ACCEPT=accept)
     assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
     assert response.json()["error"]["field"] == "after"
 
 
