@@ -273,6 +273,7 @@ def test_it_reads_the_database_when_a_pub_sub_message_cannot_be_read(
             if dict(client.pubsub_numsub(channel)).get(channel.encode()):
                 break
             await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # ...and its first read of the database is done
         # Saved without its news (the test transaction never commits), then a message the
         # hub cannot parse: the stream must look in the database now, not at the next
         # heartbeat (15 s, longer than read() waits).
