@@ -362,3 +362,15 @@ def test_it_refuses_an_expired_session(
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] in {"verification_required", "session_required"}
     assert list(Comment.objects.values_list("body", flat=True)) == ["while fresh"]
+
+
+def test_it_takes_the_write_mode_from_the_company_unless_the_invoice_sets_its_own(
+    client: Any, tenant: Company, invoice: Invoice, token: str
+) -> None:
+    assert invoice.comment_write_mode == ""  # the company's default
+    tenant.comment_write_mode = "email_code"
+    tenant.save(update_fields=["comment_write_mode"])
+    invoice.refresh_from_db()
+    assert comment(client, token).json()["error"]["code"] == "verification_required"
+    set_mode(invoice, "link")
+    assert comment(client, token).status_code == 201
