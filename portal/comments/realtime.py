@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.connection import parse_url
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,11 @@ _sync_client_url = ""
 
 
 def channel_name(invoice_id: int) -> str:
-    return f"comments:invoice:{invoice_id}"
+    """The invoice's channel. Pub/sub channels are global to the Redis server, not kept apart by
+    database number as keys are: the name carries REDIS_URL's database, so deployments (or test
+    runs) sharing a server on different databases never hear each other's comments."""
+    db = parse_url(settings.REDIS_URL).get("db", 0) if settings.REDIS_URL else 0
+    return f"comments:db{db}:invoice:{invoice_id}"
 
 
 def _redis() -> redis.Redis:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from django.test import AsyncClient
+from django.test import AsyncClient, override_settings
 from django_otp.oath import TOTP
 
 from invoices.models import Company, Customer, Invoice
@@ -316,6 +316,44 @@ def test_it_resumes_a_reader_more_than_a_page_behind_at_once(invoice: Invoice, t
     frames = async_to_sync(run)()
     assert frames[-1].startswith(f"id: {count}\n")
     assert [f.split("\n", 1)[0] for f in frames[1:]] == [f"id: {n}" for n in range(1, count + 1)]
+
+
+def test_it_does_not_hear_a_deployment_on_another_redis_database(
+    invoice: Invoice, token: str, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    import redis
+    from redis.connection import parse_url
+
+    from portal.comments import realtime
+
+    if not settings.REDIS_URL:
+        pytest.skip("REDIS_URL is not set")
+    ours = parse_url(settings.REDIS_URL).get("db", 0)
+    # Only the database number matters to the channel name (the server is the same).
+    with override_settings(REDIS_URL=f"redis://127.0.0.1:6379/{(ours + 1) % 16}"):
+        theirs = realtime.channel_name(invoice.pk)  # the same invoice id in their database
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    foreign = {"id": 1, "author": "Eve", "role": "customer", "body": "another deployment's"}
+
+    def post_live() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            post(invoice, "ours")
+
+    async def run() -> list[str]:
+        viewer = await _open_stream(f"/invoice/{token}/comments/stream")
+        frames = await viewer.read(1)  # the retry hint
+        await asyncio.sleep(0.3)  # the stream subscribes and reads the database
+        # Pub/sub ignores Redis database numbers: their news reached our streams.
+        client.publish(theirs, json.dumps(foreign))
+        await asyncio.sleep(0.2)
+        await sync_to_async(post_live)()
+        frames += await viewer.read(1)
+        await viewer.leave()
+        return frames
+
+    frames = async_to_sync(run)()
+    assert '"body": "ours"' in frames[1]
+    assert "another deployment" not in frames[1]
 
 
 def test_it_ends_the_stream_cleanly_when_redis_is_unreachable(token: str, settings: Any) -> None:
