@@ -9,8 +9,10 @@ in their own transaction before the error is raised.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import secrets
+import smtplib
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -46,6 +48,8 @@ from .selectors import (
     public_comment,
     totp_required,
 )
+
+logger = logging.getLogger(__name__)
 
 BODY_MAX_LENGTH = 2000
 NAME_MAX_LENGTH = 100
@@ -280,7 +284,21 @@ def _code_hash(invoice_id: int, code: str) -> str:
 
 def _send_to_customer(invoice: Invoice, subject: str, body: str) -> None:
     recipient = invoice.customer.email
-    transaction.on_commit(lambda: send_mail(subject, body, None, [recipient], fail_silently=False))
+    invoice_id = invoice.pk
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, [recipient], fail_silently=False)
+        except (smtplib.SMTPException, OSError):
+            # The code or link is saved but never left: tell the writer instead of a 500.
+            logger.warning("comments: email to the customer of invoice %s failed", invoice_id)
+            raise CommentError(
+                503,
+                "email_failed",
+                _("We could not send the email just now. Try again in a minute."),
+            ) from None
+
+    transaction.on_commit(send)
 
 
 def _customer_language(invoice: Invoice) -> str:

@@ -374,3 +374,22 @@ def test_it_takes_the_write_mode_from_the_company_unless_the_invoice_sets_its_ow
     assert comment(client, token).json()["error"]["code"] == "verification_required"
     set_mode(invoice, "link")
     assert comment(client, token).status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)  # so the email goes out when the request commits
+def test_it_answers_a_clear_error_when_the_email_cannot_be_sent(
+    client: Any, invoice: Invoice, token: str, monkeypatch: Any
+) -> None:
+    import smtplib
+
+    from portal.comments import services
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise smtplib.SMTPConnectError(421, "mail server down")
+
+    monkeypatch.setattr(services, "send_mail", refuse)
+    set_mode(invoice, "customer_session")
+    for path in ("/comments/code", "/comments/signin-link"):
+        response = post_json(client, f"/invoice/{token}{path}")
+        assert response.status_code == 503, path  # was a 500
+        assert response.json()["error"]["code"] == "email_failed"
