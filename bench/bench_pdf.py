@@ -21,27 +21,13 @@ import os
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchenv import setup
 
-_tmp = tempfile.TemporaryDirectory(prefix="bench-pdf-")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal_project.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdef0123456789")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{_tmp.name}/bench.sqlite3")
-os.environ["MEDIA_ROOT"] = f"{_tmp.name}/media"
-os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
-os.environ["ALLOWED_HOSTS"] = "testserver"
-os.environ["SECURE_SSL_REDIRECT"] = "0"
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-import django  # noqa: E402
-
-django.setup()
+_tmp = setup("pdf")
 
 from django.core.files.storage import default_storage  # noqa: E402
 from django.core.management import call_command  # noqa: E402
