@@ -20,7 +20,6 @@ from invoices.models import (
 )
 from invoices.models.credit_note import CreditNoteStatus
 from invoices.services import SHARE_LINK_PURPOSE
-from invoices.tenancy import User, company_ids_for_user
 from invoices.tokens import parse_token
 
 CUSTOMER_VISIBLE_STATUSES = (
@@ -157,16 +156,6 @@ def credit_balance(*, customer: Customer) -> dict[str, int]:
 def is_overdue(invoice: Invoice, today: dt.date | None = None) -> bool:
     today = today or timezone.localdate()
     return invoice.status in UNPAID_STATUSES and invoice.due_date < today
-
-
-def invoices_for_staff(*, user: User) -> QuerySet[Invoice]:
-    ids = company_ids_for_user(user)
-    qs = Invoice.objects.all()
-    return qs if ids is None else qs.filter(company_id__in=ids)
-
-
-def invoice_for_staff(*, user: User, public_id: str) -> Invoice | None:
-    return invoices_for_staff(user=user).filter(public_id=public_id).first()
 
 
 def invoice_for_company(*, company: Company, public_id: str) -> Invoice | None:

@@ -4,30 +4,12 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as AuthUser
-from django.db.models import QuerySet
 
-from invoices.models import Company, Membership
+from invoices.models import Membership
 from invoices.models.company import ROLES_THAT_MANAGE_INVOICES
 
 # Whoever a request is from: a staff account or nobody.
 User = AuthUser | AnonymousUser
-
-
-def companies_for_user(user: User) -> QuerySet[Company]:
-    if not user.is_authenticated or not user.is_active:
-        return Company.objects.none()
-    if getattr(user, "is_superuser", False):
-        return Company.objects.all()
-    return Company.objects.filter(memberships__user=user)
-
-
-def company_ids_for_user(user: User) -> list[int] | None:
-    """The ids of the user's companies, or None for "every company" (superusers)."""
-    if getattr(user, "is_superuser", False) and user.is_active:
-        return None
-    if not user.is_authenticated:
-        return []
-    return list(Membership.objects.filter(user=user).values_list("company_id", flat=True))
 
 
 def can_manage_invoices(user: User, company_id: int) -> bool:

@@ -99,7 +99,3 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.company} ({self.role})"
-
-    @property
-    def can_manage_invoices(self) -> bool:
-        return self.role in ROLES_THAT_MANAGE_INVOICES
