@@ -104,6 +104,7 @@ class InvoiceAdmin(
     readonly_fields = [
         "public_id",
         "number",
+        "sequence",
         "status",
         "subtotal",
         "tax_total",
@@ -132,15 +133,10 @@ class InvoiceAdmin(
     def save_model(
         self, request: HttpRequest, obj: Invoice, form: ModelForm[Any], change: bool
     ) -> None:
-        if not change:
-            # New invoices take their number from the company's gap-free sequence.
-            from django.db import transaction
-
-            with transaction.atomic():
-                obj.sequence, obj.number = services.invoice_number_allocate(company=obj.company)
-                super().save_model(request, obj, form, change)
-            return
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            services.invoice_save_new(invoice=obj, actor=request.user)
 
     def save_related(
         self, request: HttpRequest, form: ModelForm[Any], formsets: Any, change: bool

@@ -107,6 +107,17 @@ def _write_lines(invoice: Invoice, lines: Sequence[LineInput]) -> None:
 
 
 @transaction.atomic
+def invoice_save_new(*, invoice: Invoice, actor: Actor = None) -> Invoice:
+    """Save an invoice built elsewhere (the admin form) with the next number of its company."""
+    invoice.sequence, invoice.number = invoice_number_allocate(company=invoice.company)
+    invoice.save()
+    events.record(
+        company=invoice.company, action="invoice.created", object_id=invoice.public_id, actor=actor
+    )
+    return invoice
+
+
+@transaction.atomic
 def invoice_create(
     *,
     company: Company,
@@ -360,32 +371,36 @@ def share_links_for_portal(*, invoices: Sequence[Invoice]) -> dict[int, ShareLin
     return links
 
 
+def _links_revoke(*, match: Q, company: Company, action: str, object_id: str, actor: Actor) -> int:
+    revoked = ShareLink.objects.filter(match, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    events.record(company=company, action=action, object_id=object_id, actor=actor)
+    return revoked
+
+
 @transaction.atomic
 def share_link_revoke(*, invoice: Invoice, actor: Actor = None) -> int:
-    revoked = ShareLink.objects.filter(
-        kind=ShareLinkKind.INVOICE, invoice=invoice, revoked_at__isnull=True
-    ).update(revoked_at=timezone.now())
-    events.record(
+    """Revoke the invoice's link: its URL answers 404 from now on."""
+    return _links_revoke(
+        match=Q(kind=ShareLinkKind.INVOICE, invoice=invoice),
         company=invoice.company,
         action="share_link.revoked",
         object_id=invoice.public_id,
         actor=actor,
     )
-    return revoked
 
 
 @transaction.atomic
 def portal_link_revoke(*, customer: Customer, actor: Actor = None) -> int:
-    revoked = ShareLink.objects.filter(
-        kind=ShareLinkKind.PORTAL, customer=customer, revoked_at__isnull=True
-    ).update(revoked_at=timezone.now())
-    events.record(
+    """Revoke the customer's portal link: its URL answers 404 from now on."""
+    return _links_revoke(
+        match=Q(kind=ShareLinkKind.PORTAL, customer=customer),
         company=customer.company,
         action="portal_link.revoked",
         object_id=customer.public_id,
         actor=actor,
     )
-    return revoked
 
 
 # API keys --------------------------------------------------------------------------------

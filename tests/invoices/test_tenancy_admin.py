@@ -136,3 +136,40 @@ def test_every_admin_of_tenant_data_is_scoped() -> None:
         fields = {f.name for f in model._meta.fields}
         if fields & tenant_links or model._meta.label == "invoices.Company":
             assert isinstance(model_admin, TenantScopedAdmin), model._meta.label
+
+
+def test_it_numbers_an_invoice_added_in_the_admin(
+    client: Any, staff: Any, tenant: Company, customer: Any
+) -> None:
+    factories.make_invoice(tenant, customer)  # INV-00001 exists already
+    client.force_login(staff)
+    url = reverse("admin:invoices_invoice_add")
+    # Every inline the add page shows (lines, and those other apps add) posts its management form.
+    management: dict[str, Any] = {}
+    for inline in client.get(url).context["inline_admin_formsets"]:
+        form = inline.formset.management_form
+        management |= {form.add_prefix(name): value for name, value in form.initial.items()}
+    response = client.post(
+        url,
+        management
+        | {
+            "company": tenant.pk,
+            "customer": customer.pk,
+            "currency": "usd",
+            "issue_date": "2030-01-01",
+            "due_date": "2030-01-31",
+            "notes": "",
+            "comment_write_mode": "",
+            "lines-TOTAL_FORMS": "1",
+            "lines-0-position": "0",
+            "lines-0-description": "Consulting",
+            "lines-0-quantity": "2",
+            "lines-0-unit_amount": "1250",
+            "lines-0-tax_rate": "10",
+        },
+    )
+    assert response.status_code == 302, response.context["errors"]
+    invoice = tenant.invoices.get(issue_date="2030-01-01")
+    assert invoice.number == "INV-00002"
+    assert (invoice.subtotal, invoice.tax_total, invoice.total) == (2500, 250, 2750)
+    assert invoice.status == "draft"
