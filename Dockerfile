@@ -4,9 +4,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b gettext \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml README.md ./
-RUN pip install --no-cache-dir -e .
+# The runtime set of uv.lock (exact versions and hashes), without the dev group.
+ENV UV_PROJECT_ENVIRONMENT=/usr/local UV_COMPILE_BYTECODE=1
+RUN pip install --no-cache-dir uv==0.13.9
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --inexact --no-cache
 COPY . .
-RUN pip install --no-cache-dir -e .
 ENV DJANGO_SETTINGS_MODULE=portal_project.settings PYTHONUNBUFFERED=1
 EXPOSE 8000 8001

@@ -6,15 +6,25 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EMULATOR_PORT ?= 8420
 
-.PHONY: run test install lint typecheck pytest messages bench clean
+.PHONY: run test install lock lint typecheck pytest messages bench clean
 
-$(STAMP): pyproject.toml
+UV_VERSION := 0.13.9
+# Every install comes from uv.lock (exact versions and hashes): a fresh clone installs what CI
+# tested. --frozen refuses to run if pyproject.toml and the lock disagree; --inexact keeps uv
+# itself, which lives in the same virtualenv.
+$(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Refresh the lock after changing dependencies in pyproject.toml (commit both together).
+# `make lock ARGS=--upgrade` moves every dependency to its newest allowed release.
+lock:
+	test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/pip install --quiet uv==$(UV_VERSION); }
+	$(BIN)/uv lock $(ARGS)
 
 # A stable secret for local runs, so demo links keep working across restarts.
 .secret_key:
