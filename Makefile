@@ -1,5 +1,5 @@
 # make run: set up everything and serve the demo on http://127.0.0.1:8000
-# make test: ruff, mypy and the whole pytest suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
+# make test: ruff, the import floors, mypy and the whole pytest suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -37,9 +37,11 @@ messages: $(STAMP)
 run: $(STAMP) .secret_key messages
 	DEBUG=1 SECRET_KEY=$$(cat .secret_key) ./scripts/run-local.sh
 
+# ruff, then the floors (import-linter contracts in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	DEBUG=1 $(BIN)/mypy .

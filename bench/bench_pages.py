@@ -13,7 +13,7 @@ served by the production WSGI server (granian, 2 workers) from PostgreSQL, in on
    (Debian package; a bounded Python load generator when wrk is missing), in turns:
    plain, invoice, portal. Prints req/s, p99 and each page's ratio to the plain view.
 
-Target (issue 3): each page reaches at least 0.05 of the plain view (a bare two-query Django page
+Target: each page reaches at least 0.05 of the plain view (a bare two-query Django page
 reaches 0.039 on this kind of machine, see shared/performance.md). The load generator shares
 the machine's cores with the server, so absolute figures are lower bounds; the ratio is what
 to compare. Exit status 1 when a page misses the target.

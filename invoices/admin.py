@@ -1,4 +1,8 @@
-"""The admin billing staff work in. Thin: list/filter/search here, every change via services."""
+"""The admin billing staff work in. Thin: list/filter/search here, every change via services.
+
+The invoice admin is composed with other apps' inlines, columns and mixins in
+``backoffice/admin.py``, which registers it; this module offers its invoices-own part,
+:class:`InvoiceAdminBase`."""
 
 from __future__ import annotations
 
@@ -19,10 +23,6 @@ from invoices.money import format_money
 from invoices.pdf.admin_mixin import InvoicePdfAdminMixin
 from invoices.selectors import UNPAID_STATUSES
 from invoices.transitions import IllegalTransition
-from payments.admin import PaymentInline
-from portal.comments.admin import InvoiceCommentsAdminMixin, NeedsAttentionFilter
-from preferences.admin import SentEmailInline, send_invoice_by_email
-from tracking.admin import ADMIN_CSS, view_log, views_badge
 
 
 @admin.register(Company)
@@ -81,10 +81,9 @@ class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
     has_delete_permission = has_change_permission
 
 
-@admin.register(Invoice)
-class InvoiceAdmin(
-    InvoiceCommentsAdminMixin, InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin
-):
+class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin):
+    """The invoice admin without other apps' parts (registered by ``backoffice.admin``)."""
+
     list_display = [
         "number",
         "customer",
@@ -92,15 +91,12 @@ class InvoiceAdmin(
         "total_display",
         "due_display",
         "due_date",
-        views_badge,
-        "attention_marker",
     ]
-    list_filter = ["status", OverdueFilter, "currency", NeedsAttentionFilter]
+    list_filter = ["status", OverdueFilter, "currency"]
     search_fields = ["number", "customer__name", "customer__email", "public_id"]
-    # view_stats: the views badge reads the statistics from the same query (no query per row).
-    list_select_related = ["customer", "company", "view_stats"]
+    list_select_related = ["customer", "company"]
     date_hierarchy = "issue_date"
-    inlines = [LineItemInline, PaymentInline, SentEmailInline]
+    inlines = [LineItemInline]
     readonly_fields = [
         "public_id",
         "number",
@@ -113,14 +109,9 @@ class InvoiceAdmin(
         "finalized_at",
         "paid_at",
         "created_at",
-        view_log,  # type: ignore[list-item]  # a callable; the stubs allow only names
         "pdf_link",
-        "comment_thread",
     ]
-    actions = ["finalize", "void", "mark_uncollectible", send_invoice_by_email, "mark_resolved"]
-
-    class Media:
-        css = {"all": [ADMIN_CSS]}
+    actions = ["finalize", "void", "mark_uncollectible"]
 
     @admin.display(description=_("Total"), ordering="total")
     def total_display(self, invoice: Invoice) -> str:

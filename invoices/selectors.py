@@ -19,8 +19,7 @@ from invoices.models import (
     ShareLinkKind,
 )
 from invoices.models.credit_note import CreditNoteStatus
-from invoices.services import SHARE_LINK_PURPOSE
-from invoices.tokens import parse_token
+from invoices.tokens import SHARE_LINK_PURPOSE, parse_token
 
 CUSTOMER_VISIBLE_STATUSES = (
     InvoiceStatus.OPEN,
@@ -188,3 +187,16 @@ def live_portal_link(*, customer: Customer) -> ShareLink | None:
         if link.expires_at is None or link.expires_at > now:
             return link
     return None
+
+
+def customer_languages(customer: Customer | None, company: Company | None) -> tuple[str, ...]:
+    """The languages a customer page prefers after the browser's: the customer's, then the
+    company's (for core.i18n.activate_language)."""
+    return tuple(
+        code
+        for code in (
+            customer.preferred_language if customer is not None else "",
+            company.language if company is not None else "",
+        )
+        if code
+    )

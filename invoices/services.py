@@ -32,11 +32,10 @@ from invoices.models import (
 )
 from invoices.money import exponent
 from invoices.tasks import queue_invoice_pdf_render
-from invoices.tokens import make_token, new_selector
+from invoices.tokens import SHARE_LINK_PURPOSE, make_token, new_selector
 from invoices.totals import invoice_totals, line_amounts
 from invoices.transitions import check_transition
 
-SHARE_LINK_PURPOSE = "share-link"
 API_KEY_PREFIX = "ipk_"
 
 

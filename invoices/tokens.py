@@ -16,6 +16,8 @@ import secrets
 
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+# The purpose of invoice and portal share-link tokens (keys their MAC apart from other tokens).
+SHARE_LINK_PURPOSE = "share-link"
 SELECTOR_HEX_LENGTH = 32  # 16 bytes = 128 bits from `secrets`
 _MAC_BYTES = 16
 _MAC_LENGTH = 22  # base64url of 16 bytes, unpadded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.errors import ApplicationError
 from invoices.models import InvoiceStatus
 
 S = InvoiceStatus
@@ -16,9 +17,16 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(ApplicationError):
+    """A status change the table does not allow (409: it conflicts with the invoice's state)."""
+
     def __init__(self, from_status: str, to_status: str) -> None:
-        super().__init__(f"An invoice cannot go from {from_status} to {to_status}.")
+        super().__init__(
+            "invalid_status",
+            f"An invoice cannot go from {from_status} to {to_status}.",
+            "status",
+            409,
+        )
         self.from_status = from_status
         self.to_status = to_status
 

@@ -19,6 +19,27 @@ class PayGate:
     reason: StrPromise | None = None
 
 
+@dataclass(frozen=True)
+class StripeState:
+    """What a page needs to know of the company's Stripe connection, read once."""
+
+    connected: bool
+    # For the card on the page ("" when the company saved none: Checkout only).
+    publishable_key: str = ""
+
+
+def stripe_state(company: Company) -> StripeState:
+    """Whether Stripe is connected, and its publishable key. One query."""
+    from payments.models import StripeConnection  # defined by the payments app
+
+    row = (
+        StripeConnection.objects.filter(company=company, active=True)
+        .values_list("publishable_key", flat=True)
+        .first()
+    )
+    return StripeState(connected=row is not None, publishable_key=row or "")
+
+
 def stripe_connected(company: Company) -> bool:
     """Whether the company has connected its Stripe account (see payments.models)."""
     from payments.models import StripeConnection  # defined by the payments app

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from portal.ratelimits import over_limit
+from core.ratelimits import over_limit
 
 PAY_RATE_PER_IP = "30/m"
 PAY_RATE_PER_TOKEN = "12/m"  # noqa: S105 (a rate, not a password)

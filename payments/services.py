@@ -10,24 +10,22 @@ webhooks and redirects are applied one at a time and each PaymentIntent counts o
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.crypto import SecretUnreadable, decrypt_secret, encrypt_secret
+from core.errors import ApplicationError
 from invoices import events
 from invoices.events import Actor
 from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import AmountError
 from invoices.services import invoice_transition
 from payments import stripe_client
-from payments.crypto import SecretUnreadable, decrypt_secret, encrypt_secret
 from payments.gates import pay_gate
 from payments.models import (
     AttemptKind,
@@ -36,7 +34,6 @@ from payments.models import (
     Payment,
     PaymentStatus,
     StripeConnection,
-    WebhookEvent,
 )
 from payments.rules import payment_amount_check
 
@@ -47,15 +44,13 @@ ATTEMPT_REUSE_WINDOW = dt.timedelta(hours=23)
 PAYABLE_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
 
 
-class PaymentRefused(Exception):
+class PaymentRefused(ApplicationError):
     """The server's own refusal (gate or amount rule), worded for the customer.
-    ``field`` is "amount" when the message belongs next to the amount input."""
+    ``field`` is "amount" when the message belongs next to the amount input (a 400); a
+    refusal of the payment as a whole is a 409."""
 
     def __init__(self, message: str, *, code: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
+        super().__init__(code, message, field, status=409 if field is None else 400)
 
 
 # Connection ------------------------------------------------------------------------------
@@ -524,34 +519,6 @@ def attempt_mark(*, company: Company, provider_id: str, status: str, error: str 
         .exclude(status=AttemptStatus.SUCCEEDED)
         .update(status=status, error=error[:500], updated_at=timezone.now())
     )
-
-
-# Webhook events --------------------------------------------------------------------------
-
-
-def webhook_event_store(
-    *, connection: StripeConnection, event: Mapping[str, Any]
-) -> tuple[WebhookEvent, bool]:
-    """Store a verified event once per connection (its id is unique for the endpoint) and
-    queue its processing when the transaction commits. A duplicate delivery changes nothing:
-    (the stored row, False)."""
-    from payments.tasks import webhook_event_process_task  # tasks import this module
-
-    with transaction.atomic():
-        row, created = WebhookEvent.objects.get_or_create(
-            connection=connection,
-            event_id=event["id"],
-            defaults={
-                "type": str(event.get("type", "")),
-                "payload": dict(event),
-            },
-        )
-        if created:
-            # robust: if the broker is down the event stays pending for the periodic task.
-            transaction.on_commit(
-                functools.partial(webhook_event_process_task.delay, row.pk), robust=True
-            )
-    return row, created
 
 
 def connection_webhook_secret(connection: StripeConnection) -> str:

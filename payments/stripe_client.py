@@ -24,6 +24,8 @@ import stripe
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from core.errors import ApplicationError
+
 logger = logging.getLogger("payments.stripe")
 
 API_VERSION = "2026-10-28.endive"
@@ -31,13 +33,12 @@ API_VERSION = "2026-10-28.endive"
 WEBHOOK_TOLERANCE_SECONDS = 300
 
 
-class PaymentProviderError(Exception):
+class PaymentProviderError(ApplicationError):
     """Stripe refused or could not be reached. ``message`` is safe to show a customer."""
 
     def __init__(self, message: str, *, code: str = "", retryable: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        # 502: the refusal comes from the payment provider, not from the request.
+        super().__init__(code or "provider_error", message, None, 502)
         self.retryable = retryable
 
 

@@ -18,17 +18,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import error_body
+from core.http import not_found
+from invoices.decorators import share_link_page
+from invoices.document import brand_color
 from invoices.models import Invoice
 from invoices.money import AmountError
-from invoices.selectors import invoice_for_share_token
 from payments import selectors, services, stripe_client, webhooks
 from payments.gates import pay_gate, stripe_connected
 from payments.models import AttemptKind
 from payments.ratelimits import pay_limited, poll_limited
 from payments.rules import payment_amount_parse
-from portal.i18n import activate_language
-from portal.presenters import brand_color
-from portal.views import not_found
 
 logger = logging.getLogger("payments")
 
@@ -65,14 +65,12 @@ def _page(
 # ``Referrer-Policy: no-referrer``, under which browsers post ``Origin: null``.)
 @csrf_exempt
 @require_POST
-def pay(request: HttpRequest, token: str) -> HttpResponse:
+@share_link_page
+def pay(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     """POST /invoice/<token>/pay (``amount`` in major units): 303 to Stripe Checkout."""
-    invoice = invoice_for_share_token(token)
-    if invoice is None:
-        return not_found(request)
     if pay_limited(request, token=token):
         return _too_many(request)
-    lang = activate_language(request, customer=invoice.customer, company=invoice.company)
+    lang = request.LANGUAGE_CODE
     gate = pay_gate(invoice=invoice, connected=stripe_connected(invoice.company))
     if not gate.allowed:
         return _page(request, invoice, token, "payments/refused.html", 409, reason=gate.reason)
@@ -114,20 +112,17 @@ def _form_again(
 
 
 @require_GET
-def pay_success(request: HttpRequest, token: str) -> HttpResponse:
+@share_link_page
+def pay_success(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     """Checkout's success_url: reconcile with Stripe (the webhook may be late or lost)."""
-    invoice = invoice_for_share_token(token)
-    attempt = (
-        selectors.attempt_for_invoice(invoice=invoice, public_id=request.GET.get("attempt", ""))
-        if invoice is not None
-        else None
+    attempt = selectors.attempt_for_invoice(
+        invoice=invoice, public_id=request.GET.get("attempt", "")
     )
-    if invoice is None or attempt is None or attempt.kind != AttemptKind.CHECKOUT:
+    if attempt is None or attempt.kind != AttemptKind.CHECKOUT:
         return not_found(request)
     # Each load asks Stripe twice (session, intent): bounded like the card's status polling.
     if poll_limited(request, token=token):
         return _too_many(request)
-    activate_language(request, customer=invoice.customer, company=invoice.company)
     try:
         outcome = services.checkout_reconcile(invoice=invoice, attempt=attempt)
     except stripe_client.PaymentProviderError:
@@ -137,12 +132,9 @@ def pay_success(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-def pay_cancel(request: HttpRequest, token: str) -> HttpResponse:
+@share_link_page
+def pay_cancel(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     """Checkout's cancel_url: nothing was charged; back to the invoice, calmly."""
-    invoice = invoice_for_share_token(token)
-    if invoice is None:
-        return not_found(request)
-    activate_language(request, customer=invoice.customer, company=invoice.company)
     return _page(request, invoice, token, "payments/cancelled.html")
 
 
@@ -154,15 +146,13 @@ def _json_error(status: int, code: str, message: str, field: str | None = None) 
 
 @csrf_exempt  # as pay(): the token in the URL is the credential, no cookie
 @require_POST
-def card_intent(request: HttpRequest, token: str) -> HttpResponse:
+@share_link_page
+def card_intent(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     """POST /invoice/<token>/pay/card (``amount``): a PaymentIntent for the card on the page.
     Answers ``{"client_secret", "status_url"}``, or an error body like the REST API's."""
-    invoice = invoice_for_share_token(token)
-    if invoice is None:
-        return not_found(request)
     if pay_limited(request, token=token):
         return _too_many(request, as_json=True)
-    lang = activate_language(request, customer=invoice.customer, company=invoice.company)
+    lang = request.LANGUAGE_CODE
     gate = pay_gate(invoice=invoice, connected=stripe_connected(invoice.company))
     if not gate.allowed:
         return _json_error(409, "not_payable", str(gate.reason))
@@ -190,19 +180,16 @@ def card_intent(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-def card_status(request: HttpRequest, token: str, attempt_id: str) -> HttpResponse:
+@share_link_page
+def card_status(
+    request: HttpRequest, invoice: Invoice, token: str, attempt_id: str
+) -> HttpResponse:
     """GET /invoice/<token>/pay/card/<attempt>: Stripe's word on the card payment (polling)."""
-    invoice = invoice_for_share_token(token)
-    attempt = (
-        selectors.attempt_for_invoice(invoice=invoice, public_id=attempt_id)
-        if invoice is not None
-        else None
-    )
-    if invoice is None or attempt is None or attempt.kind != AttemptKind.CARD:
+    attempt = selectors.attempt_for_invoice(invoice=invoice, public_id=attempt_id)
+    if attempt is None or attempt.kind != AttemptKind.CARD:
         return not_found(request)
     if poll_limited(request, token=token):
         return _too_many(request, as_json=True)
-    activate_language(request, customer=invoice.customer, company=invoice.company)
     try:
         outcome = services.card_intent_reconcile(invoice=invoice, attempt=attempt)
     except stripe_client.PaymentProviderError as exc:
@@ -241,4 +228,12 @@ def stripe_webhook(request: HttpRequest, webhook_key: str) -> HttpResponse:
     except stripe_client.BadSignature as exc:
         logger.warning("webhook.bad_signature key=%s reason=%s", webhook_key, exc)
         return JsonResponse({"error": "invalid signature"}, status=400)
+    except webhooks.WrongApiVersion as exc:
+        logger.warning(
+            "webhook.wrong_api_version key=%s received=%s pinned=%s",
+            webhook_key,
+            exc.received,
+            stripe_client.API_VERSION,
+        )
+        return JsonResponse(error_body(exc.code, exc.message, exc.field), status=exc.status)
     return JsonResponse({"received": True, "duplicate": not created})

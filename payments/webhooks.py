@@ -13,16 +13,20 @@ its PaymentIntent id, so duplicates, reordering and concurrent deliveries count 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.errors import ApplicationError
 from invoices.models import Company
 from payments import selectors, services, stripe_client
-from payments.models import AttemptStatus, WebhookEvent, WebhookEventStatus
+from payments.models import AttemptStatus, StripeConnection, WebhookEvent, WebhookEventStatus
+from payments.tasks import webhook_event_process_task
 
 logger = logging.getLogger("payments.webhooks")
 
@@ -115,10 +119,52 @@ class UnknownEndpoint(Exception):
     """No active Stripe connection has this webhook key."""
 
 
+class WrongApiVersion(ApplicationError):
+    """An event rendered in another Stripe API version than the one we pin: its objects may
+    have another shape, so it is refused (400) and logged rather than misread. The endpoint's
+    API version is set in the Stripe dashboard (or by the emulator from our pinned client)."""
+
+    def __init__(self, received: object) -> None:
+        super().__init__(
+            "wrong_api_version",
+            f"Events must use Stripe API version {stripe_client.API_VERSION}, not {received!s}.",
+            "api_version",
+            400,
+        )
+        self.received = received
+
+
+# Webhook events --------------------------------------------------------------------------
+
+
+def webhook_event_store(
+    *, connection: StripeConnection, event: Mapping[str, Any]
+) -> tuple[WebhookEvent, bool]:
+    """Store a verified event once per connection (its id is unique for the endpoint) and
+    queue its processing when the transaction commits. A duplicate delivery changes nothing:
+    (the stored row, False)."""
+    with transaction.atomic():
+        row, created = WebhookEvent.objects.get_or_create(
+            connection=connection,
+            event_id=event["id"],
+            defaults={
+                "type": str(event.get("type", "")),
+                "payload": dict(event),
+            },
+        )
+        if created:
+            # robust: if the broker is down the event stays pending for the periodic task.
+            transaction.on_commit(
+                functools.partial(webhook_event_process_task.delay, row.pk), robust=True
+            )
+    return row, created
+
+
 def webhook_receive(*, webhook_key: str, payload: bytes, signature: str) -> bool:
     """Verify a delivery with the signing secret of the company the URL names, then store it
     (processing is queued on commit). True for a new event, False for a repeat.
-    Raises UnknownEndpoint (answer 404) or stripe_client.BadSignature (answer 400)."""
+    Raises UnknownEndpoint (answer 404), stripe_client.BadSignature or WrongApiVersion
+    (answer 400)."""
     connection = selectors.connection_for_webhook_key(webhook_key)
     if connection is None:
         raise UnknownEndpoint(webhook_key)
@@ -127,7 +173,9 @@ def webhook_receive(*, webhook_key: str, payload: bytes, signature: str) -> bool
         signature=signature,
         secret=services.connection_webhook_secret(connection),
     )
-    _row, created = services.webhook_event_store(connection=connection, event=event)
+    if event.get("api_version") != stripe_client.API_VERSION:
+        raise WrongApiVersion(event.get("api_version"))
+    _row, created = webhook_event_store(connection=connection, event=event)
     return created
 
 

@@ -31,7 +31,7 @@ class CustomerFacingHeadersMiddleware:
         language_before = translation.get_language()
         response = self.get_response(request)
         if is_customer_facing(request.path):
-            # A customer page may switch language for itself (portal.i18n.activate_language):
+            # A customer page may switch language for itself (core.i18n.activate_language):
             # name it in Content-Language (LocaleMiddleware only fills a missing header), then
             # hand the thread back the language it had, so no later work inherits a customer's.
             response.headers.setdefault("Content-Language", translation.get_language())

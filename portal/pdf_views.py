@@ -10,20 +10,17 @@ from csp.constants import SELF
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from invoices.decorators import share_link_page
+from invoices.models import Invoice
 from invoices.pdf.http import pdf_response
 from invoices.pdf.services import invoice_pdf_get_or_render
-from invoices.selectors import invoice_for_share_token
-from portal.i18n import negotiate_language
-from portal.views import not_found
 
 
 @require_GET
-def invoice_pdf(request: HttpRequest, token: str) -> HttpResponse:
-    invoice = invoice_for_share_token(token)
-    if invoice is None:
-        return not_found(request)
+@share_link_page
+def invoice_pdf(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     # The same language as the page, so the two never disagree on how a number is written.
-    language = negotiate_language(request, customer=invoice.customer, company=invoice.company)
+    language = request.LANGUAGE_CODE
     inline = request.GET.get("inline") == "1"
     response = pdf_response(
         invoice_pdf_get_or_render(invoice=invoice, language=language),

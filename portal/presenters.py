@@ -1,27 +1,18 @@
-"""Page data for the customer pages and the PDF: every amount and date formatted once, here.
+"""Page data for the customer pages: the cached invoice document and the portal list.
 
-The document partials in ``templates/invoices/partials/`` render an :class:`InvoiceDocument`
-(the context variable ``doc``); the invoice page and the PDF (issue 4) both build it with
-:func:`invoice_document`, so what a customer reads on screen and on paper cannot drift apart.
-Formatting happens in Python (Babel through ``invoices.money.format_money`` and
-``babel.dates``) so templates stay free of logic and the same strings reach both renderers.
+What a customer reads about one invoice comes from ``invoices.document``; this module renders
+it for the page (cached under the document's fingerprint) and builds the portal's list.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import functools
 import hashlib
 import logging
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from pathlib import Path
 
-from babel.dates import format_date
-from babel.numbers import format_decimal, format_percent
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
@@ -29,15 +20,20 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext as _
 
-from invoices.models import Company, Customer, Invoice, InvoiceStatus, LineItem
+from invoices.document import (
+    StatusBadge,
+    date_display,
+    document_fingerprint,
+    invoice_document,
+    invoice_status_badge,
+)
+from invoices.models import Customer, Invoice
 from invoices.money import format_money
 from invoices.selectors import (
     credit_balance,
     has_overdue,
     invoices_for_customer,
-    is_overdue,
     outstanding_by_currency,
 )
 from invoices.services import share_link_token, share_links_for_portal
@@ -45,231 +41,6 @@ from payments.gates import PayGate, pay_gate
 from portal.selectors import portal_data_version
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_BRAND_COLOR = "#1d4ed8"
-_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-
-
-def brand_color(company: Company) -> str:
-    """The company colour, safe to put into a stylesheet (the model validator runs on forms
-    only, and this value lands inside a <style> element)."""
-    color = company.brand_color or ""
-    return color if _COLOR_RE.match(color) else DEFAULT_BRAND_COLOR
-
-
-def date_display(value: dt.date | None, locale: str) -> str:
-    return format_date(value, format="medium", locale=locale) if value else ""
-
-
-def quantity_display(quantity: Decimal, locale: str) -> str:
-    # Stored with three decimals; "2", "1,5" read better than "2,000", "1,500".
-    return format_decimal(Decimal(quantity).normalize(), locale=locale)
-
-
-def tax_rate_display(rate: Decimal, locale: str) -> str:
-    return format_percent(Decimal(rate) / 100, locale=locale, decimal_quantization=False)
-
-
-@dataclass(frozen=True)
-class Party:
-    """The seller or the bill-to block."""
-
-    name: str
-    email: str = ""
-    address_lines: list[str] = field(default_factory=list)
-    tax_id: str = ""
-    logo_url: str = ""
-    # Absolute file path of the logo, for the PDF renderer (which reads files, not URLs).
-    logo_path: str = ""
-
-
-@dataclass(frozen=True)
-class LineRow:
-    description: str
-    quantity: str
-    unit_price: str
-    tax_rate: str
-    tax: str
-    # Net amount plus its tax, so the line totals add up to the invoice total.
-    total: str
-
-
-@dataclass(frozen=True)
-class StatusBadge:
-    # One of: paid, partly_paid, overdue, open, void, uncollectible (a CSS class suffix).
-    key: str
-    label: str
-
-
-@dataclass(frozen=True)
-class InvoiceDocument:
-    """Everything the document partials show. All money and dates are display strings."""
-
-    locale: str
-    currency: str
-    brand_color: str
-    seller: Party
-    bill_to: Party
-    number: str
-    status: StatusBadge
-    issue_date: str
-    due_date: str
-    lines: list[LineRow]
-    subtotal: str
-    tax: str
-    total: str
-    paid: str
-    amount_due: str
-    has_payments: bool
-    notes: str
-    is_void: bool
-
-
-def invoice_status_badge(invoice: Invoice, *, today: dt.date | None = None) -> StatusBadge:
-    """The status as a customer reads it: overdue and partly paid are said plainly."""
-    if invoice.status == InvoiceStatus.PAID:
-        return StatusBadge("paid", _("Paid"))
-    if invoice.status == InvoiceStatus.VOID:
-        return StatusBadge("void", _("Void"))
-    if invoice.status == InvoiceStatus.UNCOLLECTIBLE:
-        return StatusBadge("uncollectible", _("Uncollectible"))
-    if is_overdue(invoice, today):
-        return StatusBadge("overdue", _("Overdue"))
-    if invoice.is_partly_paid:
-        return StatusBadge("partly_paid", _("Partly paid"))
-    return StatusBadge("open", _("Open"))
-
-
-# Logos are inlined as data: URIs (the CSP allows img-src data:): nothing serves MEDIA_ROOT to
-# customers, and the page (cached) and the PDF then need no second request. Larger files keep
-# their media URL.
-LOGO_INLINE_MAX_BYTES = 200_000
-_LOGO_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".svg": "image/svg+xml",
-}
-
-
-def logo_src(company: Company) -> str:
-    """The logo as a data: URI (or its media URL when large or of an unknown type); "" if none."""
-    if not company.logo:
-        return ""
-    mime = _LOGO_TYPES.get(Path(company.logo.name or "").suffix.lower())
-    try:
-        if mime is not None and company.logo.size <= LOGO_INLINE_MAX_BYTES:
-            with company.logo.open("rb") as file:
-                data = file.read()
-            return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-        return str(company.logo.url)
-    except OSError:  # the file is gone from storage: show no logo rather than fail the page
-        logger.warning("logo of company %s unreadable", company.pk, exc_info=True)
-        return ""
-
-
-def company_party(company: Company) -> Party:
-    logo_path = ""
-    if company.logo:
-        try:
-            logo_path = company.logo.path
-        except NotImplementedError:  # a storage without local files
-            logo_path = ""
-    return Party(
-        name=company.name,
-        email=company.email,
-        address_lines=[line for line in company.address.splitlines() if line.strip()],
-        tax_id=company.tax_id,
-        logo_url=logo_src(company),
-        logo_path=logo_path,
-    )
-
-
-def customer_party(customer: Customer) -> Party:
-    return Party(name=customer.name, email=customer.email, address_lines=customer.address_lines)
-
-
-def line_rows(lines: list[LineItem], *, currency: str, locale: str) -> list[LineRow]:
-    return [
-        LineRow(
-            description=line.description,
-            quantity=quantity_display(line.quantity, locale),
-            unit_price=format_money(line.unit_amount, currency, locale),
-            tax_rate=tax_rate_display(line.tax_rate, locale),
-            tax=format_money(line.tax_amount, currency, locale),
-            total=format_money(line.amount + line.tax_amount, currency, locale),
-        )
-        for line in lines
-    ]
-
-
-def invoice_document(
-    *, invoice: Invoice, locale: str, lines: list[LineItem] | None = None
-) -> InvoiceDocument:
-    """The document of ``invoice`` (loaded with company and customer) in ``locale``.
-
-    Queries: one for the lines unless ``lines`` is given (or prefetched as ``lines``).
-    """
-    if lines is None:
-        lines = list(
-            invoice.lines.all().only(
-                "invoice_id",
-                "position",
-                "description",
-                "quantity",
-                "unit_amount",
-                "tax_rate",
-                "amount",
-                "tax_amount",
-            )
-        )
-    currency = invoice.currency
-    return InvoiceDocument(
-        locale=locale,
-        currency=currency.upper(),
-        brand_color=brand_color(invoice.company),
-        seller=company_party(invoice.company),
-        bill_to=customer_party(invoice.customer),
-        number=invoice.number,
-        status=invoice_status_badge(invoice),
-        issue_date=date_display(invoice.issue_date, locale),
-        due_date=date_display(invoice.due_date, locale),
-        lines=line_rows(lines, currency=currency, locale=locale),
-        subtotal=format_money(invoice.subtotal, currency, locale),
-        tax=format_money(invoice.tax_total, currency, locale),
-        total=format_money(invoice.total, currency, locale),
-        paid=format_money(invoice.amount_paid, currency, locale),
-        amount_due=format_money(invoice.amount_due, currency, locale),
-        has_payments=invoice.amount_paid > 0,
-        notes=invoice.notes,
-        is_void=invoice.status == InvoiceStatus.VOID,
-    )
-
-
-@dataclass(frozen=True)
-class InvoiceSummary:
-    """The few values the invoice page shows around the document (heading, amount due)."""
-
-    locale: str
-    number: str
-    status: StatusBadge
-    amount_due: str
-    due_date: str
-    is_void: bool
-
-
-def invoice_summary(*, invoice: Invoice, locale: str) -> InvoiceSummary:
-    return InvoiceSummary(
-        locale=locale,
-        number=invoice.number,
-        status=invoice_status_badge(invoice),
-        amount_due=format_money(invoice.amount_due, invoice.currency, locale),
-        due_date=date_display(invoice.due_date, locale),
-        is_void=invoice.status == InvoiceStatus.VOID,
-    )
-
 
 # Rendered fragments, cached ---------------------------------------------------------------
 # The invoice document and the portal list are cached as HTML (Redis in production), keyed by
@@ -280,22 +51,17 @@ def invoice_summary(*, invoice: Invoice, locale: str) -> InvoiceSummary:
 
 CACHE_SECONDS = 3600
 _CACHE_PREFIX = "portal:html:v1:"
-# What the cached fragments are made of besides data, relative to the project root.
-_FRAGMENT_SOURCES = (
-    "templates/invoices/partials",
-    "templates/portal",
-    "templates/payments/_pay_action.html",
-    "locale",
-)
+# What the portal list is made of besides data, relative to the project root.
+_PORTAL_SOURCES = ("templates/portal", "templates/payments/_pay_action.html", "locale")
 
 
 @functools.cache
-def _sources_digest() -> str:
+def _portal_sources_digest() -> str:
     """Templates and compiled translations, hashed once per process: a deploy that changes
     them changes every key."""
     root = Path(settings.BASE_DIR)
     digest = hashlib.sha256()
-    for source in _FRAGMENT_SOURCES:
+    for source in _PORTAL_SOURCES:
         path = root / source
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
         for file in files:
@@ -306,7 +72,7 @@ def _sources_digest() -> str:
 
 
 def _cache_key(kind: str, parts: tuple[object, ...]) -> str:
-    raw = "\x1f".join(str(part) for part in (*parts, _sources_digest()))
+    raw = "\x1f".join(str(part) for part in parts)
     return f"{_CACHE_PREFIX}{kind}:{hashlib.sha256(raw.encode()).hexdigest()}"
 
 
@@ -327,48 +93,20 @@ def _cached_html(key: str, render: Callable[[], str]) -> SafeString:
     return mark_safe(html)  # noqa: S308
 
 
-def _party_parts(company: Company, customer: Customer) -> tuple[object, ...]:
-    return (
-        company.pk,
-        company.name,
-        company.email,
-        company.address,
-        company.tax_id,
-        company.logo.name if company.logo else "",
-        company.brand_color,
-        customer.pk,
-        customer.name,
-        customer.email,
-        *customer.address_lines,
-    )
-
-
 def invoice_document_html(*, invoice: Invoice, locale: str) -> SafeString:
-    """The rendered document partials of ``invoice`` (loaded with company and customer).
-    Queries: none when cached, else one (the lines). Lines of a finalized invoice never change
-    (they are editable in drafts only); its amounts and status are in the key anyway."""
-    key = _cache_key(
-        "document",
-        (
-            invoice.pk,
-            invoice.updated_at.isoformat() if invoice.updated_at else "",
-            invoice.status,
-            invoice_status_badge(invoice).key,
-            invoice.number,
-            invoice.currency,
-            invoice.issue_date,
-            invoice.due_date,
-            invoice.subtotal,
-            invoice.tax_total,
-            invoice.total,
-            invoice.amount_paid,
-            invoice.notes,
-            *_party_parts(invoice.company, invoice.customer),
-            locale,
-        ),
+    """The rendered document partials of ``invoice`` (loaded with company and customer), cached
+    under its document fingerprint. Queries: none when cached, else one (the lines). A customer
+    page never shows a draft, so its lines are frozen and need no query for the key."""
+    company = invoice.company
+    fingerprint = document_fingerprint(
+        invoice=invoice,
+        language=locale,
+        surface="page",
+        lines=None,
+        logo=str(company.logo.name or "") if company.logo else "",
     )
     return _cached_html(
-        key,
+        f"{_CACHE_PREFIX}document:{fingerprint}",
         lambda: render_to_string(
             "invoices/partials/_document.html",
             {"doc": invoice_document(invoice=invoice, locale=locale)},
@@ -514,6 +252,7 @@ def portal_list_html(
             requested,
             version,
             locale,
+            _portal_sources_digest(),
         ),
     )
 

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "payments",
     "tracking",
     "preferences",
+    "backoffice",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal_project.api import api
+from api.app import api
 from portal_project.health import healthz
 
 urlpatterns = [

@@ -32,11 +32,11 @@ from django.utils.translation import gettext as _
 
 from invoices import events
 from invoices import services as invoice_services
+from invoices.document import LOGO_INLINE_MAX_BYTES, brand_color
 from invoices.events import Actor
 from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import format_money
 from payments.gates import pay_gate, stripe_connected
-from portal.presenters import LOGO_INLINE_MAX_BYTES, brand_color
 from preferences import tasks
 from preferences.models import (
     KIND_CATEGORY,

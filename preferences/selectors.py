@@ -17,7 +17,7 @@ from preferences.models import (
     SentEmail,
     SentEmailStatus,
 )
-from preferences.services import PREFERENCES_TOKEN_PURPOSE
+from preferences.services import PREFERENCES_TOKEN_PURPOSE, normalize_email
 
 
 def email_preference_for_token(token: str) -> EmailPreference | None:
@@ -84,3 +84,10 @@ def invoices_needing_reminders(*, now: dt.datetime) -> Iterator[tuple[Invoice, s
             )
             for invoice in invoices:
                 yield invoice, step
+
+
+def email_preference_for_address(*, company_id: int, email: str) -> EmailPreference | None:
+    """The address's preferences row, if it has one (a read: GET endpoints never create it)."""
+    return EmailPreference.objects.filter(
+        company_id=company_id, email=normalize_email(email)
+    ).first()

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from core.errors import ApplicationError
 from invoices import events
 from invoices.models import Company
 from invoices.tokens import make_token, new_selector
@@ -22,15 +23,14 @@ PREFERENCES_TOKEN_PURPOSE = "email-preferences"  # noqa: S105 (a salt label, not
 CATEGORIES: tuple[str, ...] = tuple(EmailCategory.values)
 
 
-class PreferenceInputError(Exception):
+class PreferenceInputError(ApplicationError):
     """A preferences body we refuse whole; ``code``/``message``/``field`` form the API error."""
 
     # Three booleans fit in 60 bytes; anything near this limit is not a preferences update.
     MAX_BODY_BYTES = 1024
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.field = code, message, field
+        super().__init__(code, message, field, status=400)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

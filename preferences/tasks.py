@@ -8,8 +8,6 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
-from preferences import emails, selectors
-
 # Longer than a retry delay (default_retry_delay below), so a retrying email is left alone.
 STALE_AFTER = dt.timedelta(minutes=15)
 
@@ -17,6 +15,8 @@ STALE_AFTER = dt.timedelta(minutes=15)
 @shared_task(bind=True, max_retries=3, default_retry_delay=120, acks_late=True)
 def send_email(self: Any, sent_email_id: int) -> str | None:
     """Deliver one queued SentEmail; transport errors retry with a delay, then mark it failed."""
+    from preferences import emails
+
     final = self.request.retries >= self.max_retries
     try:
         sent = emails.email_deliver(sent_email_id=sent_email_id, final_attempt=final)
@@ -31,6 +31,8 @@ def send_email(self: Any, sent_email_id: int) -> str | None:
 def requeue_stale_emails() -> int:
     """Beat: hand Celery again the emails whose first message was lost. Delivery claims each
     row with a conditional UPDATE, so a row that is in fact still on its way is sent once."""
+    from preferences import selectors
+
     ids = selectors.stale_queued_email_ids(before=timezone.now() - STALE_AFTER)
     for sent_email_id in ids:
         send_email.delay(sent_email_id)
@@ -40,4 +42,6 @@ def requeue_stale_emails() -> int:
 @shared_task
 def send_reminders() -> int:
     """Beat: queue the "due soon" and "overdue" reminders due now (each step once per invoice)."""
+    from preferences import emails
+
     return emails.reminders_queue(now=timezone.now())

@@ -16,12 +16,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
-from invoices.api_errors import error_body
+from core.errors import error_body
+from core.http import not_found
+from core.i18n import activate_language
+from core.ratelimits import over_limit
+from invoices.document import brand_color
 from invoices.models import Customer
-from portal.i18n import activate_language
-from portal.presenters import brand_color
-from portal.ratelimits import over_limit
-from portal.views import not_found
+from invoices.selectors import customer_languages
 from preferences.models import EmailCategory, EmailPreference
 from preferences.selectors import email_preference_for_token
 from preferences.services import (
@@ -56,7 +57,7 @@ def _page_context(request: HttpRequest, preference: EmailPreference) -> dict[str
         .only("preferred_language")
         .first()
     )
-    activate_language(request, customer=customer, company=company)
+    activate_language(request, preferred=customer_languages(customer, company))
     return {
         "preference": preference,
         "email": preference.email,

@@ -15,6 +15,12 @@ from invoices.models.company import Role
 from tests import factories
 
 
+def pytest_configure(config: Any) -> None:
+    # Staff users are created in hundreds of tests: the production hasher costs ~0.24 s each,
+    # MD5 nothing. Tests never check a hash's strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Any:
     cache.clear()

@@ -24,7 +24,6 @@ by ``view_record_for_request``: the page is served.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 import re
 from collections.abc import Mapping
@@ -39,6 +38,7 @@ from django.db.models.functions import Greatest
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core.http import client_ip
 from invoices.models import Invoice
 from invoices.tenancy import is_staff_of
 from tracking.models import (
@@ -92,32 +92,6 @@ class Visit:
     prefetch: bool = False
     # Signed in as a member of the invoice's company (or a superuser).
     staff: bool = False
-
-
-def _valid_ip(value: str) -> str | None:
-    try:
-        address = ipaddress.ip_address(value.strip())
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return str(address)
-
-
-def client_ip(meta: Mapping[str, Any], trusted_proxy_count: int) -> str | None:
-    """The viewer's address. With no trusted proxy it is the socket address; behind N proxies
-    that each append the address they received from, it is the N-th ``X-Forwarded-For`` entry
-    from the right. Entries further left were written by the client and are ignored, so a
-    forged header cannot change the result."""
-    remote = _valid_ip(str(meta.get("REMOTE_ADDR", "")))
-    if trusted_proxy_count <= 0:
-        return remote
-    hops = [hop for hop in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",") if hop.strip()]
-    if len(hops) < trusted_proxy_count:
-        # The request did not come through every proxy (someone reached an inner hop directly):
-        # nothing in the header can be trusted.
-        return remote
-    return _valid_ip(hops[-trusted_proxy_count]) or remote
 
 
 def _is_prefetch(meta: Mapping[str, Any]) -> bool:

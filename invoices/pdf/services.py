@@ -10,6 +10,7 @@ customer is never left without it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import mimetypes
 import re
@@ -23,16 +24,18 @@ from django.utils import translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from invoices.models import Invoice
-from invoices.pdf import storage
-from invoices.pdf.fingerprint import (
+from invoices.document import (
     LINE_FIELDS,
-    invoice_pdf_fingerprint,
+    InvoiceDocument,
+    document_fingerprint,
+    invoice_document,
     line_values,
     lines_are_frozen,
 )
+from invoices.models import Invoice
+from invoices.pdf import storage
 from invoices.pdf.render import render_pdf
-from portal.presenters import InvoiceDocument, invoice_document, invoice_status_badge
+from invoices.tasks import render_invoice_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -90,12 +93,12 @@ def _fingerprinted(
     invoice: Invoice, language: str, lines: list[tuple[Any, ...]] | None
 ) -> _Fingerprinted:
     logo = _logo_bytes(invoice)
-    fingerprint = invoice_pdf_fingerprint(
+    fingerprint = document_fingerprint(
         invoice=invoice,
-        status=invoice_status_badge(invoice).key,
-        lines=lines,
-        logo=logo,
         language=language,
+        surface="pdf",
+        lines=lines,
+        logo=hashlib.sha256(logo).hexdigest() if logo else "",
     )
     name = storage.pdf_name(public_id=invoice.public_id, language=language, fingerprint=fingerprint)
     return _Fingerprinted(fingerprint=fingerprint, name=name, logo=logo)
@@ -195,8 +198,6 @@ def _wait_for_worker(invoice: Invoice, language: str, name: str, wait_seconds: f
     queueing and on every poll) before it gives up, far beyond ``wait_seconds``. A failed
     worker render thus costs the wait; the request then renders the PDF itself.
     """
-    from invoices.tasks import render_invoice_pdf
-
     deadline = time.monotonic() + wait_seconds
     try:
         # Not transaction.on_commit: nothing of ours is uncommitted, and we wait for it now.

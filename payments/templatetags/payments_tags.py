@@ -12,10 +12,13 @@ register = template.Library()
 
 
 @register.simple_tag
-def pay_card_config(invoice: Invoice) -> dict[str, str] | None:
+def pay_card_config(invoice: Invoice, publishable_key: str | None = None) -> dict[str, str] | None:
     """Stripe.js's URL and the company's publishable key, or None to offer Checkout only
-    (no publishable key saved). One query."""
-    key = publishable_key_for(company=invoice.company)
+    (no publishable key saved). A page that read the key already passes it (no query);
+    otherwise one query."""
+    key = publishable_key if publishable_key is not None else ""
+    if publishable_key is None:
+        key = publishable_key_for(company=invoice.company)
     if not key:
         return None
     return {"publishable_key": key, "js_url": settings.STRIPE_JS_URL}

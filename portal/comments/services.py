@@ -25,6 +25,7 @@ from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
+from core.errors import ApplicationError
 from invoices import events
 from invoices.models import Invoice
 from invoices.models.company import CommentWriteMode
@@ -67,15 +68,11 @@ CUSTOMER_SESSION_LIFETIME = dt.timedelta(days=14)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-class CommentError(Exception):
+class CommentError(ApplicationError):
     """A refusal the writer can act on; ``status`` is the HTTP status views answer with."""
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
+        super().__init__(code, message, field, status)
 
 
 @dataclass(frozen=True)

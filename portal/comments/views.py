@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
-from functools import wraps
+from collections.abc import AsyncIterator
 from typing import Any
 
 import redis
@@ -32,12 +31,12 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from invoices.api_errors import error_body
+from core.errors import error_body
+from core.http import not_found
+from core.ratelimits import over_limit
+from invoices.decorators import share_link_page
 from invoices.models import Invoice
 from invoices.selectors import invoice_for_share_token
-from portal.i18n import activate_language
-from portal.ratelimits import over_limit
-from portal.views import not_found
 
 from . import realtime, services
 from .models import CustomerSession
@@ -64,24 +63,6 @@ POST_RATE = "10/m"
 POST_RATE_PER_INVOICE = "60/h"
 CODE_RATE = "10/h"
 VERIFY_RATE = "30/h"
-
-
-InvoiceView = Callable[..., HttpResponse]
-
-
-def _with_invoice(view: InvoiceView) -> Callable[..., HttpResponse]:
-    """Resolve the share token to its invoice, in the customer's language; a bad token gets the
-    same "Invoice not found" page as every other customer page."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, token: str, **kwargs: Any) -> HttpResponse:
-        invoice = invoice_for_share_token(token)
-        if invoice is None:
-            return not_found(request)
-        activate_language(request, customer=invoice.customer, company=invoice.company)
-        return view(request, invoice, token, **kwargs)
-
-    return wrapper
 
 
 def _limited(request: HttpRequest, group: str, rate: str, key: str | None = None) -> bool:
@@ -151,7 +132,7 @@ def _after(request: HttpRequest) -> int:
 
 
 @require_http_methods(["GET", "POST"])
-@_with_invoice
+@share_link_page
 def comments(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     """GET: the thread after ``?after=<id>`` (polling). POST: a new comment."""
     try:
@@ -180,7 +161,7 @@ def comments(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse
 
 
 @require_POST
-@_with_invoice
+@share_link_page
 def code_request(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     """Email a six-digit code to the customer's address on file."""
     try:
@@ -193,7 +174,7 @@ def code_request(request: HttpRequest, invoice: Invoice, token: str) -> HttpResp
 
 
 @require_POST
-@_with_invoice
+@share_link_page
 def code_verify(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     try:
         if _limited(request, "comments.verify", VERIFY_RATE):
@@ -208,7 +189,7 @@ def code_verify(request: HttpRequest, invoice: Invoice, token: str) -> HttpRespo
 
 
 @require_POST
-@_with_invoice
+@share_link_page
 def signin_link_request(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     try:
         if _limited(request, "comments.code", CODE_RATE):
@@ -220,7 +201,7 @@ def signin_link_request(request: HttpRequest, invoice: Invoice, token: str) -> H
 
 
 @require_http_methods(["GET", "POST"])
-@_with_invoice
+@share_link_page
 def signin_link_open(
     request: HttpRequest, invoice: Invoice, token: str, signin_token: str
 ) -> HttpResponse:
@@ -237,7 +218,7 @@ def signin_link_open(
 
 
 @require_POST
-@_with_invoice
+@share_link_page
 def totp_enrol(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     """Start enrolling an authenticator app: answers the QR code as a data: URI (no external
     calls) and the secret for typing in by hand."""
@@ -252,7 +233,7 @@ def totp_enrol(request: HttpRequest, invoice: Invoice, token: str) -> HttpRespon
 
 
 @require_POST
-@_with_invoice
+@share_link_page
 def totp_confirm(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     try:
         if _limited(request, "comments.verify", VERIFY_RATE):

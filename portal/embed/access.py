@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.crypto import SecretUnreadable, decrypt_secret
+from core.errors import ApplicationError
 from invoices.models import Company, Customer
-from payments.crypto import SecretUnreadable, decrypt_secret
 from portal.embed.hashing import MAX_EXPIRY_HORIZON, MAX_HASH_LENGTH, hash_matches
 from portal.embed.models import EmbedSecret, EmbedSettings, IdentifyBy
 from portal.embed.selectors import AmbiguousCustomer, embed_customer_lookup
@@ -23,15 +24,12 @@ from portal.embed.selectors import AmbiguousCustomer, embed_customer_lookup
 MAX_IDENTIFIER_LENGTH = 254
 
 
-class EmbedDenied(Exception):
+class EmbedDenied(ApplicationError):
     """A refused embed request: ``code`` for programs (the ``error`` event), ``message`` for the
     developer reading the frame or the console."""
 
     def __init__(self, code: str, message: str, status: int = 403) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(code, message, None, status)
 
 
 @dataclass(frozen=True)

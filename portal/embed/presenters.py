@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from invoices.document import StatusBadge, date_display, invoice_status_badge
 from invoices.models import Customer, Invoice
 from invoices.money import format_money
 from payments.gates import PayGate, pay_gate, stripe_connected
 from portal.embed.selectors import embed_invoices_for_customer
-from portal.presenters import StatusBadge, date_display, invoice_status_badge
 
 # The frame shows one screenful; a customer with more open invoices than this is rare, and the
 # company can send the full portal link for the history.

@@ -8,10 +8,10 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
+from core.crypto import encrypt_secret
 from invoices import events
 from invoices.events import Actor
 from invoices.models import Company
-from payments.crypto import encrypt_secret
 from portal.embed.models import EmbedSecret, EmbedSettings
 from portal.embed.validation import validate_translation_resource
 

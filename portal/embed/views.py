@@ -26,10 +26,13 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from core.i18n import negotiate_language, supported_languages
+from invoices.document import brand_color, invoice_document
 from invoices.models import Invoice
 from invoices.money import AmountError, parse_amount
 from invoices.pdf.http import pdf_response
 from invoices.pdf.services import invoice_pdf_get_or_render
+from invoices.selectors import customer_languages
 from invoices.services import share_link_create, share_link_url
 from payments.gates import pay_gate, stripe_connected
 from payments.services import PaymentRefused, checkout_session_start
@@ -38,8 +41,6 @@ from portal.embed.i18n import custom_strings
 from portal.embed.models import EmbedSettings
 from portal.embed.presenters import embed_rows
 from portal.embed.selectors import embed_invoice_for_customer, embed_settings_for_key
-from portal.i18n import negotiate_language, supported_languages
-from portal.presenters import brand_color, invoice_document
 from tracking.services import view_record_for_request
 
 EMBED_SCRIPT = "embed/embed.js"
@@ -153,7 +154,7 @@ def _frame_language(request: HttpRequest, embed: EmbedSettings, access: EmbedAcc
     else the customer's and the company's."""
     customer = access.customer if access else None
     if embed.detect_browser_language:
-        return negotiate_language(request, customer=customer, company=embed.company)
+        return negotiate_language(request, preferred=customer_languages(customer, embed.company))
     for code in (request.GET.get("lang", ""), embed.company.language):
         if code in supported_languages():
             return code

@@ -10,8 +10,8 @@ import datetime as dt
 from django import template
 from django.utils.translation import get_language, to_locale
 
+from invoices.document import date_display
 from invoices.money import format_amount_for_input, format_money
-from portal.presenters import date_display
 
 register = template.Library()
 

@@ -1,4 +1,4 @@
-"""Each write mode lets exactly the right writers post (issue 8)."""
+"""Each write mode lets exactly the right writers post ."""
 
 from __future__ import annotations
 

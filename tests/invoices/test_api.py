@@ -148,7 +148,7 @@ class TestCustomersAndInvoices:
 def _object_routes() -> list[tuple[str, str]]:
     """Every API route that names a customer or an invoice, read from the OpenAPI schema, so
     a route added later is covered without editing this test."""
-    from portal_project.api import api
+    from api.app import api
 
     routes = []
     for path, operations in api.get_openapi_schema()["paths"].items():

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from core.crypto import decrypt_secret
 from invoices.models import Company
 from payments import ratelimits, services
-from payments.crypto import decrypt_secret
 from payments.emulator.server import EmulatorServer
 from payments.models import CheckoutAttempt, StripeConnection
 from tests.factories import make_invoice, make_user, share_token

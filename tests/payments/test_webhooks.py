@@ -13,6 +13,7 @@ from invoices.models import Company, InvoiceStatus
 from payments import services
 from payments.emulator.server import EmulatorServer
 from payments.models import Payment, StripeConnection, WebhookEvent, WebhookEventStatus
+from payments.stripe_client import API_VERSION
 from payments.tasks import webhook_events_retry_task
 from tests.factories import make_invoice
 from tests.payments.conftest import (
@@ -34,10 +35,25 @@ def _event(event_type: str, obj: dict[str, Any], event_id: str = "evt_test_1") -
     return {
         "id": event_id,
         "object": "event",
+        "api_version": API_VERSION,
         "type": event_type,
         "created": int(time.time()),
         "data": {"object": obj},
     }
+
+
+def test_it_refuses_an_event_of_another_api_version(
+    client: Any, connected: StripeConnection, caplog: Any
+) -> None:
+    event = {**_event("payment_intent.succeeded", {"id": "pi_x"}), "api_version": "2020-08-27"}
+    response = signed_post(client, connected.webhook_key, event)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "wrong_api_version"
+    assert not WebhookEvent.objects.exists()
+    assert "webhook.wrong_api_version" in caplog.text
+    unversioned = {key: value for key, value in _event("charge.refunded", {}).items()}
+    del unversioned["api_version"]
+    assert signed_post(client, connected.webhook_key, unversioned).status_code == 400
 
 
 def test_it_refuses_a_forged_signature(client: Any, connected: StripeConnection) -> None:

@@ -67,7 +67,7 @@ def test_it_serves_a_stored_pdf_in_one_query(
     client.get(f"/invoice/{token}/pdf")  # renders and stores it
     # A download must stay cheap however often a customer clicks it:
     # 1. the invoice (with company and customer) by its share link. Its lines are not read:
-    # a finalized invoice's lines are frozen (invoices.pdf.fingerprint.lines_are_frozen).
+    # a finalized invoice's lines are frozen (invoices.document.lines_are_frozen).
     with django_assert_max_num_queries(1):
         response = client.get(f"/invoice/{token}/pdf")
     assert response.status_code == 200

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from django.test import RequestFactory
 
+from core.i18n import negotiate_language
 from invoices.models import Company, Customer
-from portal.i18n import negotiate_language
+from invoices.selectors import customer_languages
 from portal.templatetags.portal_format import money
 from tests import factories
 
@@ -21,7 +22,7 @@ def _negotiate(
 ) -> str:
     headers = {"HTTP_ACCEPT_LANGUAGE": accept} if accept is not None else {}
     request = RequestFactory().get(f"/invoice/x{query}", **headers)
-    return negotiate_language(request, customer=customer, company=company)
+    return negotiate_language(request, preferred=customer_languages(customer, company))
 
 
 def test_it_negotiates_in_the_documented_order(tenant: Company, customer: Customer) -> None:

@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from invoices import services
+from invoices import services, tokens
 from invoices.models import Company, Customer, Invoice
 from tests import factories
 
@@ -125,16 +125,16 @@ def test_it_uses_a_constant_number_of_queries(
         token = factories.share_token(invoice)
         cache.clear()
         # 1 the invoice with its company and customer (checking the link); 2-4 tracking's view
-        # record (savepoint, insert, release); 5 whether the company's Stripe account is
-        # connected; 6 the lines; 7 the publishable key (the pay partial's card option);
-        # 8-9 the comment thread (comments, customer TOTP device). 300 lines must not add one:
+        # record (savepoint, insert, release); 5 the company's Stripe connection (connected,
+        # and the publishable key for the card on the page: read once); 6 the lines;
+        # 7-8 the comment thread (comments, customer TOTP device). 300 lines must not add one:
         # the page is opened from every emailed link.
-        with django_assert_max_num_queries(9) as captured:
+        with django_assert_max_num_queries(8) as captured:
             response = client.get(f"/invoice/{token}")
         assert response.status_code == 200
         counts.append(len(captured))
         # The same, without the lines query: the rendered document is cached.
-        with django_assert_max_num_queries(8):
+        with django_assert_max_num_queries(7):
             assert client.get(f"/invoice/{token}").status_code == 200
     assert counts[0] == counts[1]
     assert _html(response).count('data-label="Quantity"') == 300
@@ -354,7 +354,7 @@ def test_it_answers_every_bad_token_with_the_same_page(
     expired = services.share_link_token(
         services.share_link_create(invoice=expiring, expires_at=soon)
     )
-    unknown = make_token(new_selector(), purpose=services.SHARE_LINK_PURPOSE)
+    unknown = make_token(new_selector(), purpose=tokens.SHARE_LINK_PURPOSE)
     malformed = revoked[:-1] + ("A" if revoked[-1] != "A" else "B")
     after = soon + dt.timedelta(seconds=1)
     monkeypatch.setattr(timezone, "now", lambda: after)

@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import caches
 from django.test import RequestFactory
 
-from portal.ratelimits import over_limit
+from core.ratelimits import over_limit
 
 
 def _request(ip: str = "203.0.113.7") -> Any:

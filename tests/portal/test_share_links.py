@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from invoices import services
+from invoices import services, tokens
 from invoices.models import Company, Customer, Invoice, ShareLink
 from invoices.tokens import TOKEN_LENGTH, make_token, new_selector
 from tests import factories
@@ -117,7 +117,7 @@ def test_it_refuses_a_token_of_the_other_kind(client: Any, token: str, portal_to
 
 
 def test_it_refuses_a_genuine_token_without_a_link(client: Any, db: Any) -> None:
-    token = make_token(new_selector(), purpose=services.SHARE_LINK_PURPOSE)
+    token = make_token(new_selector(), purpose=tokens.SHARE_LINK_PURPOSE)
     assert client.get(f"/invoice/{token}").status_code == 404
 
 

@@ -81,16 +81,25 @@ class TestSendApi:
 
 
 class TestCustomerPreferencesUrl:
-    def test_it_gives_a_working_preferences_url(
-        self, api_client: Client, customer: Customer
-    ) -> None:
-        response = api_client.get(f"/api/v1/customers/{customer.public_id}")
-        url = response.json()["preferences_url"]
+    def test_it_gives_a_working_preferences_url(self, api_client: Client) -> None:
+        created = api_client.post(
+            "/api/v1/customers",
+            {"name": "Ada", "email": "Ada@Example.com"},
+            content_type="application/json",
+        ).json()
+        url = created["preferences_url"]
         assert url.startswith("http://testserver/preferences/")
-        again = api_client.get(f"/api/v1/customers/{customer.public_id}").json()
+        again = api_client.get(f"/api/v1/customers/{created['id']}").json()
         assert again["preferences_url"] == url  # one token per address
         path = url.removeprefix("http://testserver")
         assert Client().get(path + ".json").json()["documents"] is True
+
+    def test_a_get_never_writes(self, api_client: Client, customer: Customer) -> None:
+        # A customer whose address has no preferences row yet (created outside the API).
+        assert not EmailPreference.objects.filter(email=customer.email.lower()).exists()
+        body = api_client.get(f"/api/v1/customers/{customer.public_id}").json()
+        assert body["preferences_url"] is None
+        assert not EmailPreference.objects.exists()
 
 
 class TestAdminAction:

@@ -9,6 +9,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from core.http import client_ip
 from invoices.models import Company, Invoice
 from tests import factories
 from tracking.models import InvoiceViewer, InvoiceViewStats, ViewRecord
@@ -16,7 +17,6 @@ from tracking.selectors import view_stats_for_invoice
 from tracking.services import (
     RECORD_LIMIT,
     Visit,
-    client_ip,
     view_record,
     visit_classify,
 )

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import is_ratelimited
 
-from tracking.services import client_ip
+from core.http import client_ip
 
 logger = logging.getLogger("portal.ratelimit")
 

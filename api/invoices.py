@@ -7,10 +7,9 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import ValidationError as PydanticValidationError
 
-from invoices import selectors, services
-from invoices.api_auth import company_of
-from invoices.api_errors import ApiError, not_found
-from invoices.api_schemas import (
+from api.auth import company_of
+from api.errors import ApiError, not_found
+from api.schemas import (
     CustomerIn,
     CustomerOut,
     InvoiceIn,
@@ -20,15 +19,20 @@ from invoices.api_schemas import (
     LinkIn,
     LinkOut,
 )
+from invoices import selectors, services
 from invoices.models import Customer, Invoice, InvoiceStatus
 from invoices.money import UnknownCurrency, exponent
-from invoices.transitions import IllegalTransition
+from preferences.selectors import email_preference_for_address
 from preferences.services import email_preference_ensure, email_preferences_url
 
 router = Router(tags=["invoices"])
 
 
 def customer_out(customer: Customer) -> CustomerOut:
+    """The customer as the API shows it. A read: ``preferences_url`` is null until the
+    address has a preferences row (created with the customer through the API, or by the
+    first email sent to it), so a GET never writes."""
+    preference = email_preference_for_address(company_id=customer.company_id, email=customer.email)
     return CustomerOut(
         id=customer.public_id,
         name=customer.name,
@@ -36,9 +40,7 @@ def customer_out(customer: Customer) -> CustomerOut:
         external_id=customer.external_id,
         preferred_language=customer.preferred_language,
         created_at=customer.created_at,
-        preferences_url=email_preferences_url(
-            email_preference_ensure(company_id=customer.company_id, email=customer.email)
-        ),
+        preferences_url=email_preferences_url(preference) if preference is not None else None,
     )
 
 
@@ -116,6 +118,8 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[Custome
         external_id=payload.external_id,
         preferred_language=payload.preferred_language,
     )
+    # The customer's preferences link exists from the start (the answer carries it).
+    email_preference_ensure(company_id=company.pk, email=customer.email)
     return Status(201, customer_out(customer))
 
 
@@ -218,13 +222,11 @@ def retrieve_invoice(request: HttpRequest, invoice_id: str) -> InvoiceOut:
 
 def _transition(request: HttpRequest, invoice_id: str, action: str) -> InvoiceOut:
     invoice = get_invoice(request, invoice_id)
-    try:
-        if action == "finalize":
-            services.invoice_finalize(invoice=invoice)
-        else:
-            services.invoice_void(invoice=invoice)
-    except IllegalTransition as exc:
-        raise ApiError(409, "invalid_status", str(exc), "status") from None
+    # An illegal transition raises IllegalTransition: a 409 through the API's error handler.
+    if action == "finalize":
+        services.invoice_finalize(invoice=invoice)
+    else:
+        services.invoice_void(invoice=invoice)
     return invoice_out(get_invoice(request, invoice_id))
 
 

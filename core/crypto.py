@@ -1,4 +1,5 @@
-"""Stripe secrets at rest: encrypted with Fernet (AES-128-CBC + HMAC-SHA256, authenticated).
+"""Secrets at rest (a company's Stripe keys): encrypted with Fernet (AES-128-CBC + HMAC-SHA256,
+authenticated).
 
 The Fernet key is derived from ``SECRET_KEY`` with HKDF-SHA256 and a purpose-specific ``info``
 string, so the database alone (a dump, a backup) reveals no Stripe key, and no other use of
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
+# The HKDF label must never change: every stored secret was encrypted under it.
 _INFO = b"invoice-portal.payments.stripe-secrets.v1"
 
 
@@ -45,4 +47,4 @@ def decrypt_secret(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode("ascii")).decode()
     except InvalidToken:
-        raise SecretUnreadable("The stored Stripe secret cannot be decrypted.") from None
+        raise SecretUnreadable("The stored secret cannot be decrypted.") from None

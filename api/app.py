@@ -10,13 +10,13 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from invoices.api import router as invoices_router
-from invoices.api_auth import ApiKeyAuth
-from invoices.api_errors import ApiError, error_body
-from invoices.api_pdf import router as invoices_pdf_router
-from payments.api import router as payments_router
-from preferences.api import router as preferences_router
-from tracking.api import router as tracking_router
+from api.auth import ApiKeyAuth
+from api.invoices import router as invoices_router
+from api.payments import router as payments_router
+from api.pdf import router as invoices_pdf_router
+from api.preferences import router as preferences_router
+from api.tracking import router as tracking_router
+from core.errors import ApplicationError, error_body
 
 api = NinjaAPI(
     title="Invoice Portal API",
@@ -30,8 +30,8 @@ api = NinjaAPI(
 )
 
 
-@api.exception_handler(ApiError)
-def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+@api.exception_handler(ApplicationError)
+def on_application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
     return api.create_response(
         request, error_body(exc.code, exc.message, exc.field), status=exc.status
     )

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import Field
 
-from invoices.api import get_invoice
+from api.invoices import get_invoice
 from tracking import selectors
 
 router = Router(tags=["views"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
-from invoices.api import get_invoice
-from invoices.api_errors import ApiError
+from api.errors import ApiError
+from api.invoices import get_invoice
 from preferences import emails
 from preferences.models import SentEmail, SentEmailStatus
 

@@ -7,14 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from invoices.models import Company, Customer
-from portal.presenters import (
+from invoices.document import (
     brand_color,
     date_display,
     invoice_document,
     quantity_display,
     tax_rate_display,
 )
+from invoices.models import Company, Customer
 from tests import factories
 
 

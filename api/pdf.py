@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from invoices.api import get_invoice
-from invoices.api_errors import ApiError
+from api.errors import ApiError
+from api.invoices import get_invoice
+from core.i18n import supported_languages
 from invoices.pdf.http import pdf_response
 from invoices.pdf.services import invoice_pdf_get_or_render, invoice_pdf_language
-from portal.i18n import supported_languages
 
 router = Router(tags=["invoices"])
 
