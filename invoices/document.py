@@ -247,16 +247,19 @@ class InvoiceSummary:
     locale: str
     number: str
     status: StatusBadge
+    total: str
     amount_due: str
     due_date: str
     is_void: bool
 
 
 def invoice_summary(*, invoice: Invoice, locale: str) -> InvoiceSummary:
+    """The heading values of the page, and what an email says of the invoice."""
     return InvoiceSummary(
         locale=locale,
         number=invoice.number,
         status=invoice_status_badge(invoice),
+        total=format_money(invoice.total, invoice.currency, locale),
         amount_due=format_money(invoice.amount_due, invoice.currency, locale),
         due_date=date_display(invoice.due_date, locale),
         is_void=invoice.status == InvoiceStatus.VOID,

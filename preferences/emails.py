@@ -32,10 +32,9 @@ from django.utils.translation import gettext as _
 
 from invoices import events
 from invoices import services as invoice_services
-from invoices.document import LOGO_INLINE_MAX_BYTES, brand_color
+from invoices.document import LOGO_INLINE_MAX_BYTES, brand_color, invoice_summary
 from invoices.events import Actor
 from invoices.models import Company, Invoice, InvoiceStatus
-from invoices.money import format_money
 from payments.gates import pay_gate, stripe_connected
 from preferences import tasks
 from preferences.models import (
@@ -301,13 +300,14 @@ def build_invoice_email(
     logo = _logo_part(company, domain=domain)
 
     with translation.override(language):
+        summary = invoice_summary(invoice=invoice, locale=language)
         context: dict[str, Any] = {
             "kind": sent.kind,
             "company": company,
             "customer_name": customer.name,
-            "invoice_number": invoice.number,
-            "total": format_money(invoice.total, invoice.currency, language),
-            "amount_due": format_money(invoice.amount_due, invoice.currency, language),
+            "invoice_number": summary.number,
+            "total": summary.total,
+            "amount_due": summary.amount_due,
             "due_date": invoice.due_date,
             "share_url": share_url,
             "pay_url": pay_url,
