@@ -268,10 +268,20 @@ def round_half_up(value: Decimal | int) -> int:
 MAX_DIGITS: Final = 15
 _MAX_INPUT_CHARS: Final = 64
 _ASCII_DIGITS: Final = frozenset("0123456789")
-# People type whichever space their keyboard makes; CLDR uses nbsp or narrow nbsp (fr).
-_SPACE_GROUPS: Final = frozenset({" ", "\u00a0", "\u202f"})
-# de_CH and friends group with a right single quotation mark; keyboards make an apostrophe.
-_APOSTROPHE_GROUPS: Final = frozenset({"'", "\u2019"})
+# Latin digits and their symbols, printed and accepted, in every locale: also in the hundred
+# or so whose CLDR default is another numbering system (arab in ar_EG, arabext in fa, deva in
+# mr, beng in bn). Babel has those systems' symbols but not their digits, so asking it for the
+# default system prints Latin digits with the Arabic thousands and decimal separators in
+# ar_EG, a mix nobody writes; latn prints 1,234.50. One amount then reads the same on the page,
+# the PDF, Stripe's pages and receipts, and 0-9 is on every keyboard. Other digits get a
+# message saying so.
+_NUMBERING_SYSTEM: Final = "latn"
+# Group symbols people type for the one their locale prints: the keyboard's space or
+# apostrophe. CLDR groups with nbsp (ru), narrow nbsp (fr) and, since CLDR 48, with the ASCII
+# apostrophe in the Swiss locales, which grouped with a right single quotation mark before
+# (still in the documents people copy from, and what some keyboards make of an apostrophe).
+_SPACES: Final = frozenset({" ", "\u00a0", "\u202f"})
+_APOSTROPHES: Final = frozenset({"'", "\u2019"})
 _MINUS_SIGNS: Final = frozenset("-\u2212\u2010\u2011\u2012\u2013\u2014\ufe63\uff0d")
 
 
@@ -284,20 +294,26 @@ def _locale(locale: str) -> Locale:
         raise UnknownLocale(locale) from None
 
 
+def _typed_group_symbols(group_symbol: str) -> frozenset[str]:
+    """The locale's group symbol and what a keyboard makes in its place; nothing else."""
+    if group_symbol.isspace():  # nbsp, narrow nbsp, or whatever space a future CLDR picks
+        return _SPACES | {group_symbol}
+    if group_symbol in _APOSTROPHES:
+        return _APOSTROPHES
+    return frozenset({group_symbol})
+
+
 @functools.lru_cache(maxsize=256)
 def _symbols(locale: str) -> tuple[str, frozenset[str], tuple[int, int]]:
-    """Decimal symbol, accepted group symbols and (primary, secondary) grouping sizes."""
+    """Decimal symbol, accepted group symbols and (primary, secondary) grouping sizes.
+
+    All from the locale's CLDR data for Latin digits: the very symbols and grouping
+    format_amount() prints (see _render()), so whatever it prints reads back.
+    """
     loc = _locale(locale)
-    # Latin digits explicitly: we accept only 0-9, even for locales that default to others.
-    decimal_symbol = get_decimal_symbol(loc, numbering_system="latn")
-    group_symbol = get_group_symbol(loc, numbering_system="latn")
-    if group_symbol in _SPACE_GROUPS:
-        groups = _SPACE_GROUPS
-    elif group_symbol in _APOSTROPHE_GROUPS:
-        groups = _APOSTROPHE_GROUPS
-    else:
-        groups = frozenset({group_symbol})
-    return decimal_symbol, groups, loc.decimal_formats[None].grouping
+    decimal_symbol = get_decimal_symbol(loc, numbering_system=_NUMBERING_SYSTEM)
+    group_symbol = get_group_symbol(loc, numbering_system=_NUMBERING_SYSTEM)
+    return decimal_symbol, _typed_group_symbols(group_symbol), loc.decimal_formats[None].grouping
 
 
 def _too_many_decimals_message(currency: str) -> str:
@@ -397,6 +413,17 @@ def _space_before_sign(suffix: str) -> str:
     return "\u00a0" + suffix if suffix.startswith("¤") else suffix
 
 
+# Marks where Babel's output has the number: CLDR affixes never contain a NUL.
+_NUMBER_MARK: Final = "\x00"
+
+
+def _mark_number(pattern: NumberPattern) -> NumberPattern:
+    # The marks go around the number, after every other change to the affixes.
+    pattern.prefix = (pattern.prefix[0] + _NUMBER_MARK, pattern.prefix[1] + _NUMBER_MARK)
+    pattern.suffix = (_NUMBER_MARK + pattern.suffix[0], _NUMBER_MARK + pattern.suffix[1])
+    return pattern
+
+
 @functools.lru_cache(maxsize=1024)
 def _money_pattern(currency: str, locale: str) -> NumberPattern:
     """The locale's currency pattern with exponent(currency) decimals and CLDR spacing."""
@@ -410,7 +437,7 @@ def _money_pattern(currency: str, locale: str) -> NumberPattern:
     if _needs_space(symbol[0]):
         positive, negative = pattern.suffix
         pattern.suffix = (_space_before_sign(positive), _space_before_sign(negative))
-    return pattern
+    return _mark_number(pattern)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -418,7 +445,43 @@ def _amount_pattern(currency: str, locale: str) -> NumberPattern:
     pattern: NumberPattern = copy.copy(_locale(locale).decimal_formats[None])
     places = exponent(currency)
     pattern.frac_prec = (places, places)
-    return pattern
+    return _mark_number(pattern)
+
+
+def _group(integer_digits: str, pattern: NumberPattern, group_symbol: str) -> str:
+    # Babel's rule (NumberPattern._format_int): pad to the pattern's minimum digits, then the
+    # last group has the primary size and the others the secondary size (1,23,45,678 in en_IN).
+    digits = integer_digits.rjust(pattern.int_prec[0], "0")
+    size, secondary = pattern.grouping
+    groups: list[str] = []
+    while len(digits) > size:
+        groups.insert(0, digits[-size:])
+        digits, size = digits[:-size], secondary
+    return group_symbol.join([digits, *groups])
+
+
+def _render(pattern: NumberPattern, value: Decimal, loc: Locale, currency: str = "") -> str:
+    """``pattern.apply()`` (a marked pattern), except that the digits are grouped here.
+
+    After putting the digits between prefix and suffix, Babel strips CLDR's quoting ('...')
+    from the whole string, so it also eats pairs of ASCII apostrophes among the digits: with
+    the Swiss group symbol (CLDR 48 on) 1'000'000'000.00 came out as 1000000'000.00, which
+    misstates the amount and which parse_amount() rightly refuses. So Babel renders the
+    number ungrouped, between marks, and the integer digits get the group symbol here.
+    """
+    rendered: str = pattern.apply(
+        value,
+        loc,
+        currency=currency or None,
+        currency_digits=False,
+        group_separator=False,
+        numbering_system=_NUMBERING_SYSTEM,
+    )
+    prefix, number, suffix = rendered.split(_NUMBER_MARK)
+    decimal_symbol = get_decimal_symbol(loc, numbering_system=_NUMBERING_SYSTEM)
+    group_symbol = get_group_symbol(loc, numbering_system=_NUMBERING_SYSTEM)
+    integer_digits, point, fraction = number.partition(decimal_symbol)
+    return prefix + _group(integer_digits, pattern, group_symbol) + point + fraction + suffix
 
 
 def format_money(amount_minor: int, currency: str, locale: str) -> str:
@@ -426,27 +489,26 @@ def format_money(amount_minor: int, currency: str, locale: str) -> str:
 
     Always exactly exponent(currency) decimals: our table wins where CLDR differs (CLDR shows
     afn, isk, rsd and others without decimals, but Stripe charges them in hundredths).
+    Latin digits in every locale (see _NUMBERING_SYSTEM). parse_amount() refuses it as is
+    (currency symbols and codes, whichever currency's, are not amounts) but reads back the
+    number in it: what a customer retypes from the invoice page.
     """
     _require_int(amount_minor)
     code = normalize_currency(currency)
-    pattern = _money_pattern(code, locale)
-    formatted: str = pattern.apply(
-        to_major(amount_minor, code), _locale(locale), currency=code.upper(), currency_digits=False
+    return _render(
+        _money_pattern(code, locale), to_major(amount_minor, code), _locale(locale), code.upper()
     )
-    return formatted
 
 
 def format_amount(amount_minor: int, currency: str, locale: str) -> str:
     """The number alone, the locale's way: ``123450, "eur", "de"`` -> ``"1.234,50"``.
 
-    For tables that name the currency once (PDF columns). parse_amount() reads it back.
+    For tables that name the currency once (PDF columns). parse_amount() reads it back, in
+    every locale Babel knows, with Latin digits (see _NUMBERING_SYSTEM).
     """
     _require_int(amount_minor)
     code = normalize_currency(currency)
-    formatted: str = _amount_pattern(code, locale).apply(
-        to_major(amount_minor, code), _locale(locale)
-    )
-    return formatted
+    return _render(_amount_pattern(code, locale), to_major(amount_minor, code), _locale(locale))
 
 
 def format_amount_for_input(amount_minor: int, currency: str) -> str:

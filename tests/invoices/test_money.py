@@ -5,9 +5,15 @@ Run alone with: .venv/bin/pytest tests/invoices/test_money.py -p no:django -q
 
 from __future__ import annotations
 
+import copy
+import re
+import unicodedata
 from decimal import Decimal
 
 import pytest
+from babel import Locale
+from babel.localedata import locale_identifiers
+from babel.numbers import get_decimal_symbol, get_group_symbol
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,7 +45,16 @@ LOCALES = st.sampled_from(["en", "de", "fr", "es"])
 # Every amount whose input form still fits in MAX_DIGITS digits (0.05 is three digits in usd).
 AMOUNTS = st.integers(min_value=0, max_value=10**MAX_DIGITS - 1)
 NBSP, NNBSP = "\u00a0", "\u202f"
-RSQUO = "\u2019"  # the group symbol of de_CH
+RSQUO = "\u2019"  # the group symbol of de_CH before CLDR 48, still typed and pasted
+CH_GROUP = get_group_symbol("de_CH")  # what the locked Babel prints: "'" since CLDR 48
+# Every locale Babel has, over a thousand: whatever we print in any of them must read back.
+ALL_LOCALES = sorted(locale_identifiers())
+# Those whose CLDR default is not Latin digits (ar_EG, fa, mr, bn, my, ...); see below.
+NON_LATIN_LOCALES = [
+    ident for ident in ALL_LOCALES if Locale.parse(ident).default_numbering_system != "latn"
+]
+# Each exponent (2, 0, 3), and symbols that are a sign (€), letters (CHF) or both (US$).
+ROUND_TRIP_CURRENCIES = ["usd", "eur", "chf", "jpy", "kwd"]
 
 STRIPE_ZERO_DECIMAL = {
     "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga",
@@ -195,8 +210,13 @@ def test_it_rejects_unknown_currencies_in_limits() -> None:
         (f"1{NBSP}234,50", "eur", "fr", 123450),
         (f"1{NNBSP}234,50", "eur", "fr", 123450),
         ("1.234,50", "eur", "es", 123450),
-        (f"1{RSQUO}234.50", "chf", "de_CH", 123450),
-        ("1'234.50", "chf", "de_CH", 123450),  # the apostrophe a keyboard makes
+        (f"1{RSQUO}234.50", "chf", "de_CH", 123450),  # CLDR before 48, and pasted text
+        ("1'234.50", "chf", "de_CH", 123450),  # CLDR 48 on, and what a keyboard makes
+        ("1'000'000'000.00", "chf", "de_CH", 100000000000),
+        (f"1{RSQUO}000'000{RSQUO}000.00", "chf", "de_CH", 100000000000),
+        ("1'234,50", "chf", "fr_CH", 123450),
+        ("1 234,50", "eur", "ru", 123450),  # ru prints a nbsp, keyboards make a space
+        ("1,234.50", "usd", "ar_EG", 123450),  # Latin digits and symbols (see below)
         ("1,23,456.00", "inr", "en_IN", 12345600),  # Indian grouping
         ("123,456.00", "inr", "en_IN", 12345600),  # and plain thousands
         ("12.50", "usd", "en-US", 1250),
@@ -254,6 +274,16 @@ def test_it_parses_amounts(text: str, currency: str, locale: str, minor: int) ->
         ("1.23,50", "eur", "de", "invalid_grouping"),
         ("1 234,50", "eur", "de", "invalid"),  # de groups with a dot, never a space
         ("1.234,50", "eur", "fr", "invalid"),
+        ("1000000'000.00", "chf", "de_CH", "invalid_grouping"),  # Babel's own output, refused
+        ("1 234.50", "chf", "de_CH", "invalid"),  # an apostrophe groups in de_CH, not a space
+        ("1'234,50", "eur", "de", "invalid"),  # nor in de
+        ("1.234.50", "chf", "de_CH", "invalid"),
+        ("1'234.5'0", "chf", "de_CH", "invalid"),
+        ("1'23'4.00", "chf", "de_CH", "invalid_grouping"),
+        ("CHF 1'234.50", "chf", "de_CH", "invalid"),
+        ("1\u066c234\u066b50", "usd", "ar_EG", "invalid"),  # Arabic separators, Latin digits
+        ("\u0661\u0662\u066b\u0665\u0660", "usd", "ar_EG", "invalid"),  # Arabic-Indic digits
+        ("\u0967\u0968", "inr", "mr", "invalid"),  # Devanagari digits
         ("12.345", "usd", "en", "too_many_decimals"),
         ("0.001", "usd", "en", "too_many_decimals"),
         ("12,345", "eur", "de", "too_many_decimals"),
@@ -313,7 +343,11 @@ def test_it_rejects_unknown_currencies_and_locales_when_parsing() -> None:
         (123450, "bgn", "en", f"BGN{NBSP}1,234.50"),
         # Our exponent wins over CLDR's, which shows ISK without decimals.
         (123400, "isk", "en", f"ISK{NBSP}1,234.00"),
-        (123450, "chf", "de_CH", f"CHF{NBSP}1{RSQUO}234.50"),
+        (123450, "chf", "de_CH", f"CHF{NBSP}1{CH_GROUP}234.50"),
+        # Babel alone prints CHF 1000000'000.00: it strips pairs of apostrophes as quoting.
+        (100000000000, "chf", "de_CH", f"CHF{NBSP}1{CH_GROUP}000{CH_GROUP}000{CH_GROUP}000.00"),
+        (123456789, "inr", "en_IN", "₹12,34,567.89"),
+        (123450, "eur", "ar_EG", "\u200f1,234.50\xa0€"),  # Latin digits, as everywhere
         (123450, "USD", "en-US", "$1,234.50"),
     ],
 )
@@ -328,6 +362,8 @@ def test_it_formats_money(minor: int, currency: str, locale: str, text: str) -> 
         (123450, "eur", "fr", f"1{NNBSP}234,50"),
         (1235, "jpy", "en", "1,235"),
         (1235, "kwd", "de", "1,235"),
+        (100000000000, "chf", "de_CH", f"1{CH_GROUP}000{CH_GROUP}000{CH_GROUP}000.00"),
+        (123456789, "usd", "fa", "1,234,567.89"),
     ],
 )
 def test_it_formats_amounts_without_symbol(
@@ -517,7 +553,8 @@ def test_it_rejects_any_decimal_in_zero_decimal_currencies(
         max_size=30,
     ),
     currency=CURRENCIES,
-    locale=st.sampled_from(["en", "de", "fr", "es", "de_CH", "en_IN"]),
+    locale=st.sampled_from(["en", "de", "fr", "es", "de_CH", "en_IN"])
+    | st.sampled_from(ALL_LOCALES),
 )
 def test_it_parses_anything_to_an_amount_or_an_amount_error(
     text: str, currency: str, locale: str
@@ -552,3 +589,148 @@ def test_it_rounds_to_the_nearest_minor_unit(value: Decimal) -> None:
     assert abs(Decimal(rounded) - value) <= Decimal("0.5")
     if abs(Decimal(rounded) - value) == Decimal("0.5"):
         assert abs(rounded) > abs(value)  # ties go away from zero
+
+
+# --- Every locale Babel has -------------------------------------------------------------------
+# Loops rather than parametrize: a thousand locales are a thousand test ids otherwise, and one
+# assertion listing every failing locale says more than the first one to fail.
+
+
+def _number_shown(money: str) -> str:
+    """The number in format_money()'s output: from its first digit to its last."""
+    match = re.search(r"[0-9](?:.*[0-9])?", money)
+    assert match, money
+    return match.group()
+
+
+def _read_back_problems(amount: int, currency: str, locale: str) -> list[str]:
+    number = format_amount(amount, currency, locale)
+    money = format_money(amount, currency, locale)
+    problems = []
+    # Latin digits everywhere, also where CLDR's default numbering system is another one.
+    if any(unicodedata.category(char) == "Nd" and char not in "0123456789" for char in money):
+        problems.append(f"{money!r} has other digits than 0-9")
+    # The number alone (PDF columns), and the number a customer copies from the invoice page.
+    for text in (number, _number_shown(money)):
+        try:
+            parsed = parse_amount(text, currency, locale)
+        except AmountError as error:
+            problems.append(f"{text!r} ({money!r}) refused: {error.code}")
+        else:
+            if parsed != amount:
+                problems.append(f"{text!r} ({money!r}) read as {parsed}")
+    # The symbol is refused, not skipped: "$12.50" is not read as 12.50 of another currency.
+    try:
+        parse_amount(money, currency, locale)
+    except AmountError as error:
+        if error.code != "invalid":
+            problems.append(f"{money!r} refused as {error.code}")
+    else:
+        problems.append(f"{money!r} accepted with its currency symbol")
+    return problems
+
+
+def test_it_reads_back_what_it_prints_in_every_locale() -> None:
+    # A leading zero (0.05), one group, and every group position there is (15 digits).
+    failures = [
+        f"{locale} {currency} {amount}: {problem}"
+        for locale in ALL_LOCALES
+        for currency in ROUND_TRIP_CURRENCIES
+        for amount in (5, 123450, 10**MAX_DIGITS - 1)
+        for problem in _read_back_problems(amount, currency, locale)
+    ]
+    assert not failures, "\n".join(failures[:20])
+
+
+@PROPERTY
+@given(amount=AMOUNTS, currency=CURRENCIES, locale=st.sampled_from(ALL_LOCALES))
+def test_it_reads_back_any_amount_in_any_locale(amount: int, currency: str, locale: str) -> None:
+    assert _read_back_problems(amount, currency, locale) == []
+
+
+@PROPERTY
+@given(
+    amount=st.integers(min_value=-(10**MAX_DIGITS) + 1, max_value=10**MAX_DIGITS - 1),
+    currency=CURRENCIES,
+    locale=st.sampled_from([ident for ident in ALL_LOCALES if "'" not in get_group_symbol(ident)]),
+)
+def test_it_groups_like_babel_where_babel_gets_it_right(
+    amount: int, currency: str, locale: str
+) -> None:
+    # format_amount() groups the digits itself (Babel's output is wrong where the group symbol
+    # is an ASCII apostrophe); everywhere else it must print exactly what Babel prints.
+    pattern = copy.copy(Locale.parse(locale).decimal_formats[None])
+    pattern.frac_prec = (exponent(currency), exponent(currency))
+    babel = pattern.apply(to_major(amount, currency), locale, numbering_system="latn")
+    assert format_amount(amount, currency, locale) == babel
+
+
+def test_it_reads_what_keyboards_make_for_the_group_symbol_in_every_locale() -> None:
+    failures = []
+    for locale in ALL_LOCALES:
+        group, decimal = get_group_symbol(locale), get_decimal_symbol(locale)
+        typed = {group}
+        if group.isspace():
+            typed |= {" ", NBSP, NNBSP}
+        if group in {"'", RSQUO}:
+            typed |= {"'", RSQUO}
+        for symbol in typed:
+            text = f"1{symbol}234{symbol}567{decimal}50"
+            try:
+                parsed: int | str = parse_amount(text, "usd", locale)
+            except AmountError as error:
+                parsed = error.code
+            if parsed != 123456750:
+                failures.append(f"{locale}: {text!r} -> {parsed}")
+    assert not failures, failures
+
+
+def test_it_stays_strict_in_every_locale() -> None:
+    failures = []
+    for locale in ALL_LOCALES:
+        group, decimal = get_group_symbol(locale), get_decimal_symbol(locale)
+        refused = {
+            f"1{group}2{decimal}50": "invalid_grouping",
+            f"1{group}{group}234{decimal}50": "invalid_grouping",
+            f"1{decimal}2{decimal}3": "invalid",
+            f"1{decimal}2{group}3": "invalid",
+            f"1{decimal}234": "too_many_decimals",
+            f"1{decimal}5E3": "invalid",
+            f"12{decimal}50 $": "invalid",
+            f"€12{decimal}50": "invalid",
+            f"-12{decimal}50": "negative",
+            "\u0661\u0662": "invalid",  # Arabic-Indic digits
+        }
+        for text, code in refused.items():
+            try:
+                parsed = parse_amount(text, "usd", locale)
+            except AmountError as error:
+                if error.code != code:
+                    failures.append(f"{locale}: {text!r} refused as {error.code}, not {code}")
+            else:
+                failures.append(f"{locale}: {text!r} read as {parsed}")
+    assert not failures, "\n".join(failures[:20])
+
+
+def test_it_uses_latin_digits_and_symbols_where_cldr_defaults_to_others() -> None:
+    # Babel has the symbols of ar_EG's Arabic-Indic numbering system but not its digits: its
+    # "default" output mixes Latin digits with the Arabic separators. We print Latin digits
+    # with the locale's Latin symbols (1,234.50), and refuse the mix rather than guess.
+    assert len(NON_LATIN_LOCALES) > 50  # ar_EG, fa, mr, bn, my...: the loops above cover them
+    failures = []
+    for locale in NON_LATIN_LOCALES:
+        group = get_group_symbol(locale, numbering_system="latn")
+        decimal = get_decimal_symbol(locale, numbering_system="latn")
+        if format_amount(123450, "usd", locale) != f"1{group}234{decimal}50":
+            failures.append(f"{locale}: prints {format_amount(123450, 'usd', locale)!r}")
+        native = (
+            get_group_symbol(locale, numbering_system="default"),
+            get_decimal_symbol(locale, numbering_system="default"),
+        )
+        if native != (group, decimal):
+            try:
+                parsed = parse_amount(f"1{native[0]}234{native[1]}50", "usd", locale)
+            except AmountError:
+                continue
+            failures.append(f"{locale}: read {native} as {parsed}")
+    assert not failures, failures
