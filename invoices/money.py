@@ -28,6 +28,8 @@ from babel.numbers import (
     get_group_symbol,
 )
 
+from core.errors import ApplicationError
+
 __all__ = [
     "CURRENCY_EXPONENTS",
     "MAX_DIGITS",
@@ -64,13 +66,12 @@ class UnknownLocale(ValueError):
         self.locale = locale
 
 
-class AmountError(ValueError):
-    """A typed amount we refuse. ``code`` is for programs, ``message`` is safe to show."""
+class AmountError(ApplicationError, ValueError):
+    """A typed amount we refuse. ``code`` is for programs, ``message`` is safe to show; it
+    belongs next to the amount the person typed (a 400)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, "amount", 400)
 
 
 # --- Currencies -------------------------------------------------------------------------------
