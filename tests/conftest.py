@@ -1,5 +1,6 @@
 """Shared fixtures: a tenant with its staff, another tenant, and an outsider (healthchecks' three
-people). Celery runs eagerly in tests (settings); the cache is cleared between tests."""
+people). Celery runs eagerly in tests (settings); the cache is cleared between tests. The local
+Stripe emulator (``emulator``) comes from ``tests/stripe_fixtures.py``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from django.utils import translation
 from invoices.models import Company, Customer
 from invoices.models.company import Role
 from tests import factories
+
+pytest_plugins = ["tests.stripe_fixtures"]
 
 
 def pytest_configure(config: Any) -> None:

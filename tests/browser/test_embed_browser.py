@@ -4,7 +4,6 @@ frame's events, the iframe grows to its content, and a PDF downloads from inside
 
 from __future__ import annotations
 
-import copy
 import http.server
 import string
 import threading
@@ -15,8 +14,8 @@ from typing import Any
 import pytest
 
 from invoices.models import Company
-from payments.emulator.server import EmulatorServer, start_in_thread
 from payments.services import stripe_connection_save
+from stripe_emulator.server import EmulatorServer
 from tests import factories
 from tests.embed.conftest import make_embed, signed
 
@@ -164,19 +163,6 @@ def test_it_shows_the_developer_error_and_posts_it(
     assert "does not match" in frame.locator("[data-testid=embed-denied]").inner_text()
 
 
-@pytest.fixture
-def stripe_emulator(settings: Any) -> Iterator[EmulatorServer]:
-    server, _ = start_in_thread()
-    base = server.base_url
-    settings.STRIPE_API_BASE = base
-    # settings.py derives the CSP's Stripe origins at start-up; this emulator's port is new.
-    policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
-    policy["DIRECTIVES"]["form-action"].append(base)
-    settings.CONTENT_SECURITY_POLICY = policy
-    yield server
-    server.shutdown()
-
-
 def test_it_tells_the_host_when_a_payment_started_in_a_new_tab_succeeds(
     live_server: Any,
     settings: Any,
@@ -184,7 +170,7 @@ def test_it_tells_the_host_when_a_payment_started_in_a_new_tab_succeeds(
     page: Any,
     screenshot: Callable[..., Path],
     host_site: tuple[str, Callable[[str], None]],
-    stripe_emulator: EmulatorServer,
+    emulator: EmulatorServer,
 ) -> None:
     settings.PUBLIC_BASE_URL = live_server.url
     settings.MEDIA_ROOT = str(tmp_path / "media")
@@ -214,7 +200,7 @@ def test_it_tells_the_host_when_a_payment_started_in_a_new_tab_succeeds(
     with page.context.expect_page() as new_tab:
         frame.locator(f"[data-embed-pay='{invoice.public_id}'] button").click()
     checkout = new_tab.value
-    checkout.wait_for_url(f"{stripe_emulator.base_url}/checkout/**")
+    checkout.wait_for_url(f"{emulator.base_url}/checkout/**")
     checkout.locator("#pay-button").click()
     checkout.wait_for_url(f"{live_server.url}/invoice/**/pay/success**")
     # The frame polls the invoice and reports the recorded payment to the host page.

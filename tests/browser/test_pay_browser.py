@@ -4,8 +4,6 @@ the hosted Checkout page, Stripe.js stand-in and signed webhooks to our live ser
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
@@ -15,31 +13,17 @@ from django.db import connection
 
 from invoices.models import Invoice, InvoiceStatus
 from invoices.services import share_link_create, share_link_token
-from payments.emulator.server import EmulatorServer, start_in_thread
 from payments.models import Payment, WebhookEvent
+from stripe_emulator.server import EmulatorServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def stripe_emulator() -> Iterator[EmulatorServer]:
-    server, _ = start_in_thread()
-    yield server
-    server.shutdown()
-
-
-@pytest.fixture
-def demo(live_server: Any, stripe_emulator: EmulatorServer, settings: Any) -> dict[str, Any]:
-    """``make run`` in miniature: seed, point Stripe at the emulator, connect acme to it."""
-    base = stripe_emulator.base_url
+def demo(live_server: Any, emulator: EmulatorServer, settings: Any) -> dict[str, Any]:
+    """``make run`` in miniature: seed and connect acme to the emulator (the ``emulator``
+    fixture points the Stripe API, Stripe.js and the CSP at it, as ``make run`` does)."""
     settings.PUBLIC_BASE_URL = live_server.url
-    settings.STRIPE_API_BASE = base
-    settings.STRIPE_JS_URL = base + "/v3/stripe.js"
-    # settings.py derives the CSP's Stripe origins at start-up; this emulator's port is new.
-    policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
-    for directive in ("script-src", "connect-src", "frame-src", "form-action"):
-        policy["DIRECTIVES"][directive].append(base)
-    settings.CONTENT_SECURITY_POLICY = policy
     call_command("seed_demo", stdout=StringIO())
     # On SQLite the live server shares one in-memory connection between its threads, so a
     # webhook arriving while the browser's request runs would break both transactions: there
@@ -58,7 +42,7 @@ def demo(live_server: Any, stripe_emulator: EmulatorServer, settings: Any) -> di
         *register,
         stdout=StringIO(),
     )
-    return {"base": base}
+    return {"base": emulator.base_url}
 
 
 def _unpaid_demo_invoice() -> tuple[Invoice, str]:
@@ -77,7 +61,7 @@ def test_it_pays_a_demo_invoice_through_the_hosted_checkout_page(
     live_server: Any,
     demo: dict[str, Any],
     screenshot: Any,
-    stripe_emulator: EmulatorServer,
+    emulator: EmulatorServer,
 ) -> None:
     invoice, token = _unpaid_demo_invoice()
     page.goto(f"{live_server.url}/invoice/{token}")
@@ -94,7 +78,7 @@ def test_it_pays_a_demo_invoice_through_the_hosted_checkout_page(
     assert page.get_by_test_id("pay-button").count() == 0
     if connection.vendor == "postgresql":
         # The webhooks came too (redirect and webhook both reported it): still one payment.
-        assert stripe_emulator.emulator.webhooks.wait_idle(timeout=20)
+        assert emulator.emulator.webhooks.wait_idle(timeout=20)
         assert WebhookEvent.objects.filter(type="checkout.session.completed").count() == 1
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_due) == (InvoiceStatus.PAID, 0)

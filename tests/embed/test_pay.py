@@ -13,9 +13,7 @@ from portal.embed.models import EmbedSettings
 from tests import factories
 from tests.embed.conftest import frame_url, signed
 from tests.payments.conftest import (  # noqa: F401 (fixtures)
-    _emulator_server,
     connected,
-    emulator,
     pay_on_hosted_page,
 )
 

@@ -1,5 +1,6 @@
-"""Fixtures for the Stripe emulator tests: one emulator per module, reset before each test,
-driven through the real stripe SDK; a tiny HTTP receiver collects webhook deliveries."""
+"""Fixtures for the Stripe emulator tests: the shared emulator (``emulator`` from
+``tests/stripe_fixtures.py``, reset before each test), driven through the real stripe SDK; a tiny
+HTTP receiver collects webhook deliveries."""
 
 from __future__ import annotations
 
@@ -14,26 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import stripe
 
-from payments.emulator.server import EmulatorServer, start_in_thread
+from stripe_emulator.server import EmulatorServer
 
 API_KEY = "sk_test_alpha"
 OTHER_KEY = "sk_test_beta"
 WEBHOOK_SECRET = "whsec_test_secret"
-
-
-@pytest.fixture(scope="module")
-def _running() -> Iterator[EmulatorServer]:
-    server, _ = start_in_thread()
-    yield server
-    server.shutdown()
-
-
-@pytest.fixture
-def emulator(_running: EmulatorServer) -> EmulatorServer:
-    _running.reset()
-    # Tests that want a processing payment to settle on its own set a delay themselves.
-    _running.emulator.settings["processing_delay_ms"] = None
-    return _running
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import json
 import pytest
 import stripe
 
-from payments.emulator.params import decode_form
+from stripe_emulator.params import decode_form
 
 from .conftest import API_KEY, control, http, make_client
 

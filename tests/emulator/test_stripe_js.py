@@ -73,13 +73,13 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def page(browser, _running, merchant):
+def page(browser, emulator_server, merchant):
     """One page for the module: each test only types into the field and calls Stripe.js."""
     context = browser.new_context(viewport={"width": 375, "height": 740})
     PAGES["/invoice"] = f"""<!doctype html>
 <html><body>
 <div id="card-element"></div>
-<script src="{_running.base_url}/v3/stripe.js"></script>
+<script src="{emulator_server.base_url}/v3/stripe.js"></script>
 <script>
   const stripe = Stripe("pk_test_alpha");
   const elements = stripe.elements();

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 import stripe
 
-from payments.emulator import webhooks
+from stripe_emulator import webhooks
 
 from .conftest import API_KEY, OTHER_KEY, WEBHOOK_SECRET, control, events_of, make_client
 

@@ -1,6 +1,6 @@
-"""Payments fixtures: the local Stripe emulator in a thread (one per module, reset before each
-test), our settings pointed at it, and a tenant connected to it. Everything goes through the
-real stripe SDK over HTTP; nothing of ours is mocked."""
+"""Payments fixtures: a tenant connected to the local Stripe emulator (``emulator`` from
+``tests/stripe_fixtures.py``: reset before each test, our settings pointed at it). Everything
+goes through the real stripe SDK over HTTP; nothing of ours is mocked."""
 
 from __future__ import annotations
 
@@ -8,34 +8,18 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from invoices.models import Company
 from payments import services
-from payments.emulator.server import EmulatorServer, start_in_thread
 from payments.models import StripeConnection
+from stripe_emulator.server import EmulatorServer
 
 SECRET_KEY = "sk_test_tenant"
 PUBLISHABLE_KEY = "pk_test_tenant"
 WEBHOOK_SECRET = "whsec_tenant_secret"
-
-
-@pytest.fixture(scope="module")
-def _emulator_server() -> Iterator[EmulatorServer]:
-    server, _ = start_in_thread()
-    yield server
-    server.shutdown()
-
-
-@pytest.fixture
-def emulator(_emulator_server: EmulatorServer, settings: Any) -> EmulatorServer:
-    _emulator_server.reset()
-    _emulator_server.emulator.settings["processing_delay_ms"] = None
-    settings.STRIPE_API_BASE = _emulator_server.base_url
-    return _emulator_server
 
 
 @pytest.fixture
@@ -109,7 +93,7 @@ def signed_post(
     import json
     import time
 
-    from payments.emulator.webhooks import sign
+    from stripe_emulator.webhooks import sign
 
     payload = json.dumps(event).encode()
     signature = sign(payload, secret, timestamp if timestamp is not None else int(time.time()))

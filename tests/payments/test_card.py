@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from invoices.models import Company, InvoiceStatus
-from payments.emulator.server import EmulatorServer
 from payments.models import Payment, StripeConnection
+from stripe_emulator.server import EmulatorServer
 from tests.factories import make_invoice, share_token
 from tests.payments.conftest import confirm_with_test_card
 

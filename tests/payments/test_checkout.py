@@ -10,8 +10,8 @@ import pytest
 
 from invoices.models import Company, InvoiceStatus
 from invoices.services import invoice_void
-from payments.emulator.server import EmulatorServer
 from payments.models import CheckoutAttempt, Payment, StripeConnection
+from stripe_emulator.server import EmulatorServer
 from tests.factories import make_company, make_invoice, share_token
 from tests.payments.conftest import SECRET_KEY, attempt_id_from, pay_on_hosted_page
 

@@ -14,8 +14,8 @@ from django.db import connection, connections
 
 from invoices.models import Company, Invoice, InvoiceStatus
 from payments import services
-from payments.emulator.server import EmulatorServer
 from payments.models import Payment, WebhookEvent
+from stripe_emulator.server import EmulatorServer
 from tests.factories import make_invoice, share_token
 from tests.payments.conftest import (
     SECRET_KEY,

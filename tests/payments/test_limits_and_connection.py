@@ -11,8 +11,8 @@ from django.core.management import call_command
 from core.crypto import decrypt_secret
 from invoices.models import Company
 from payments import ratelimits, services
-from payments.emulator.server import EmulatorServer
 from payments.models import CheckoutAttempt, StripeConnection
+from stripe_emulator.server import EmulatorServer
 from tests.factories import make_invoice, make_user, share_token
 
 # Small limits over an hour: django-ratelimit counts in fixed windows, and a test whose

@@ -9,9 +9,9 @@ import stripe
 
 from invoices.models import Company
 from payments import services
-from payments.emulator.server import EmulatorServer
 from payments.models import AttemptStatus, CheckoutAttempt, StripeConnection, WebhookEvent
 from payments.stripe_client import API_VERSION
+from stripe_emulator.server import EmulatorServer
 from tests.factories import make_invoice, portal_token, share_token
 from tests.payments.conftest import SECRET_KEY, emulator_events, signed_post
 

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from invoices.models import Company, InvoiceStatus
 from payments import services
-from payments.emulator.server import EmulatorServer
 from payments.models import Payment, StripeConnection, WebhookEvent, WebhookEventStatus
 from payments.stripe_client import API_VERSION
 from payments.tasks import webhook_events_retry_task
+from stripe_emulator.server import EmulatorServer
 from tests.factories import make_invoice
 from tests.payments.conftest import (
     SECRET_KEY,
@@ -80,7 +80,7 @@ def test_it_refuses_a_missing_signature(client: Any, connected: StripeConnection
 def test_it_refuses_a_payload_changed_after_signing(
     client: Any, connected: StripeConnection
 ) -> None:
-    from payments.emulator.webhooks import sign
+    from stripe_emulator.webhooks import sign
 
     signature = sign(b'{"id": "evt_1"}', "whsec_tenant_secret", int(time.time()))
     response = client.post(

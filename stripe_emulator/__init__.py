@@ -21,6 +21,7 @@ else (no key, ``sk_live_...``, a malformed or revoked key) gets 401, as on Strip
 Entry points
 ------------
 ``server.start_in_thread(port=0) -> (server, base_url)``, ``server.reset()``,
-``server.shutdown()``; ``server.serve(port)`` for ``manage.py stripe_emulator``.
+``server.shutdown()``; ``server.serve(port)`` for ``python -m stripe_emulator [--port 8420]``
+(``__main__.py``) and its alias ``manage.py stripe_emulator``.
 Test cards are listed in ``cards.py``; the Stripe.js stand-in in ``stripe_js.py``.
 """

@@ -176,7 +176,7 @@ def start_in_thread(port: int = 0) -> tuple[EmulatorServer, str]:
 
 
 def serve(port: int = DEFAULT_PORT) -> None:
-    """Serve on 127.0.0.1 until interrupted (``manage.py stripe_emulator``)."""
+    """Serve on 127.0.0.1 until interrupted (``python -m stripe_emulator``)."""
     server = EmulatorServer(port)
     print(f"Stripe emulator listening on {server.base_url}", flush=True)
     try:
