@@ -1,7 +1,10 @@
-"""ASGI entry point: the same code, served separately for long-lived streams (SSE)."""
+"""ASGI entry point. In production it serves the long-lived comment streams (SSE) as a second
+process beside the WSGI pages; under ``make run`` it serves the whole app on one origin: pages,
+posts, the streams and (with ``DEBUG``, as ``runserver`` did) the static files."""
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal_project.settings")
@@ -11,3 +14,11 @@ django_application = get_asgi_application()
 from portal.comments.asgi import share_sync_thread_for_streams  # noqa: E402 - needs setup
 
 application = share_sync_thread_for_streams(django_application)
+
+if settings.DEBUG:
+    # Development only, as runserver does: /static/ straight from the apps' static folders and
+    # STATICFILES_DIRS (no collectstatic), ahead of the app and its middleware.
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    # (The stubs ask for an ASGIHandler; it wraps any ASGI application.)
+    application = ASGIStaticFilesHandler(application)  # type: ignore[arg-type]

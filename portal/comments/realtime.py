@@ -1,9 +1,13 @@
 """Fan-out of new comments to every open stream, on a per-invoice channel.
 
-With ``REDIS_URL`` set, Redis pub/sub carries them between processes: the WSGI process that
-saved the comment publishes, and each ASGI stream subscribes to its invoice's channel. Without
-Redis (SQLite, ``make run``) an in-process registry does the same within one process, which is
-all the dev server has.
+With ``REDIS_URL`` set (production), Redis pub/sub carries them between processes: the WSGI
+process that saved the comment publishes, and each ASGI stream subscribes to its invoice's
+channel. Without Redis (``make run``: SQLite, the in-process cache, eager Celery) an in-process
+registry hands each comment to the streams of the process that saved it. That is every stream
+there: ``make run`` serves pages, posts and streams from one ASGI process with one worker. Where
+several processes serve without Redis (more workers, or separate page and stream servers), a
+stream in another process misses the news but not the comment: it reads the database at its
+next heartbeat (15 s), so comments arrive late, never lost. Hence Redis in production.
 
 A message carries the comment as customers see it, so a thousand streams do not each go back to
 the database for it. The database stays the truth: a stream that sees a gap in the ids (a lost
@@ -92,7 +96,9 @@ class _QueueSubscription:
         return batch
 
 
-# In-process fallback ------------------------------------------------------------------------
+# In-process fan-out (no Redis) -------------------------------------------------------------
+# Complete only where one process serves every stream and every post, as under make run (see
+# the module docstring).
 
 _Listener = tuple[asyncio.AbstractEventLoop, "asyncio.Queue[Payload]"]
 _local_lock = threading.Lock()

@@ -1,10 +1,11 @@
 """The comment thread's HTTP surface under ``/invoice/<token>/comments``. Thin: parse, check the
 rate limits, call one service or selector, answer JSON (or redirect a plain form post).
 
-The stream is an async view served by the ASGI process (``portal_project.asgi``, which lets
-streams share one sync thread: ``portal.comments.asgi``): it holds no thread and no database
-connection while it waits, so one process keeps thousands of viewers open. Pages, posts and
-polling go through WSGI as usual; a stream requested over WSGI answers 204 (the page polls).
+The stream is an async view served over ASGI (``portal_project.asgi``, which lets streams share
+one sync thread: ``portal.comments.asgi``): it holds no thread and no database connection while
+it waits, so one process keeps thousands of viewers open. In production the ASGI process serves
+only streams and pages, posts and polling go through WSGI; under ``make run`` one ASGI process
+serves everything. A stream requested over WSGI answers 204 (the page polls instead).
 """
 
 from __future__ import annotations
@@ -321,9 +322,10 @@ async def comment_stream(request: HttpRequest, token: str) -> HttpResponseBase:
     if invoice is None:
         return not_found(request)
     if not isinstance(request, ASGIRequest):
-        # Served over WSGI (the page server, or runserver in development) a stream would hold a
-        # worker thread, and Django would buffer it whole. Streams belong to the ASGI process;
-        # here 204 tells EventSource to stop, and the page polls instead.
+        # Served over WSGI (production's page server, or runserver started by hand) a stream
+        # would hold a worker thread, and Django would buffer it whole. Streams belong to an ASGI
+        # server (with or without Redis: see realtime); here 204 tells EventSource to stop, and
+        # the page polls instead.
         return HttpResponse(status=204)
     raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
     last = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
