@@ -33,7 +33,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import error_body
-from core.http import not_found
 from core.ratelimits import over_limit
 from invoices.decorators import share_link_page
 from invoices.models import Invoice
@@ -315,12 +314,10 @@ async def _frames(
 
 
 @require_GET
-async def comment_stream(request: HttpRequest, token: str) -> HttpResponseBase:
+@share_link_page
+async def comment_stream(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponseBase:
     """``text/event-stream`` of new comments: ``id:`` is the comment id, ``Last-Event-ID`` (or
     ``?after=``) resumes after it, a comment line every 15 s keeps the connection open."""
-    invoice = await sync_to_async(invoice_for_share_token)(token)
-    if invoice is None:
-        return not_found(request)
     if not isinstance(request, ASGIRequest):
         # Served over WSGI (production's page server, or runserver started by hand) a stream
         # would hold a worker thread, and Django would buffer it whole. Streams belong to an ASGI
