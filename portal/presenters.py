@@ -214,7 +214,9 @@ def portal_page(
         customer_name=customer.name,
         outstanding=_money_list(outstanding_by_currency(customer=customer), locale),
         has_overdue=has_overdue(customer=customer, today=today),
-        credit=_money_list(credit_balance(customer=customer), locale),
+        # No credit reads as a formatted zero in the company's currency, never as a word.
+        credit=_money_list(credit_balance(customer=customer), locale)
+        or [format_money(0, company.default_currency, locale)],
         rows=rows,
         page_number=page.number,
         num_pages=paginator.num_pages,

@@ -78,6 +78,10 @@ class Invoice(models.Model):
 
     @property
     def amount_due(self) -> int:
+        # A void invoice is owed by nobody: nothing is due on it anywhere a customer looks
+        # (page, portal, embed, emails), whatever was paid before it was voided.
+        if self.status == InvoiceStatus.VOID:
+            return 0
         return amount_due(total=self.total, amount_paid=self.amount_paid)
 
     @property
