@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
+    # The API docs page (/api/v1/docs) then serves Swagger UI from our static files, not a CDN
+    # the CSP forbids and the product may not reach.
+    "ninja",
     "invoices",
     "portal",
     "portal.embed",
