@@ -203,7 +203,8 @@ def checkout_session_start(
     page to come back to (``…/invoice/<token>``); success and cancel live below it.
     """
     attempt = _attempt_for(invoice=invoice, kind=AttemptKind.CHECKOUT, amount=amount, locale=locale)
-    query = f"?attempt={attempt.public_id}"
+    # The page language travels to Stripe and back: the return pages speak it too.
+    query = f"?attempt={attempt.public_id}&lang={locale}"
     session = stripe_client.checkout_session_create(
         secret_key=_secret_key(invoice.company),
         amount=amount,

@@ -53,7 +53,8 @@ def _page(
         "token": token,
         "company_name": invoice.company.name,
         "brand_color": brand_color(invoice.company),
-        "invoice_url": f"/invoice/{token}",
+        # Back to the invoice in the language of this page.
+        "invoice_url": f"/invoice/{token}?lang={request.LANGUAGE_CODE}",
         **extra,
     }
     return render(request, template, context, status=status)
@@ -173,7 +174,7 @@ def card_intent(request: HttpRequest, invoice: Invoice, token: str) -> HttpRespo
         {
             "client_secret": client_secret,
             "attempt": attempt.public_id,
-            "status_url": f"/invoice/{token}/pay/card/{attempt.public_id}",
+            "status_url": f"/invoice/{token}/pay/card/{attempt.public_id}?lang={lang}",
         },
         status=201,
     )

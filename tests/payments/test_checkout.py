@@ -34,7 +34,7 @@ def test_it_shows_the_pay_button_when_every_gate_is_open(
     token = share_token(make_invoice(tenant))
     response = client.get(f"/invoice/{token}")
     assert response.status_code == 200
-    assert f'action="/invoice/{token}/pay"' in response.content.decode()
+    assert f'action="/invoice/{token}/pay?lang=en"' in response.content.decode()
 
 
 def test_it_hides_pay_and_refuses_without_a_stripe_connection(
@@ -121,7 +121,7 @@ def test_it_opens_checkout_with_the_email_metadata_and_return_urls(
     assert session.customer_email == invoice.customer.email
     assert session.metadata["invoice"] == invoice.public_id
     assert session.client_reference_id == invoice.public_id
-    query = f"?attempt={attempt.public_id}"
+    query = f"?attempt={attempt.public_id}&lang=en"
     assert session.success_url == f"http://testserver/invoice/{token}/pay/success{query}"
     assert session.cancel_url == f"http://testserver/invoice/{token}/pay/cancel{query}"
     # The key is fixed per attempt (stored before Stripe is called), not per request.
@@ -190,7 +190,7 @@ def test_it_shows_a_calm_cancel_page(
     response = client.get(f"/invoice/{token}/pay/cancel")
     assert response.status_code == 200
     assert "nothing was charged" in response.content.decode()
-    assert f'href="/invoice/{token}"' in response.content.decode()
+    assert f'href="/invoice/{token}?lang=en"' in response.content.decode()
     assert response["Cache-Control"] == "no-store"
 
 
@@ -256,3 +256,29 @@ def test_it_opens_checkout_in_the_page_language_even_after_an_english_click(
         client.post(f"/invoice/{token}/pay?lang=de", {"amount": "10.00"})["Location"]
         == (german["Location"])
     )
+
+
+def test_it_keeps_the_page_language_through_pay_and_return_pages(
+    client: Any, tenant: Company, connected: StripeConnection, emulator: Any
+) -> None:
+    import stripe
+
+    invoice = make_invoice(tenant, lines=[("Work", "1", 12050, "0")])
+    token = share_token(invoice)
+    english = {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}
+    page = client.get(f"/invoice/{token}?lang=fr", **english).content.decode()
+    assert f'action="/invoice/{token}/pay?lang=fr"' in page
+    assert f'data-card-url="/invoice/{token}/pay/card?lang=fr"' in page
+    # The form's own URL carries the language, whatever the browser prefers.
+    again = client.post(f"/invoice/{token}/pay?lang=fr", {"amount": "999999"}, **english)
+    assert again.status_code == 400
+    assert again["Content-Language"] == "fr"
+    assert f'href="/invoice/{token}?lang=fr"' in again.content.decode()
+    client.post(f"/invoice/{token}/pay?lang=fr", {"amount": "120.50"}, **english)
+    attempt = CheckoutAttempt.objects.get()
+    stripe_ = stripe.StripeClient(SECRET_KEY, base_addresses={"api": emulator.base_url})
+    session = stripe_.v1.checkout.sessions.retrieve(attempt.provider_id)
+    assert session.cancel_url.endswith("&lang=fr")
+    cancelled = client.get(session.cancel_url.removeprefix("http://testserver"), **english)
+    assert cancelled.status_code == 200
+    assert cancelled["Content-Language"] == "fr"

@@ -103,7 +103,7 @@ def test_it_offers_pay_only_when_the_gates_pass(
     client: Any, invoice: Invoice, token: str, stripe_connected: Any
 ) -> None:
     html = _html(client.get(f"/invoice/{token}"))
-    assert f'action="/invoice/{token}/pay"' in html
+    assert f'action="/invoice/{token}/pay?lang=en"' in html
     assert 'name="amount" value="343.81"' in html
 
 
@@ -180,7 +180,7 @@ def test_it_lists_each_invoice_linking_to_its_page(
     html = _html(client.get(f"/portal/{portal_token}"))
     token = services.share_link_token(services.share_link_create(invoice=invoice))
     assert f'href="/invoice/{token}?source=portal&amp;lang=en"' in html
-    assert f'action="/invoice/{token}/pay"' in html
+    assert f'action="/invoice/{token}/pay?lang=en"' in html
     assert client.get(f"/invoice/{token}?source=portal").status_code == 200
 
 
