@@ -37,6 +37,7 @@ __all__ = [
     "UnknownCurrency",
     "UnknownLocale",
     "amount_step",
+    "decimal_symbol",
     "exponent",
     "format_amount",
     "format_amount_for_input",
@@ -512,10 +513,20 @@ def format_amount(amount_minor: int, currency: str, locale: str) -> str:
     return _render(_amount_pattern(code, locale), to_major(amount_minor, code), _locale(locale))
 
 
-def format_amount_for_input(amount_minor: int, currency: str) -> str:
-    """``1250, "usd"`` -> ``"12.50"``: the value of an amount input; dot, no grouping.
+def format_amount_for_input(amount_minor: int, currency: str, locale: str = "en") -> str:
+    """``1250, "usd"`` -> ``"12.50"`` (``"12,50"`` in de): the value of an amount input, with
+    the locale's decimal symbol and no grouping, as a person of that locale types it.
 
-    parse_amount(..., locale="en") reads it back. The pay form's ``amount`` field uses this
-    form (see the public contract), so parse that field with locale "en".
+    parse_amount(..., locale=locale) reads it back; the "en" form is the canonical one of
+    the public contract (hidden fields, API clients).
     """
-    return format(to_major(amount_minor, currency), "f")
+    plain = format(to_major(amount_minor, currency), "f")
+    if locale == "en":
+        return plain
+    decimal_symbol, _groups, _grouping = _symbols(locale)
+    return plain.replace(".", decimal_symbol)
+
+
+def decimal_symbol(locale: str) -> str:
+    """The locale's decimal symbol (Latin digits), e.g. "," for de."""
+    return _symbols(locale)[0]

@@ -19,14 +19,18 @@ from invoices.models import Invoice
 from invoices.money import (
     AmountError,
     UnknownCurrency,
+    UnknownLocale,
     amount_step,
+    decimal_symbol,
+    exponent,
+    format_amount_for_input,
     format_money,
     minimum_charge,
     parse_amount,
     to_major,
 )
 
-__all__ = ["AmountError", "payment_amount_check", "payment_amount_parse"]
+__all__ = ["AmountError", "amount_example", "payment_amount_check", "payment_amount_parse"]
 
 
 def _money(amount: int, invoice: Invoice, locale: str) -> str:
@@ -79,8 +83,23 @@ def payment_amount_check(
         )
 
 
+def _parse_typed(text: str, currency: str, locale: str) -> int:
+    try:
+        return parse_amount(text, currency, locale)
+    except AmountError:
+        if locale == "en" or decimal_symbol(locale) in text:
+            raise
+    return parse_amount(text, currency, "en")
+
+
+def amount_example(currency: str, locale: str) -> str:
+    """How an amount is typed on a page of ``locale`` (``12.50``, ``12,50``, ``1250`` for JPY)."""
+    twelve_fifty = 1250 * 10 ** max(exponent(currency) - 2, 0)
+    return format_amount_for_input(twelve_fifty, currency, locale)
+
+
 # parse_amount's messages are English; customers get these, translated.
-def _parse_message(code: str, currency: str) -> str:
+def _parse_message(code: str, currency: str, locale: str = "en") -> str:
     messages = {
         "empty": _("Enter an amount."),
         "negative": _("The amount cannot be negative."),
@@ -95,17 +114,26 @@ def _parse_message(code: str, currency: str) -> str:
                 "currency": currency.upper()
             }
         return messages[code] % {"currency": currency.upper(), "places": places}
-    return messages.get(code, _("Enter the amount as a number, like 12.50."))
+    return messages.get(
+        code,
+        _("Enter the amount as a number, like %(example)s.")
+        % {"example": amount_example(currency, locale)},
+    )
 
 
 def payment_amount_parse(*, invoice: Invoice, text: str, locale: str = "en") -> int:
-    """What the customer typed in the pay form (major units, dot decimals as the contract
-    says) as minor units, checked by payment_amount_check. Raises AmountError."""
+    """What the customer typed in the pay form (major units) as minor units, checked by
+    payment_amount_check. Raises AmountError.
+
+    Read in the page's locale first (``100,50`` and ``1.234,50`` on a German page). The
+    contract's dot form (``100.50``) stays accepted where it cannot be ambiguous: only when
+    the text holds no decimal symbol of the page's locale, so a comma on a German page is
+    always a decimal comma and never silently a thousands separator."""
     try:
-        amount = parse_amount(text, invoice.currency, "en")
+        amount = _parse_typed(text, invoice.currency, locale)
     except AmountError as exc:
-        raise AmountError(exc.code, _parse_message(exc.code, invoice.currency)) from None
-    except (UnknownCurrency, TypeError):
-        raise AmountError("invalid", _("Enter the amount as a number, like 12.50.")) from None
+        raise AmountError(exc.code, _parse_message(exc.code, invoice.currency, locale)) from None
+    except (UnknownCurrency, UnknownLocale, TypeError):
+        raise AmountError("invalid", _parse_message("invalid", invoice.currency, locale)) from None
     payment_amount_check(invoice=invoice, amount=amount, locale=locale)
     return amount

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django import template
 from django.conf import settings
+from django.utils.translation import get_language, to_locale
 
 from invoices.models import Invoice
+from payments.rules import amount_example
 from payments.selectors import publishable_key_for
 
 register = template.Library()
@@ -22,3 +24,9 @@ def pay_card_config(invoice: Invoice, publishable_key: str | None = None) -> dic
     if not key:
         return None
     return {"publishable_key": key, "js_url": settings.STRIPE_JS_URL}
+
+
+@register.simple_tag
+def pay_amount_example(currency: str) -> str:
+    """How to type an amount of ``currency`` on this page (``12,50`` on a German page)."""
+    return amount_example(currency, to_locale(get_language() or "en"))

@@ -29,12 +29,13 @@ from django.views.decorators.http import require_GET, require_POST
 from core.i18n import negotiate_language, supported_languages
 from invoices.document import brand_color, invoice_document
 from invoices.models import Invoice
-from invoices.money import AmountError, parse_amount
+from invoices.money import AmountError
 from invoices.pdf.http import pdf_response
 from invoices.pdf.services import invoice_pdf_get_or_render
 from invoices.selectors import customer_languages
 from invoices.services import share_link_create, share_link_url
 from payments.gates import pay_gate, stripe_connected
+from payments.rules import payment_amount_parse
 from payments.services import PaymentRefused, checkout_session_start
 from portal.embed.access import EmbedAccess, EmbedCredentials, EmbedDenied, embed_authorize
 from portal.embed.i18n import custom_strings
@@ -330,8 +331,10 @@ def frame_invoice_pay(
     if isinstance(invoice, HttpResponse):
         return invoice
     try:
-        # The contract's pay-form format: major units, dot decimal ("12.50"), any page language.
-        amount = parse_amount(request.POST.get("amount", ""), invoice.currency, "en")
+        # The one reading of a typed amount: the frame's language first, the dot form too.
+        amount = payment_amount_parse(
+            invoice=invoice, text=request.POST.get("amount", ""), locale=frame.language
+        )
         return_url = share_link_url(share_link_create(invoice=invoice))
         attempt = checkout_session_start(
             invoice=invoice, amount=amount, return_base_url=return_url, locale=frame.language

@@ -39,5 +39,12 @@ def local_date(value: dt.date | None, format_name: str = "medium") -> str:
 
 @register.filter
 def amount_input(amount_minor: int, currency: str) -> str:
-    """The value for an amount ``<input>``: ``1250|amount_input:"usd"`` -> ``12.50``."""
+    """The canonical value of a hidden amount field: ``1250|amount_input:"usd"`` -> ``12.50``."""
     return format_amount_for_input(int(amount_minor), currency)
+
+
+@register.filter
+def amount_typed(amount_minor: int, currency: str) -> str:
+    """The value of an amount field a person edits, as the page's language writes it:
+    ``1250|amount_typed:"usd"`` -> ``12,50`` on a German page."""
+    return format_amount_for_input(int(amount_minor), currency, to_locale(get_language() or "en"))
