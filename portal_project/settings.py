@@ -81,6 +81,8 @@ MIDDLEWARE = [
     # Static files served by the app itself (compressed, hashed names, long cache): the same
     # behind any proxy, under granian and under runserver with DEBUG=0.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # One validation layer: NUL bytes, lone surrogates, numbers beyond 64 bits answer 400.
+    "core.validation.InputValidationMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
