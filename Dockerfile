@@ -11,4 +11,7 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --inexact --no-cache
 COPY . .
 ENV DJANGO_SETTINGS_MODULE=portal_project.settings PYTHONUNBUFFERED=1
+# Static files compressed and with hashed names in the image; the app serves them (WhiteNoise).
+# The key only lets settings load for this step; the real one comes from the environment.
+RUN DEBUG=0 SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput -v 0
 EXPOSE 8000 8001

@@ -8,39 +8,170 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from invoices import services
+from core.errors import ApplicationError
+from invoices import services, staff
 from invoices.admin_links import CustomerPortalLinkAdminMixin, InvoiceShareLinkAdminMixin
-from invoices.admin_scoping import TenantScopedAdmin
-from invoices.models import ApiKey, Company, CreditNote, Customer, Invoice, LineItem, Membership
+from invoices.admin_scoping import TenantScopedAdmin, allows, company_ids, tenant_action
+from invoices.models import (
+    ApiKey,
+    Company,
+    CreditNote,
+    Customer,
+    Invoice,
+    LineItem,
+    Membership,
+    StaffInvitation,
+)
 from invoices.money import format_money
 from invoices.pdf.admin_mixin import InvoicePdfAdminMixin
 from invoices.selectors import UNPAID_STATUSES
+from invoices.tenancy import Capability
 from invoices.transitions import IllegalTransition
 
 
 @admin.register(Company)
 class CompanyAdmin(TenantScopedAdmin):
     company_field = "pk"
+    # Settings are the owner's; plan, slug, creating and deleting a company a superuser's.
+    write_capability = Capability.MANAGE_STAFF
+    delete_capability = Capability.ADMINISTER
     list_display = ["name", "slug", "plan", "default_currency", "language"]
     search_fields = ["name", "slug"]
     readonly_fields = ["public_key", "next_invoice_sequence", "created_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_superuser)
+        return company_ids(request, Capability.ADMINISTER) is None
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is None or allows(request, obj.pk, Capability.ADMINISTER):
+            return fields
+        return [*fields, "plan", "slug"]
+
+    def save_model(
+        self, request: HttpRequest, obj: Company, form: ModelForm[Any], change: bool
+    ) -> None:
+        if not change:
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            super(TenantScopedAdmin, self).save_model(request, obj, form, change)
+            return
+        self.check_writable(request, obj)
+        if {"plan", "slug"} & set(form.changed_data) and not allows(
+            request, obj.pk, Capability.ADMINISTER
+        ):
+            raise PermissionDenied
+        staff.company_settings_save(company=obj, changed=form.changed_data, actor=request.user)
+
+
+class MembershipForm(forms.ModelForm):  # type: ignore[type-arg]
+    """People are attached by email, never picked from the list of every account."""
+
+    email = forms.EmailField(
+        label=_("Email"),
+        help_text=_(
+            "An existing account with this email joins at once; anyone else gets an emailed "
+            "invitation to create an account."
+        ),
+    )
+
+    class Meta:
+        model = Membership
+        fields = ["company", "role"]
 
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
+    write_capability = Capability.MANAGE_STAFF
     list_display = ["user", "company", "role"]
     list_filter = ["role"]
     list_select_related = ["user", "company"]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = MembershipForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["company", "email", "role"] if obj is None else ["user", "company", "role"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A membership never moves to another person or company; only its role changes.
+        return ["user", "company"] if obj is not None else []
+
+    def save_model(
+        self, request: HttpRequest, obj: Membership, form: ModelForm[Any], change: bool
+    ) -> None:
+        self.check_writable(request, obj)
+        if change:
+            staff.membership_role_change(membership=obj, role=obj.role, actor=request.user)
+            return
+        try:
+            result = staff.membership_invite(
+                company=obj.company,
+                email=form.cleaned_data["email"],
+                role=obj.role,
+                actor=request.user,
+            )
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            result = None
+        if isinstance(result, Membership):
+            obj.pk = result.pk
+            obj.user = result.user
+        elif isinstance(result, StaffInvitation):
+            self.message_user(
+                request, _("Invitation emailed to %(email)s.") % {"email": result.email}
+            )
+
+    def response_add(
+        self, request: HttpRequest, obj: Membership, post_url_continue: Any = None
+    ) -> Any:
+        if obj.pk is None:  # invited (or refused): nothing to open
+            return self.response_post_save_add(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if obj.pk is None:
+            return None
+        return super().log_addition(request, obj, message)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied
+        staff.membership_remove(membership=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in self.deletable(request, queryset).select_related("company", "user"):
+            self.delete_model(request, membership)
+
+
+@admin.register(StaffInvitation)
+class StaffInvitationAdmin(TenantScopedAdmin):
+    """Pending and accepted invitations; new ones are made from the membership form."""
+
+    write_capability = Capability.MANAGE_STAFF
+    list_display = ["email", "company", "role", "created_at", "accepted_at"]
+    list_select_related = ["company"]
+    readonly_fields = ["email", "company", "role", "invited_by", "created_at", "accepted_at"]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Customer)
@@ -74,8 +205,11 @@ class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
     readonly_fields = ["amount"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Lines of a finalized invoice are part of a legal document: editable in drafts only.
-        return obj is None or obj.status == "draft"
+        # Lines of a finalized invoice are part of a legal document: editable in drafts only,
+        # by those who manage the invoice's company.
+        if obj is None:
+            return True
+        return obj.status == "draft" and allows(request, obj.company_id, Capability.MANAGE_INVOICES)
 
     has_add_permission = has_change_permission  # type: ignore[assignment]
     has_delete_permission = has_change_permission
@@ -127,6 +261,7 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
         if change:
             super().save_model(request, obj, form, change)
         else:
+            self.check_writable(request, obj)
             services.invoice_save_new(invoice=obj, actor=request.user)
 
     def save_related(
@@ -143,8 +278,6 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
         }[verb]
         done = 0
         for invoice in queryset:
-            if not self.has_change_permission(request, invoice):
-                continue
             try:
                 action(invoice=invoice, actor=request.user)
                 done += 1
@@ -152,15 +285,17 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
                 self.message_user(request, f"{invoice.number}: {exc}", messages.WARNING)
         self.message_user(request, _("%(count)d invoice(s) updated.") % {"count": done})
 
-    @admin.action(description=_("Finalize selected drafts"))
+    @tenant_action(Capability.MANAGE_INVOICES, description=_("Finalize selected drafts"))
     def finalize(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         self._run_transition(request, queryset, "finalize")
 
-    @admin.action(description=_("Void selected invoices"))
+    @tenant_action(Capability.MANAGE_INVOICES, description=_("Void selected invoices"))
     def void(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         self._run_transition(request, queryset, "void")
 
-    @admin.action(description=_("Mark selected invoices uncollectible"))
+    @tenant_action(
+        Capability.MANAGE_INVOICES, description=_("Mark selected invoices uncollectible")
+    )
     def mark_uncollectible(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         self._run_transition(request, queryset, "mark_uncollectible")
 
@@ -172,10 +307,26 @@ class CreditNoteAdmin(TenantScopedAdmin):
     search_fields = ["number", "customer__name", "customer__email"]
     list_select_related = ["customer"]
     readonly_fields = ["public_id", "created_at"]
+    write_capability = Capability.MANAGE_MONEY
 
     @admin.display(description=_("Amount"), ordering="amount")
     def amount_display(self, note: CreditNote) -> str:
         return format_money(note.amount, note.currency, "en")
+
+    def save_model(
+        self, request: HttpRequest, obj: CreditNote, form: ModelForm[Any], change: bool
+    ) -> None:
+        self.check_writable(request, obj)
+        staff.credit_note_save(note=obj, changed=form.changed_data, actor=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: CreditNote) -> None:
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied
+        staff.credit_note_delete(note=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
+        for note in self.deletable(request, queryset).select_related("company"):
+            self.delete_model(request, note)
 
 
 @admin.register(ApiKey)
@@ -184,6 +335,8 @@ class ApiKeyAdmin(TenantScopedAdmin):
     list_select_related = ["company"]
     fields = ["company", "name"]
     actions = ["revoke"]
+    # Keys open the company's whole API: owners only.
+    write_capability = Capability.MANAGE_STAFF
 
     def save_model(
         self, request: HttpRequest, obj: ApiKey, form: ModelForm[Any], change: bool
@@ -191,6 +344,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
+        self.check_writable(request, obj)
         key, raw_key = services.api_key_create(
             company=obj.company, name=obj.name, actor=request.user
         )
@@ -203,7 +357,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)
 
-    @admin.action(description=_("Revoke selected keys"))
+    @tenant_action(Capability.MANAGE_STAFF, description=_("Revoke selected keys"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset.filter(revoked_at__isnull=True):
             services.api_key_revoke(key=key, actor=request.user)

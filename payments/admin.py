@@ -12,8 +12,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from invoices.admin_scoping import TenantScopedAdmin
+from invoices.admin_scoping import TenantScopedAdmin, tenant_action
 from invoices.money import format_money
+from invoices.tenancy import Capability
 from payments import services
 from payments.models import Payment, StripeConnection, WebhookEvent
 
@@ -53,6 +54,8 @@ class StripeConnectionForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(StripeConnection)
 class StripeConnectionAdmin(TenantScopedAdmin):
     form = StripeConnectionForm
+    # Secrets are keys: owners only.
+    write_capability = Capability.MANAGE_STAFF
     list_display = ["company", "secret_key_hint", "active", "connected_at", "webhook_url"]
     list_select_related = ["company"]
     readonly_fields = ["secret_key_hint", "webhook_url", "connected_at"]
@@ -69,6 +72,7 @@ class StripeConnectionAdmin(TenantScopedAdmin):
         return [*fields, "company"] if obj is not None else fields
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        self.check_writable(request, obj)
         data = form.cleaned_data
         connection = services.stripe_connection_save(
             company=data.get("company") or obj.company,
@@ -145,6 +149,7 @@ class PaymentAdmin(TenantScopedAdmin):
     list_select_related = ["invoice", "company"]
     search_fields = ["public_id", "invoice__number", "provider_payment_intent_id"]
     actions = ["refund_in_full"]
+    write_capability = Capability.MANAGE_MONEY
     readonly_fields = [f.name for f in Payment._meta.fields]
 
     @admin.display(description=_("Amount"), ordering="amount")
@@ -157,13 +162,9 @@ class PaymentAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description=_("Refund in full through Stripe"))
+    @tenant_action(Capability.MANAGE_MONEY, description=_("Refund in full through Stripe"))
     def refund_in_full(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        if not self.has_change_permission(request):
-            return
         for payment in queryset.select_related("company"):
-            if self._company_id_of(payment) is None:
-                continue
             try:
                 services.payment_refund(payment=payment, actor=request.user)
             except Exception as exc:  # a Stripe refusal, shown to staff

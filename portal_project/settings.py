@@ -81,6 +81,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files served by the app itself (compressed, hashed names, long cache): the same
+    # behind any proxy, under granian and under runserver with DEBUG=0.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # One validation layer: NUL bytes, lone surrogates, numbers beyond 64 bits answer 400.
+    "core.validation.InputValidationMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -184,7 +189,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
@@ -194,8 +199,15 @@ STORAGES = {
     "default": {
         "BACKEND": os.environ.get("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "core.staticfiles.HashedStaticFilesStorage"
+    },
 }
+# Files not (yet) collected are served from the apps' folders; collected ones with hashed
+# names and a year's cache.
+WHITENOISE_USE_FINDERS = True
 
 # Email: EMAIL_URL picks the backend (console:, file:///dir, smtp://host:port).
 if EMAIL_URL.startswith("smtp://") or EMAIL_URL.startswith("smtps://"):

@@ -2,12 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.app import api
+from backoffice.views import invitation_accept
 from portal_project.health import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", healthz, name="healthz"),
+    path("staff/invitation/<str:token>", invitation_accept, name="staff_invitation"),
     path("", include("payments.urls")),
     path("", include("preferences.urls")),
     path("", include("tracking.urls")),

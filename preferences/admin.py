@@ -10,8 +10,9 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from invoices.admin_scoping import TenantScopedAdmin
+from invoices.admin_scoping import TenantScopedAdmin, tenant_action
 from invoices.models import Invoice
+from invoices.tenancy import Capability
 from preferences import emails
 from preferences.models import EmailPreference, ReminderSent, SentEmail, SentEmailStatus
 
@@ -56,7 +57,7 @@ class ReminderSentAdmin(ReadOnlyTenantAdmin):
     list_select_related = ["invoice"]
 
 
-@admin.action(description=_("Send invoice by email"))
+@tenant_action(Capability.MANAGE_INVOICES, description=_("Send invoice by email"))
 def send_invoice_by_email(
     modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Invoice]
 ) -> None:

@@ -57,6 +57,12 @@ def staff(tenant: Company) -> Any:
 
 
 @pytest.fixture
+def owner(tenant: Company) -> Any:
+    """The owner of ``tenant``: also manages its staff, API keys, secrets and settings."""
+    return factories.make_staff(tenant, Role.OWNER, username="owner")
+
+
+@pytest.fixture
 def viewer(tenant: Company) -> Any:
     """Read-only staff of ``tenant``."""
     return factories.make_staff(tenant, Role.VIEWER, username="viewer")

@@ -1,6 +1,6 @@
 from .api_key import ApiKey
 from .audit import AuditEvent
-from .company import Company, Membership
+from .company import Company, Membership, StaffInvitation
 from .credit_note import CreditNote
 from .customer import Customer
 from .invoice import Invoice, InvoiceStatus, InvoiceStatusChange, LineItem
@@ -19,4 +19,5 @@ __all__ = [
     "Membership",
     "ShareLink",
     "ShareLinkKind",
+    "StaffInvitation",
 ]

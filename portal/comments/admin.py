@@ -19,9 +19,10 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from invoices.admin_scoping import TenantScopedAdmin
+from invoices.admin_scoping import TenantScopedAdmin, tenant_action
 from invoices.models import Invoice
 from invoices.models.company import CommentWriteMode
+from invoices.tenancy import Capability
 
 from .models import Comment, CustomerTotpDevice
 from .services import (
@@ -126,12 +127,13 @@ class InvoiceCommentsAdminMixin:
         except CommentError as exc:
             self.message_user(request, exc.message, messages.ERROR)  # type: ignore[attr-defined]
 
-    @admin.action(description=_("Mark selected invoices resolved (comments answered)"))
+    @tenant_action(
+        Capability.MANAGE_INVOICES,
+        description=_("Mark selected invoices resolved (comments answered)"),
+    )
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         done = 0
         for invoice in queryset.filter(needs_attention=True).select_related("company"):
-            if not self.has_change_permission(request, invoice):  # type: ignore[attr-defined]
-                continue
             if invoice_attention_resolve(invoice=invoice, user=request.user):
                 done += 1
         self.message_user(  # type: ignore[attr-defined]
@@ -161,8 +163,9 @@ class CustomerTotpDeviceAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # resetting goes through the action (audited, manager only)
 
-    @admin.action(
-        description=_("Reset the selected authenticator apps (the customer sets up again)")
+    @tenant_action(
+        Capability.MANAGE_INVOICES,
+        description=_("Reset the selected authenticator apps (the customer sets up again)"),
     )
     def reset(self, request: HttpRequest, queryset: QuerySet[CustomerTotpDevice]) -> None:
         done = 0

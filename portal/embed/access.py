@@ -179,6 +179,13 @@ def embed_authorize(
             )
         _check_hash(settings=settings, credentials=credentials, expires=expires, now=now)
         if expires is not None:
+            # Compared as numbers first: a far-future timestamp (12 digits) is no valid date.
+            if expires > (now + MAX_EXPIRY_HORIZON).timestamp():
+                raise EmbedDenied(
+                    "expiry_too_far",
+                    _("expires is more than %(days)d days ahead; use a shorter lifetime.")
+                    % {"days": MAX_EXPIRY_HORIZON.days},
+                )
             expires_at = dt.datetime.fromtimestamp(expires, tz=dt.UTC)
             if expires_at <= now:
                 raise EmbedDenied(

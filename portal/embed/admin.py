@@ -18,7 +18,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from invoices.admin_scoping import TenantScopedAdmin, _managed_company_ids
+from invoices.admin_scoping import TenantScopedAdmin, tenant_action
+from invoices.tenancy import Capability
 from portal.embed import services
 from portal.embed.models import EmbedSettings, IdentifyBy
 from portal.embed.validation import parse_origins, parse_translation_file
@@ -88,6 +89,9 @@ class EmbedSettingsAdmin(TenantScopedAdmin):
     list_display = ["company", "mode", "identify_by", "show_all_invoices", "updated_at"]
     list_select_related = ["company"]
     readonly_fields = ["snippet", "secret_status", "custom_strings"]
+    # Saving settings shows the company's secret, which opens every customer's invoices: a key,
+    # so only owners (form choices follow, see TenantScopedAdmin.formfield_for_foreignkey).
+    write_capability = Capability.MANAGE_STAFF
     actions = ["rotate_secret", "rotate_secret_now"]
     fieldsets = [
         (None, {"fields": ["company", "mode", "identify_by", "allowed_origins_text"]}),
@@ -111,15 +115,6 @@ class EmbedSettingsAdmin(TenantScopedAdmin):
         (_("Snippet"), {"fields": ["snippet"]}),
     ]
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        managed = _managed_company_ids(request)
-        if db_field.name == "company" and field is not None and managed is not None:
-            # Saving new settings shows the company's secret, which opens every customer's
-            # invoices: only for companies the user manages, not those they may only read.
-            field.queryset = field.queryset.filter(pk__in=managed)
-        return field
-
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # A company's settings never move to another company.
         return [*self.readonly_fields, "company"] if obj is not None else list(self.readonly_fields)
@@ -127,6 +122,7 @@ class EmbedSettingsAdmin(TenantScopedAdmin):
     def save_model(
         self, request: HttpRequest, obj: EmbedSettings, form: ModelForm[Any], change: bool
     ) -> None:
+        self.check_writable(request, obj)
         obj.allowed_origins = form.cleaned_data["allowed_origins_text"]
         services.embed_settings_save(settings=obj, actor=request.user)
         resource = form.cleaned_data.get("translation_resource")
@@ -210,17 +206,21 @@ class EmbedSettingsAdmin(TenantScopedAdmin):
         self, request: HttpRequest, queryset: QuerySet[EmbedSettings], grace: dt.timedelta
     ) -> None:
         for obj in queryset.select_related("company"):
-            if not self.has_change_permission(request, obj):
-                continue
             secret = services.embed_secret_rotate(
                 company=obj.company, grace=grace, actor=request.user
             )
             self._show_secret_once(request, obj, secret)
 
-    @admin.action(description=_("Rotate the secret (the old one works 24 more hours)"))
+    @tenant_action(
+        Capability.MANAGE_STAFF,
+        description=_("Rotate the secret (the old one works 24 more hours)"),
+    )
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[EmbedSettings]) -> None:
         self._rotate(request, queryset, services.DEFAULT_ROTATION_GRACE)
 
-    @admin.action(description=_("Rotate the secret now (the old one stops working at once)"))
+    @tenant_action(
+        Capability.MANAGE_STAFF,
+        description=_("Rotate the secret now (the old one stops working at once)"),
+    )
     def rotate_secret_now(self, request: HttpRequest, queryset: QuerySet[EmbedSettings]) -> None:
         self._rotate(request, queryset, dt.timedelta(0))

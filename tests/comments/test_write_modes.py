@@ -96,9 +96,16 @@ def test_it_accepts_a_plain_form_post_and_redirects_to_the_comment(client: Any, 
 
 
 def test_it_strips_control_characters(client: Any, token: str) -> None:
-    response = comment(client, token, body="a\x00b\u202ec\r\nd")
+    response = comment(client, token, body="ab\u202ec\r\nd")
     assert response.status_code == 201
     assert Comment.objects.get().body == "abc\nd"
+
+
+def test_it_refuses_a_nul_byte_in_the_validation_layer(client: Any, token: str) -> None:
+    response = comment(client, token, body="a\x00b")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_input"
+    assert not Comment.objects.exists()
 
 
 # email_code ---------------------------------------------------------------------------------

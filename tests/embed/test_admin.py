@@ -46,9 +46,9 @@ def test_it_checks_ownership(client: Any, outsider: Any, tenant: Company, embed:
 
 
 def test_it_creates_settings_and_shows_the_secret_once(
-    client: Any, staff: Any, tenant: Company, customer: Customer
+    client: Any, owner: Any, tenant: Company, customer: Customer
 ) -> None:
-    client.force_login(staff)
+    client.force_login(owner)
     response = client.post(reverse("admin:embed_embedsettings_add"), _form(tenant), follow=True)
     assert response.status_code == 200
     embed = EmbedSettings.objects.get(company=tenant)
@@ -71,8 +71,8 @@ def test_it_creates_settings_and_shows_the_secret_once(
     assert "data-hash=&quot;HASH&quot;" in snippet
 
 
-def test_it_refuses_an_origin_with_a_path(client: Any, staff: Any, tenant: Company) -> None:
-    client.force_login(staff)
+def test_it_refuses_an_origin_with_a_path(client: Any, owner: Any, tenant: Company) -> None:
+    client.force_login(owner)
     data = _form(tenant, allowed_origins_text="https://shop.example.com/billing")
     response = client.post(reverse("admin:embed_embedsettings_add"), data)
     assert response.status_code == 200  # the form again, with the error
@@ -81,9 +81,9 @@ def test_it_refuses_an_origin_with_a_path(client: Any, staff: Any, tenant: Compa
 
 
 def test_it_rotates_the_secret_keeping_the_old_one_for_a_grace_period(
-    client: Any, staff: Any, tenant: Company, customer: Customer, embed: Embed
+    client: Any, owner: Any, tenant: Company, customer: Customer, embed: Embed
 ) -> None:
-    client.force_login(staff)
+    client.force_login(owner)
     response = client.post(
         reverse("admin:embed_embedsettings_changelist"),
         {"action": "rotate_secret", "_selected_action": [embed[0].pk]},
@@ -96,9 +96,9 @@ def test_it_rotates_the_secret_keeping_the_old_one_for_a_grace_period(
 
 
 def test_it_rotates_the_secret_at_once_for_a_leak(
-    client: Any, staff: Any, tenant: Company, customer: Customer, embed: Embed
+    client: Any, owner: Any, tenant: Company, customer: Customer, embed: Embed
 ) -> None:
-    client.force_login(staff)
+    client.force_login(owner)
     client.post(
         reverse("admin:embed_embedsettings_changelist"),
         {"action": "rotate_secret_now", "_selected_action": [embed[0].pk]},
@@ -118,9 +118,9 @@ def test_it_lets_read_only_staff_not_rotate(
 
 
 def test_it_uploads_a_translation_resource(
-    client: Any, staff: Any, tenant: Company, embed: Embed
+    client: Any, owner: Any, tenant: Company, embed: Embed
 ) -> None:
-    client.force_login(staff)
+    client.force_login(owner)
     url = reverse("admin:embed_embedsettings_change", args=[embed[0].pk])
     upload = SimpleUploadedFile("de.json", b'{"Amount due": "Offen"}', "application/json")
     data = _form(tenant, translation_language="de", translation_file=upload)
@@ -143,8 +143,8 @@ def test_it_uploads_a_translation_resource(
 def test_it_lets_read_only_staff_not_create_settings_and_get_the_secret(
     client: Any, viewer: Any, tenant: Company, other_tenant: Company, customer: Customer
 ) -> None:
-    # Read only at tenant, but manages another company: may add settings for that one only.
-    Membership.objects.create(user=viewer, company=other_tenant, role=Role.MANAGER)
+    # Read only at tenant, but owns another company: may add settings for that one only.
+    Membership.objects.create(user=viewer, company=other_tenant, role=Role.OWNER)
     client.force_login(viewer)
     response = client.post(reverse("admin:embed_embedsettings_add"), _form(tenant), follow=True)
     assert not EmbedSettings.objects.filter(company=tenant).exists()

@@ -283,3 +283,13 @@ def test_it_says_which_invoices_are_missing_when_there_are_none(
     factories.make_invoice(tenant, customer, status="paid")
     body = _get(client, frame_url(tenant, **signed(embed[1], "ada@example.com"))).content.decode()
     assert "No open invoices." in body
+
+
+def test_it_refuses_a_twelve_digit_expires_without_a_500(
+    client: Any, tenant: Company, embed: tuple[Any, str]
+) -> None:
+    expires = 999999999999
+    digest = compute_hash(secret=embed[1], identifier="ada@example.com", expires=expires)
+    url = frame_url(tenant, customer="ada@example.com", hash=digest, expires=expires)
+    response = client.get(url)
+    assert response.status_code in (400, 403)

@@ -110,9 +110,9 @@ def test_it_finalizes_through_the_admin_action(client: Any, staff: Any, tenant: 
 
 
 def test_it_shows_a_new_api_key_once_and_stores_only_its_hash(
-    client: Any, staff: Any, tenant: Company
+    client: Any, owner: Any, tenant: Company
 ) -> None:
-    client.force_login(staff)
+    client.force_login(owner)
     response = client.post(
         reverse("admin:invoices_apikey_add"), {"company": tenant.pk, "name": "ci"}, follow=True
     )
