@@ -185,11 +185,14 @@ def invoice_transition(
     locked.status = to_status
     update_fields = ["status", "updated_at"]
     now = timezone.now()
-    if to_status == InvoiceStatus.OPEN:
+    if to_status == InvoiceStatus.OPEN and from_status == InvoiceStatus.DRAFT:
         locked.finalized_at = now
         update_fields.append("finalized_at")
     if to_status == InvoiceStatus.PAID:
         locked.paid_at = now
+        update_fields.append("paid_at")
+    elif from_status == InvoiceStatus.PAID:
+        locked.paid_at = None
         update_fields.append("paid_at")
     locked.save(update_fields=update_fields)
     InvoiceStatusChange.objects.create(

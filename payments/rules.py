@@ -26,7 +26,7 @@ from invoices.money import (
     to_major,
 )
 
-__all__ = ["AmountError", "payment_amount_check", "payment_amount_parse"]
+__all__ = ["AmountError", "offline_amount_check", "payment_amount_check", "payment_amount_parse"]
 
 
 def _money(amount: int, invoice: Invoice, locale: str) -> str:
@@ -76,6 +76,24 @@ def payment_amount_check(
             "below_card_minimum",
             _("Card payments start at %(minimum)s; please contact us to pay this amount.")
             % {"minimum": _money(minimum_charge(currency), invoice, locale)},
+        )
+
+
+def offline_amount_check(*, invoice: Invoice, amount: int, locale: str = "en") -> None:
+    """The rules of money received outside Stripe (a bank transfer, cash, a check), and of
+    credit applied to an invoice: more than zero and never more than still owed. Stripe's
+    minimums and steps and the partial-payment settings concern card payments only: a partial
+    bank transfer is real money and is recorded. Raises AmountError."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise AmountError("not_positive", _("Enter an amount greater than zero."))
+    due = invoice.amount_due
+    if amount > due:
+        if due <= 0:
+            raise AmountError("nothing_due", _("Nothing is due on this invoice."))
+        raise AmountError(
+            "over_amount_due",
+            _("You can pay at most the amount due, %(due)s.")
+            % {"due": _money(due, invoice, locale)},
         )
 
 

@@ -21,21 +21,23 @@ from django.utils.translation import gettext as _
 from core.crypto import SecretUnreadable, decrypt_secret, encrypt_secret
 from core.errors import ApplicationError
 from invoices import events
-from invoices.events import Actor
+from invoices.events import Actor, acting_user
 from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import AmountError
 from invoices.services import invoice_transition
 from payments import stripe_client
 from payments.gates import pay_gate
 from payments.models import (
+    OFFLINE_METHODS,
     AttemptKind,
     AttemptStatus,
     CheckoutAttempt,
     Payment,
+    PaymentMethod,
     PaymentStatus,
     StripeConnection,
 )
-from payments.rules import payment_amount_check
+from payments.rules import offline_amount_check, payment_amount_check
 
 logger = logging.getLogger("payments")
 
@@ -257,7 +259,9 @@ class PayOutcome:
 
 @dataclass(frozen=True)
 class ReceivedPayment:
-    """A succeeded PaymentIntent, as the redirect or a webhook reported it."""
+    """Money received for an invoice: a succeeded PaymentIntent, as the redirect or a webhook
+    reported it, or a payment received outside Stripe (``method`` one of OFFLINE_METHODS, no
+    ``intent_id``), as staff or the API recorded it."""
 
     intent_id: str
     amount: int
@@ -267,6 +271,15 @@ class ReceivedPayment:
     attempt_public_id: str = ""
     charge_id: str = ""
     session_id: str = ""
+    # Offline payments: the method, when the money arrived (default: now), the bank's or
+    # check's reference.
+    method: str = ""
+    paid_at: dt.datetime | None = None
+    reference: str = ""
+
+    @property
+    def offline(self) -> bool:
+        return self.method in OFFLINE_METHODS
 
 
 def _attempt_update(
@@ -354,15 +367,45 @@ def card_intent_reconcile(*, invoice: Invoice, attempt: CheckoutAttempt) -> PayO
 # Recording -------------------------------------------------------------------------------
 
 
-def payment_record(
-    *, company: Company, received: ReceivedPayment, source: str
-) -> tuple[Payment, bool]:
-    """Record a succeeded PaymentIntent once: (the payment, whether this call created it).
+class OfflinePaymentRefused(ApplicationError):
+    """An offline payment that cannot be recorded: more than is owed, nothing owed, an invoice
+    that is not open (409), or an amount that is not a payment (400)."""
 
-    Under a row lock on the invoice: an existing payment for the intent is returned untouched;
-    otherwise the payment is stored, the invoice's amount_paid grows, and an invoice paid in
-    full becomes ``paid``. A payment the amount rules would refuse now (more than is due: two
-    tabs, or an invoice already paid or void) is still recorded, and flagged for staff.
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(code, message, "amount" if code != "not_payable" else None, status)
+
+
+def _refuse_offline(invoice: Invoice, received: ReceivedPayment) -> None:
+    if received.currency != invoice.currency:
+        raise OfflinePaymentRefused(
+            "currency_mismatch", "The payment's currency is not the invoice's.", 400
+        )
+    if invoice.status not in PAYABLE_STATUSES:
+        raise OfflinePaymentRefused(
+            "not_payable", f"The invoice is {invoice.status}: it cannot take payments."
+        )
+    try:
+        offline_amount_check(invoice=invoice, amount=received.amount)
+    except AmountError as exc:
+        status = 400 if exc.code == "not_positive" else 409
+        raise OfflinePaymentRefused(exc.code, exc.message, status) from None
+
+
+def payment_record(
+    *, company: Company, received: ReceivedPayment, source: str, actor: Actor = None
+) -> tuple[Payment, bool]:
+    """THE function that applies money received to an invoice, online or offline: (the
+    payment, whether this call created it).
+
+    Under a row lock on the invoice. A PaymentIntent is recorded once: an existing payment
+    for it is returned untouched. Otherwise the payment is stored, the invoice's amount_paid
+    grows, and an invoice paid in full becomes ``paid`` (with its status-change row).
+
+    Stripe's money is real whatever our rules say: a payment the amount rules would refuse now
+    (more than is due: two tabs, or an invoice already paid or void) is still recorded, and
+    flagged for staff. An offline payment is what staff type: it is refused
+    (OfflinePaymentRefused) when it is more than is owed or the invoice is not open, and then
+    nothing changes.
     """
     with transaction.atomic():
         invoice = (
@@ -370,36 +413,22 @@ def payment_record(
             .select_related("company")
             .get(company=company, public_id=received.invoice_public_id)
         )
-        existing = Payment.objects.filter(provider_payment_intent_id=received.intent_id).first()
-        if existing is not None:
-            return existing, False
         flagged, reason = False, ""
-        if received.currency != invoice.currency:
-            flagged, reason = True, f"Paid in {received.currency}, invoiced in {invoice.currency}."
-        elif invoice.status not in PAYABLE_STATUSES:
-            flagged = received.amount > 0
-            reason = f"Received while the invoice was {invoice.status}."
+        attempt = None
+        if received.offline:
+            _refuse_offline(invoice, received)
+            method = received.method
         else:
-            try:
-                payment_amount_check(invoice=invoice, amount=received.amount)
-            except AmountError as exc:
-                if exc.code in ("over_amount_due", "nothing_due"):
-                    flagged, reason = True, exc.message
-                else:
-                    # Other rule breaks (a partial under the minimum) cannot come from our
-                    # forms; the money is real all the same, so record it and log why.
-                    logger.info(
-                        "payment.rule_break invoice=%s intent=%s code=%s",
-                        invoice.public_id,
-                        received.intent_id,
-                        exc.code,
-                    )
-        attempt = CheckoutAttempt.objects.filter(
-            invoice=invoice, public_id=received.attempt_public_id or "-"
-        ).first()
-        method = attempt.kind if attempt else AttemptKind.CARD
-        if received.session_id:
-            method = AttemptKind.CHECKOUT
+            existing = Payment.objects.filter(provider_payment_intent_id=received.intent_id).first()
+            if existing is not None:
+                return existing, False
+            flagged, reason = _stripe_payment_flag(invoice, received)
+            attempt = CheckoutAttempt.objects.filter(
+                invoice=invoice, public_id=received.attempt_public_id or "-"
+            ).first()
+            method = attempt.kind if attempt else PaymentMethod.CARD
+            if received.session_id:
+                method = PaymentMethod.CHECKOUT
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(
@@ -407,11 +436,14 @@ def payment_record(
                     invoice=invoice,
                     amount=received.amount,
                     currency=received.currency,
-                    provider_payment_intent_id=received.intent_id,
+                    provider_payment_intent_id=received.intent_id or None,
                     provider_charge_id=received.charge_id,
                     provider_checkout_session_id=received.session_id,
                     method=method,
                     source=source,
+                    paid_at=received.paid_at or timezone.now(),
+                    reference=received.reference[:200],
+                    recorded_by=acting_user(actor),
                     flagged_overpayment=flagged,
                     review_reason=reason[:300],
                 )
@@ -432,17 +464,24 @@ def payment_record(
             company=company,
             action="payment.recorded",
             object_id=payment.public_id,
+            actor=actor,
             invoice=invoice.public_id,
             amount=payment.amount,
             currency=payment.currency,
+            method=method,
             source=source,
             flagged_overpayment=flagged,
         )
-        if invoice.status in PAYABLE_STATUSES and invoice.amount_paid >= invoice.total:
+        if invoice.status in PAYABLE_STATUSES and invoice.amount_due <= 0:
             invoice_transition(
                 invoice=invoice,
                 to_status=InvoiceStatus.PAID,
-                reason=f"Paid online ({payment.public_id})",
+                actor=actor,
+                reason=(
+                    f"Paid by {payment.get_method_display()} ({payment.public_id})"
+                    if received.offline
+                    else f"Paid online ({payment.public_id})"
+                ),
             )
         if flagged:
             logger.warning(
@@ -452,6 +491,61 @@ def payment_record(
                 reason,
             )
         return payment, True
+
+
+def _stripe_payment_flag(invoice: Invoice, received: ReceivedPayment) -> tuple[bool, str]:
+    """Whether a payment Stripe reports needs staff review, and why."""
+    if received.currency != invoice.currency:
+        return True, f"Paid in {received.currency}, invoiced in {invoice.currency}."
+    if invoice.status not in PAYABLE_STATUSES:
+        return received.amount > 0, f"Received while the invoice was {invoice.status}."
+    try:
+        payment_amount_check(invoice=invoice, amount=received.amount)
+    except AmountError as exc:
+        if exc.code in ("over_amount_due", "nothing_due"):
+            return True, exc.message
+        # Other rule breaks (a partial under the minimum) cannot come from our forms; the
+        # money is real all the same, so record it and log why.
+        logger.info(
+            "payment.rule_break invoice=%s intent=%s code=%s",
+            invoice.public_id,
+            received.intent_id,
+            exc.code,
+        )
+    return False, ""
+
+
+def payment_record_offline(
+    *,
+    invoice: Invoice,
+    amount: int,
+    method: str,
+    paid_at: dt.datetime | None = None,
+    reference: str = "",
+    source: str = "api",
+    actor: Actor = None,
+) -> Payment:
+    """Record money received outside Stripe (bank transfer, cash, check, other) through
+    payment_record, under the same row lock: never more than is still owed."""
+    if method not in OFFLINE_METHODS:
+        raise OfflinePaymentRefused(
+            "invalid_method", "The method must be bank_transfer, cash, check or other.", 400
+        )
+    payment, _created = payment_record(
+        company=invoice.company,
+        received=ReceivedPayment(
+            intent_id="",
+            amount=amount,
+            currency=invoice.currency,
+            invoice_public_id=invoice.public_id,
+            method=method,
+            paid_at=paid_at,
+            reference=reference,
+        ),
+        source=source,
+        actor=actor,
+    )
+    return payment
 
 
 def payment_refund_record(
@@ -498,7 +592,7 @@ def payment_refund(*, payment: Payment, amount: int | None = None, actor: Actor 
     """Ask Stripe to refund (part of) a payment; charge.refunded records it when it arrives."""
     refund_id = stripe_client.refund_create(
         secret_key=_secret_key(payment.company),
-        intent_id=payment.provider_payment_intent_id,
+        intent_id=payment.provider_payment_intent_id or "",
         amount=amount,
     )
     events.record(
