@@ -10,7 +10,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field, StrictInt
 
-from api.errors import ApiError
+from api.auth import company_of
+from api.errors import ApiError, not_found
 from api.invoices import get_invoice
 from api.schemas import StrictSchema, body_doc, body_of
 from invoices.models import Company
@@ -19,6 +20,18 @@ from payments import selectors, services
 from payments.models import Payment
 
 router = Router(tags=["payments"])
+
+
+class RefundOut(Schema):
+    id: str = Field(description="rfd_…")
+    amount: int = Field(description="Minor units")
+    refunded_at: dt.datetime
+
+
+class RefundIn(StrictSchema):
+    amount: StrictInt | None = Field(
+        default=None, le=10**15, description="Minor units; default everything not yet refunded"
+    )
 
 
 class PaymentOut(Schema):
@@ -34,6 +47,7 @@ class PaymentOut(Schema):
     )
     paid_at: dt.datetime
     reference: str
+    refunds: list[RefundOut]
     created_at: dt.datetime
 
 
@@ -65,6 +79,10 @@ def payment_out(payment: Payment, invoice_public_id: str) -> PaymentOut:
         flagged_overpayment=payment.flagged_overpayment,
         paid_at=payment.paid_at,
         reference=payment.reference,
+        refunds=[
+            RefundOut(id=refund.public_id, amount=refund.amount, refunded_at=refund.refunded_at)
+            for refund in payment.refunds.all()
+        ],
         created_at=payment.created_at,
     )
 
@@ -88,7 +106,7 @@ def paid_at_value(company: Company, value: dt.date | dt.datetime | None) -> dt.d
 def invoice_payments(request: HttpRequest, invoice_id: str) -> PaymentsOut:
     """Every payment recorded for the invoice, oldest first."""
     invoice = get_invoice(request, invoice_id)
-    payments = list(selectors.payments_for_invoice(invoice=invoice))
+    payments = list(selectors.payments_for_invoice(invoice=invoice).prefetch_related("refunds"))
     return PaymentsOut(
         data=[payment_out(payment, invoice.public_id) for payment in payments],
         total_paid=sum(p.amount - p.amount_refunded for p in payments),
@@ -113,3 +131,15 @@ def record_offline_payment(request: HttpRequest, invoice_id: str) -> Status[Paym
         source="api",
     )
     return Status(201, payment_out(payment, invoice.public_id))
+
+
+@router.post("/payments/{payment_id}/refund", response=PaymentOut, openapi_extra=body_doc(RefundIn))
+def refund_payment(request: HttpRequest, payment_id: str) -> PaymentOut:
+    """Refund (part of) a payment: online payments through Stripe, offline ones recorded. The
+    invoice owes the refunded amount again."""
+    payment = selectors.payment_for_company(company=company_of(request), public_id=payment_id)
+    if payment is None:
+        raise not_found("Payment")
+    payload = body_of(request, RefundIn)
+    refunded = services.payment_refund(payment=payment, amount=payload.amount)
+    return payment_out(refunded, payment.invoice.public_id)

@@ -229,23 +229,32 @@ class PaymentInline(admin.TabularInline):  # type: ignore[type-arg]
     fk_name = "invoice"
     fields = readonly_fields = (
         "public_id",
-        "created_at",
+        "paid_at",
         "amount_display",
         "amount_refunded",
         "status",
         "method",
+        "reference",
         "source",
         "flagged_overpayment",
         "review_reason",
+        "refund_link",
     )
     extra = 0
     can_delete = False
-    ordering = ["-created_at"]
+    ordering = ["-paid_at"]
     verbose_name_plural = _("Payments")
 
     @admin.display(description=_("Amount"))
     def amount_display(self, obj: Payment) -> str:
         return format_money(obj.amount, obj.currency, "en")
+
+    @admin.display(description=_("Refund"))
+    def refund_link(self, obj: Payment) -> str:
+        if obj.pk is None or obj.amount_refunded >= obj.amount:
+            return "—"
+        url = reverse("admin:payments_payment_refund", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Refund"))
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # The invoice admin (TenantScopedAdmin) already decided who sees this invoice.
@@ -285,7 +294,7 @@ class PaymentAdmin(TenantScopedAdmin):
     list_select_related = ["invoice", "company"]
     search_fields = ["public_id", "invoice__number", "provider_payment_intent_id"]
     actions = ["refund_in_full"]
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    readonly_fields = [*(f.name for f in Payment._meta.fields), "refund_link"]
 
     @admin.display(description=_("Amount"), ordering="amount")
     def amount_display(self, obj: Payment) -> str:
@@ -297,19 +306,61 @@ class PaymentAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description=_("Refund in full through Stripe"))
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<path:object_id>/refund/",
+                self.admin_site.admin_view(self._refund_view),
+                name="payments_payment_refund",
+            )
+        ]
+        return own + super().get_urls()
+
+    def _refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        payment: Payment = self.get_object(request, object_id)  # 404 outside their companies
+        if not self.has_change_permission(request, payment):
+            raise PermissionDenied
+        back = reverse("admin:payments_payment_change", args=[payment.pk])
+        form = RefundForm(
+            request.POST if request.method == "POST" else None, currency=payment.currency
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.payment_refund(
+                    payment=payment, amount=form.cleaned_data["amount"], actor=request.user
+                )
+            except ApplicationError as exc:
+                form.add_error("amount" if exc.field == "amount" else None, exc.message)
+            else:
+                self.message_user(request, _("Refund recorded for %s.") % payment.public_id)
+                return HttpResponseRedirect(back)
+        left = format_money(payment.amount - payment.amount_refunded, payment.currency, "en")
+        return ledger_form_page(
+            request,
+            title=_("Refund"),
+            subject=f"{payment.public_id}: {left}",
+            form=form,
+            back_url=back,
+        )
+
+    @admin.display(description=_("Refund"))
+    def refund_link(self, payment: Payment) -> str:
+        if payment.pk is None or payment.amount_refunded >= payment.amount:
+            return "—"
+        url = reverse("admin:payments_payment_refund", args=[payment.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Refund"))
+
+    @admin.action(description=_("Refund in full (through Stripe for online payments)"))
     def refund_in_full(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        if not self.has_change_permission(request):
-            return
-        for payment in queryset.select_related("company"):
-            if self._company_id_of(payment) is None:
+        for payment in queryset.select_related("company", "invoice"):
+            if not self.has_change_permission(request, payment):
                 continue
             try:
                 services.payment_refund(payment=payment, actor=request.user)
-            except Exception as exc:  # a Stripe refusal, shown to staff
-                self.message_user(request, f"{payment.public_id}: {exc}", messages.ERROR)
+            except ApplicationError as exc:  # a refusal of ours or of Stripe, shown to staff
+                self.message_user(request, f"{payment.public_id}: {exc.message}", messages.ERROR)
             else:
-                self.message_user(request, _("Refund requested for %s.") % payment.public_id)
+                self.message_user(request, _("Refunded %s.") % payment.public_id)
 
 
 @admin.register(WebhookEvent)

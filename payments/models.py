@@ -173,6 +173,35 @@ class Payment(models.Model):
         return self.public_id
 
 
+def new_refund_id() -> str:
+    return new_public_id("rfd")
+
+
+class Refund(models.Model):
+    """Money given back on a payment: one row per refund, so statements show each on its day.
+    Written only by payments.services under the invoice's row lock. Minor units."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_refund_id)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    refunded_at = models.DateTimeField(default=timezone.now)
+    # Stripe's re_… when Stripe refunded it and told us which; blank for offline payments.
+    provider_refund_id = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["refunded_at", "id"]
+        indexes = [models.Index(fields=["payment", "refunded_at"], name="refund_payment_time")]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
 class WebhookEventStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     PROCESSING = "processing", _("Processing")

@@ -23,7 +23,7 @@ from core.errors import ApplicationError
 from invoices import events
 from invoices.events import Actor, acting_user
 from invoices.models import Company, Invoice, InvoiceStatus
-from invoices.money import AmountError
+from invoices.money import AmountError, format_money
 from invoices.services import invoice_transition
 from payments import stripe_client
 from payments.gates import pay_gate
@@ -35,6 +35,7 @@ from payments.models import (
     Payment,
     PaymentMethod,
     PaymentStatus,
+    Refund,
     StripeConnection,
 )
 from payments.rules import offline_amount_check, payment_amount_check
@@ -548,61 +549,147 @@ def payment_record_offline(
     return payment
 
 
-def payment_refund_record(
-    *, company: Company, intent_id: str, amount_refunded: int
-) -> Payment | None:
-    """Apply Stripe's running total of refunds for a payment (from charge.refunded). Taking
-    the total, not a delta, makes repeated and reordered events harmless.
+class RefundRefused(ApplicationError):
+    """A refund that cannot be made: nothing left to refund, or more than is left (409), or
+    an amount that is not a refund (400)."""
 
-    An open invoice owes the refunded amount again; a paid invoice stays paid (there is no way
-    back in the transitions table: refunding a paid invoice is a staff decision recorded with
-    a credit note), and the refund shows on the payment."""
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(code, message, "amount", status)
+
+
+def _refund_apply(
+    *,
+    invoice: Invoice,
+    payment: Payment,
+    delta: int,
+    actor: Actor = None,
+    provider_refund_id: str = "",
+) -> Refund:
+    """Apply ``delta`` more refunded on ``payment`` (both rows locked by the caller): a refund
+    row, the payment's running total and status, the invoice's amount_paid; a paid invoice
+    that owes something again reopens (with its status-change row)."""
+    payment.amount_refunded += delta
+    payment.status = (
+        PaymentStatus.REFUNDED
+        if payment.amount_refunded >= payment.amount
+        else PaymentStatus.PARTIALLY_REFUNDED
+    )
+    payment.save(update_fields=["amount_refunded", "status", "updated_at"])
+    refund = Refund.objects.create(
+        company_id=payment.company_id,
+        payment=payment,
+        amount=delta,
+        currency=payment.currency,
+        provider_refund_id=provider_refund_id,
+        actor=acting_user(actor),
+    )
+    if payment.currency == invoice.currency:
+        invoice.amount_paid = max(invoice.amount_paid - delta, 0)
+        invoice.save(update_fields=["amount_paid", "updated_at"])
+        if invoice.status == InvoiceStatus.PAID and invoice.amount_due > 0:
+            invoice_transition(
+                invoice=invoice,
+                to_status=InvoiceStatus.OPEN,
+                actor=actor,
+                reason=f"Refunded {refund.public_id} on {payment.public_id}",
+            )
+    events.record(
+        company=invoice.company,
+        action="payment.refunded",
+        object_id=payment.public_id,
+        actor=actor,
+        invoice=invoice.public_id,
+        refund=refund.public_id,
+        amount=delta,
+    )
+    return refund
+
+
+def _locked(payment: Payment) -> tuple[Invoice, Payment]:
+    # Always the invoice first, then the payment: the same order as payment_record.
+    invoice = (
+        Invoice.objects.select_for_update().select_related("company").get(pk=payment.invoice_id)
+    )
+    return invoice, Payment.objects.select_for_update().get(pk=payment.pk)
+
+
+def payment_refund_record(
+    *, company: Company, intent_id: str, amount_refunded: int, provider_refund_id: str = ""
+) -> Payment | None:
+    """Apply Stripe's running total of refunds for a payment (from charge.refunded, or read
+    back right after we asked for a refund). Taking the total, not a delta, makes repeated and
+    reordered reports harmless: each refunded unit is recorded once."""
     with transaction.atomic():
         payment = Payment.objects.filter(
             company=company, provider_payment_intent_id=intent_id
         ).first()
         if payment is None:
             return None
-        invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        invoice, payment = _locked(payment)
         delta = min(amount_refunded, payment.amount) - payment.amount_refunded
-        if delta <= 0:
-            return payment
-        payment.amount_refunded += delta
-        payment.status = (
-            PaymentStatus.REFUNDED
-            if payment.amount_refunded >= payment.amount
-            else PaymentStatus.PARTIALLY_REFUNDED
-        )
-        payment.save(update_fields=["amount_refunded", "status", "updated_at"])
-        if invoice.status in PAYABLE_STATUSES and payment.currency == invoice.currency:
-            invoice.amount_paid = max(invoice.amount_paid - delta, 0)
-            invoice.save(update_fields=["amount_paid", "updated_at"])
-        events.record(
-            company=company,
-            action="payment.refunded",
-            object_id=payment.public_id,
-            invoice=invoice.public_id,
-            amount=delta,
-        )
+        if delta > 0:
+            _refund_apply(
+                invoice=invoice,
+                payment=payment,
+                delta=delta,
+                provider_refund_id=provider_refund_id,
+            )
         return payment
 
 
-def payment_refund(*, payment: Payment, amount: int | None = None, actor: Actor = None) -> str:
-    """Ask Stripe to refund (part of) a payment; charge.refunded records it when it arrives."""
-    refund_id = stripe_client.refund_create(
-        secret_key=_secret_key(payment.company),
-        intent_id=payment.provider_payment_intent_id or "",
-        amount=amount,
-    )
-    events.record(
-        company=payment.company,
-        action="payment.refund_requested",
-        object_id=payment.public_id,
-        actor=actor,
-        refund=refund_id,
-    )
-    return refund_id
+def _refundable(payment: Payment, amount: int | None) -> int:
+    left = payment.amount - payment.amount_refunded
+    if left <= 0:
+        raise RefundRefused("already_refunded", "This payment has been refunded in full.")
+    if amount is None:
+        return left
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise RefundRefused("not_positive", "Enter an amount greater than zero.", 400)
+    if amount > left:
+        raise RefundRefused(
+            "over_refundable",
+            f"At most {format_money(left, payment.currency, 'en')} can still be refunded.",
+        )
+    return amount
+
+
+def payment_refund(*, payment: Payment, amount: int | None = None, actor: Actor = None) -> Payment:
+    """Refund ``amount`` (default: all not yet refunded) of a payment. A Stripe payment is
+    refunded through Stripe, then recorded from Stripe's running total (the charge.refunded
+    webhook finds it done); an offline payment is recorded here. The invoice reopens when it
+    owes something again."""
+    if payment.provider_payment_intent_id:
+        wanted = _refundable(payment, amount)
+        result = stripe_client.refund_create(
+            secret_key=_secret_key(payment.company),
+            intent_id=payment.provider_payment_intent_id,
+            amount=wanted,
+            # One refund per payment, amount and state: a retried request refunds once.
+            idempotency_key=(
+                f"invoice-portal-refund-{payment.public_id}-{payment.amount_refunded}-{wanted}"
+            ),
+        )
+        events.record(
+            company=payment.company,
+            action="payment.refund_requested",
+            object_id=payment.public_id,
+            actor=actor,
+            refund=result.id,
+            amount=result.amount,
+        )
+        recorded = payment_refund_record(
+            company=payment.company,
+            intent_id=payment.provider_payment_intent_id,
+            amount_refunded=result.charge_amount_refunded,
+            provider_refund_id=result.id,
+        )
+        return recorded or payment
+    with transaction.atomic():
+        invoice, locked = _locked(payment)
+        _refund_apply(
+            invoice=invoice, payment=locked, delta=_refundable(locked, amount), actor=actor
+        )
+        return locked
 
 
 def attempt_mark(*, company: Company, provider_id: str, status: str, error: str = "") -> int:
