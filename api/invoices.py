@@ -55,6 +55,7 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
         tax=invoice.tax_total,
         total=invoice.total,
         amount_paid=invoice.amount_paid,
+        amount_credited=invoice.amount_credited,
         amount_due=invoice.amount_due,
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,

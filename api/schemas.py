@@ -77,6 +77,7 @@ class InvoiceOut(Schema):
     tax: int
     total: int
     amount_paid: int
+    amount_credited: int = Field(description="Credit notes applied, minor units")
     amount_due: int
     issue_date: dt.date
     due_date: dt.date

@@ -232,9 +232,10 @@ def invoice_document(
         subtotal=format_money(invoice.subtotal, currency, locale),
         tax=format_money(invoice.tax_total, currency, locale),
         total=format_money(invoice.total, currency, locale),
-        paid=format_money(invoice.amount_paid, currency, locale),
+        # Payments and applied credit both settle the invoice.
+        paid=format_money(invoice.amount_paid + invoice.amount_credited, currency, locale),
         amount_due=format_money(invoice.amount_due, currency, locale),
-        has_payments=invoice.amount_paid > 0,
+        has_payments=invoice.amount_paid + invoice.amount_credited > 0,
         notes=invoice.notes,
         is_void=invoice.status == InvoiceStatus.VOID,
     )
@@ -370,6 +371,7 @@ def document_fingerprint(
             invoice.tax_total,
             invoice.total,
             invoice.amount_paid,
+            invoice.amount_credited,
         ],
         "lines": "frozen" if lines is None else list(lines),
         "seller": [

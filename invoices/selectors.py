@@ -127,7 +127,7 @@ def outstanding_by_currency(*, customer: Customer) -> dict[str, int]:
             company_id=customer.company_id, customer=customer, status__in=UNPAID_STATUSES
         )
         .values("currency")
-        .annotate(due=Sum(F("total") - F("amount_paid")))
+        .annotate(due=Sum(F("total") - F("amount_paid") - F("amount_credited")))
     )
     return {row["currency"]: max(int(row["due"] or 0), 0) for row in rows}
 
