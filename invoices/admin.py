@@ -155,6 +155,8 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
         "total",
         "amount_paid",
         "amount_credited",
+        "buyer_snapshot",
+        "seller_snapshot",
         "finalized_at",
         "paid_at",
         "created_at",

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from invoices import events
+from invoices.document import buyer_snapshot, seller_snapshot
 from invoices.events import Actor, acting_user
 from invoices.models import (
     ApiKey,
@@ -192,7 +193,11 @@ def invoice_transition(
     now = timezone.now()
     if to_status == InvoiceStatus.OPEN and from_status == InvoiceStatus.DRAFT:
         locked.finalized_at = now
-        update_fields.append("finalized_at")
+        # From now on the document is issued: it keeps the parties as they are today.
+        parties = Invoice.objects.select_related("company", "customer").get(pk=locked.pk)
+        locked.buyer_snapshot = buyer_snapshot(parties.customer)
+        locked.seller_snapshot = seller_snapshot(parties.company)
+        update_fields += ["finalized_at", "buyer_snapshot", "seller_snapshot"]
     if to_status == InvoiceStatus.PAID:
         locked.paid_at = now
         update_fields.append("paid_at")

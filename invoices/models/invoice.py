@@ -52,6 +52,12 @@ class Invoice(models.Model):
     # by invoices.services under a row lock on this invoice.
     amount_credited = models.BigIntegerField(default=0)
 
+    # What the issued document says of the parties, frozen at finalization (see
+    # invoices.document.party_snapshots): editing the customer or the company later never
+    # rewrites an issued invoice. Empty on drafts, which show the live details.
+    buyer_snapshot = models.JSONField(default=dict, blank=True)
+    seller_snapshot = models.JSONField(default=dict, blank=True)
+
     # A customer comment waits for staff (set by comments, cleared when staff resolve it).
     needs_attention = models.BooleanField(default=False)
     # Blank: the company's default comment write mode.
