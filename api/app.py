@@ -11,6 +11,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from api.auth import ApiKeyAuth
+from api.credit_notes import router as credit_notes_router
 from api.invoices import router as invoices_router
 from api.payments import router as payments_router
 from api.pdf import router as invoices_pdf_router
@@ -69,3 +70,4 @@ api.add_router("/", payments_router)
 api.add_router("/", invoices_pdf_router)
 api.add_router("/", tracking_router)
 api.add_router("/", preferences_router)
+api.add_router("/", credit_notes_router)

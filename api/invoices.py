@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
+from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from api.auth import company_of
@@ -22,6 +23,7 @@ from api.schemas import (
 from invoices import selectors, services
 from invoices.models import Customer, Invoice, InvoiceStatus
 from invoices.money import UnknownCurrency, exponent
+from invoices.timezones import company_today
 from preferences.selectors import email_preference_for_address
 from preferences.services import email_preference_ensure, email_preferences_url
 
@@ -55,6 +57,7 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
         tax=invoice.tax_total,
         total=invoice.total,
         amount_paid=invoice.amount_paid,
+        amount_credited=invoice.amount_credited,
         amount_due=invoice.amount_due,
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
@@ -126,6 +129,35 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[Custome
 @router.get("/customers/{customer_id}", response=CustomerOut)
 def retrieve_customer(request: HttpRequest, customer_id: str) -> CustomerOut:
     return customer_out(get_customer(request, customer_id))
+
+
+class BalanceRow(Schema):
+    currency: str
+    outstanding: int = Field(description="Owed on issued unpaid invoices, minor units")
+    overdue: int = Field(description="The part of outstanding past its due date")
+    credit_available: int = Field(description="Unapplied credit, minor units")
+
+
+class BalanceOut(Schema):
+    data: list[BalanceRow]
+
+
+@router.get("/customers/{customer_id}/balance", response=BalanceOut)
+def customer_balance(request: HttpRequest, customer_id: str) -> BalanceOut:
+    """The customer's account per currency: outstanding, overdue, credit available."""
+    customer = get_customer(request, customer_id)
+    rows = selectors.customer_balance(customer=customer, today=company_today(company_of(request)))
+    return BalanceOut(
+        data=[
+            BalanceRow(
+                currency=row.currency,
+                outstanding=row.outstanding,
+                overdue=row.overdue,
+                credit_available=row.credit_available,
+            )
+            for row in rows
+        ]
+    )
 
 
 @router.post("/customers/{customer_id}/portal-link", response=LinkOut)

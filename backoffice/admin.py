@@ -7,21 +7,26 @@ from django.contrib import admin
 
 from invoices.admin import InvoiceAdminBase
 from invoices.models import Invoice
-from payments.admin import PaymentInline
+from payments.admin import InvoicePaymentsAdminMixin, PaymentInline
 from portal.comments.admin import InvoiceCommentsAdminMixin, NeedsAttentionFilter
 from preferences.admin import SentEmailInline, send_invoice_by_email
 from tracking.admin import ADMIN_CSS, view_log, views_badge
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(InvoiceCommentsAdminMixin, InvoiceAdminBase):
+class InvoiceAdmin(InvoicePaymentsAdminMixin, InvoiceCommentsAdminMixin, InvoiceAdminBase):
     list_display = [*InvoiceAdminBase.list_display, views_badge, "attention_marker"]
     list_filter = [*InvoiceAdminBase.list_filter, NeedsAttentionFilter]
     # view_stats: the views badge reads the statistics from the same query (no query per row).
     list_select_related = [*InvoiceAdminBase.list_select_related, "view_stats"]
     inlines = [*InvoiceAdminBase.inlines, PaymentInline, SentEmailInline]
     # view_log is a callable; the stubs allow only names.
-    readonly_fields = [*InvoiceAdminBase.readonly_fields, view_log, "comment_thread"]  # type: ignore[list-item]
+    readonly_fields = [
+        *InvoiceAdminBase.readonly_fields,
+        "record_payment_link",
+        view_log,  # type: ignore[list-item]
+        "comment_thread",
+    ]
     actions = [*InvoiceAdminBase.actions, send_invoice_by_email, "mark_resolved"]
 
     class Media:

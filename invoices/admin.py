@@ -13,8 +13,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
@@ -24,6 +27,7 @@ from invoices.admin_scoping import TenantScopedAdmin, allows, company_ids, tenan
 from invoices.models import (
     ApiKey,
     Company,
+    CreditApplication,
     CreditNote,
     Customer,
     Invoice,
@@ -31,7 +35,7 @@ from invoices.models import (
     Membership,
     StaffInvitation,
 )
-from invoices.money import format_money
+from invoices.money import AmountError, UnknownCurrency, format_money, parse_amount
 from invoices.pdf.admin_mixin import InvoicePdfAdminMixin
 from invoices.selectors import UNPAID_STATUSES
 from invoices.tenancy import Capability
@@ -215,6 +219,38 @@ class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
     has_delete_permission = has_change_permission
 
 
+class CreditApplicationInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Credit applied: on a credit note (to which invoices) and on an invoice (from which
+    notes). Read-only: applying goes through the credit note's "Apply" form."""
+
+    model = CreditApplication
+    fields = readonly_fields = (
+        "credit_note",
+        "invoice",
+        "amount_display",
+        "applied_at",
+        "applied_by",
+        "reversed_at",
+    )
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("Credit applied")
+
+    @admin.display(description=_("Amount"))
+    def amount_display(self, obj: CreditApplication) -> str:
+        return format_money(obj.amount, obj.invoice.currency, "en")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The parent admin (tenant-scoped) already decided who sees the object.
+        return True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin):
     """The invoice admin without other apps' parts (registered by ``backoffice.admin``)."""
 
@@ -230,7 +266,7 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
     search_fields = ["number", "customer__name", "customer__email", "public_id"]
     list_select_related = ["customer", "company"]
     date_hierarchy = "issue_date"
-    inlines = [LineItemInline]
+    inlines = [LineItemInline, CreditApplicationInline]
     readonly_fields = [
         "public_id",
         "number",
@@ -240,6 +276,9 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
         "tax_total",
         "total",
         "amount_paid",
+        "amount_credited",
+        "buyer_snapshot",
+        "seller_snapshot",
         "finalized_at",
         "paid_at",
         "created_at",
@@ -300,33 +339,179 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
         self._run_transition(request, queryset, "mark_uncollectible")
 
 
+class CreditNoteForm(ModelForm):  # type: ignore[type-arg]
+    amount_text = forms.CharField(label=_("Amount"), help_text=_("Like 12.50, in the currency."))
+
+    class Meta:
+        model = CreditNote
+        fields = ["company", "customer", "currency", "reason", "invoice"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            data["amount"] = parse_amount(
+                data.get("amount_text") or "", data.get("currency") or "", "en"
+            )
+        except (AmountError, UnknownCurrency) as exc:
+            self.add_error("amount_text", getattr(exc, "message", str(exc)))
+        return data
+
+
+class CreditNoteApplyForm(forms.Form):
+    invoice = forms.ModelChoiceField(label=_("Invoice"), queryset=Invoice.objects.none())
+    amount = forms.CharField(
+        label=_("Amount"), required=False, help_text=_("Empty: as much as remains and is owed.")
+    )
+
+    def __init__(self, *args: Any, note: CreditNote, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.note = note
+        self.fields["invoice"].queryset = Invoice.objects.filter(  # type: ignore[attr-defined]
+            company_id=note.company_id,
+            customer_id=note.customer_id,
+            currency=note.currency,
+            status__in=UNPAID_STATUSES,
+        )
+
+    def clean_amount(self) -> int | None:
+        text = (self.cleaned_data.get("amount") or "").strip()
+        if not text:
+            return None
+        try:
+            return parse_amount(text, self.note.currency, "en")
+        except AmountError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
 @admin.register(CreditNote)
 class CreditNoteAdmin(TenantScopedAdmin):
-    list_display = ["number", "customer", "status", "amount_display", "issued_at"]
+    form = CreditNoteForm
+    list_display = [
+        "number",
+        "customer",
+        "status",
+        "amount_display",
+        "remaining_display",
+        "issued_at",
+    ]
     list_filter = ["status", "currency"]
-    search_fields = ["number", "customer__name", "customer__email"]
+    search_fields = ["number", "customer__name", "customer__email", "public_id"]
     list_select_related = ["customer"]
-    readonly_fields = ["public_id", "created_at"]
+    inlines = [CreditApplicationInline]
+    actions = ["void"]
+    # Issuing, applying and voiding credit is money: managers of the note's company.
     write_capability = Capability.MANAGE_MONEY
 
     @admin.display(description=_("Amount"), ordering="amount")
     def amount_display(self, note: CreditNote) -> str:
         return format_money(note.amount, note.currency, "en")
 
+    @admin.display(description=_("Remaining"))
+    def remaining_display(self, note: CreditNote) -> str:
+        return format_money(note.remaining, note.currency, "en")
+
+    @admin.display(description=_("Apply"))
+    def apply_link(self, note: CreditNote) -> str:
+        if note.pk is None or note.status != "issued" or note.remaining <= 0:
+            return "—"
+        url = reverse("admin:invoices_creditnote_apply", args=[note.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Apply to an invoice"))
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["company", "customer", "currency", "amount_text", "reason", "invoice"]
+        return [
+            "public_id",
+            "number",
+            "customer",
+            "status",
+            "currency",
+            "amount_display",
+            "amount_applied",
+            "remaining_display",
+            "reason",
+            "invoice",
+            "issued_at",
+            "voided_at",
+            "apply_link",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else self.get_fields(request, obj)
+
     def save_model(
         self, request: HttpRequest, obj: CreditNote, form: ModelForm[Any], change: bool
     ) -> None:
+        # The company written (and the customer and invoice it points to) must be one where
+        # the user manages money: re-checked here, whatever the form offered.
         self.check_writable(request, obj)
-        staff.credit_note_save(note=obj, changed=form.changed_data, actor=request.user)
-
-    def delete_model(self, request: HttpRequest, obj: CreditNote) -> None:
-        if not self.has_delete_permission(request, obj):
+        if change:
+            return  # an issued credit note never changes; void it instead
+        data = form.cleaned_data
+        if not allows(request, data["company"].pk, Capability.MANAGE_MONEY):
             raise PermissionDenied
-        staff.credit_note_delete(note=obj, actor=request.user)
+        note = services.credit_note_create(
+            company=data["company"],
+            customer=data["customer"],
+            currency=data["currency"],
+            amount=data["amount"],
+            reason=data.get("reason") or "",
+            invoice=data.get("invoice"),
+            actor=request.user,
+        )
+        obj.pk, obj.public_id, obj.number = note.pk, note.public_id, note.number
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
-        for note in self.deletable(request, queryset).select_related("company"):
-            self.delete_model(request, note)
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<path:object_id>/apply/",
+                self.admin_site.admin_view(self._apply_view),
+                name="invoices_creditnote_apply",
+            )
+        ]
+        return own + super().get_urls()
+
+    def _apply_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        note: CreditNote = self.get_object(request, object_id)  # 404 outside their companies
+        if not self.has_change_permission(request, note):
+            raise PermissionDenied
+        back = reverse("admin:invoices_creditnote_change", args=[note.pk])
+        form = CreditNoteApplyForm(request.POST if request.method == "POST" else None, note=note)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.credit_note_apply(
+                    note=note,
+                    invoice=form.cleaned_data["invoice"],
+                    amount=form.cleaned_data["amount"],
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                form.add_error("amount" if exc.field == "amount" else None, exc.message)
+            else:
+                self.message_user(request, _("Credit applied."))
+                return HttpResponseRedirect(back)
+        return render(
+            request,
+            "admin/ledger/form.html",
+            {
+                "title": _("Apply to an invoice"),
+                "subject": f"{note.number}: {format_money(note.remaining, note.currency, 'en')}",
+                "form": form,
+                "back_url": back,
+            },
+        )
+
+    @tenant_action(Capability.MANAGE_MONEY, description=_("Void selected credit notes"))
+    def void(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
+        for note in queryset:
+            try:
+                services.credit_note_void(note=note, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{note.number}: {exc.message}", messages.WARNING)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # An issued credit note is a document: it is voided, never deleted.
+        return False
 
 
 @admin.register(ApiKey)

@@ -70,6 +70,7 @@ class Party:
     email: str = ""
     address_lines: list[str] = field(default_factory=list)
     tax_id: str = ""
+    buyer_reference: str = ""
     logo_url: str = ""
     # Absolute file path of the logo, for the PDF renderer (which reads files, not URLs).
     logo_path: str = ""
@@ -180,7 +181,68 @@ def company_party(company: Company) -> Party:
 
 
 def customer_party(customer: Customer) -> Party:
-    return Party(name=customer.name, email=customer.email, address_lines=customer.address_lines)
+    return Party(
+        name=customer.name,
+        email=customer.email,
+        address_lines=customer.address_lines,
+        tax_id=customer.tax_id,
+        buyer_reference=customer.buyer_reference,
+    )
+
+
+# Issued documents never change: at finalization an invoice keeps what it shows of both
+# parties (invoices.services.invoice_transition stores these), and everything a customer
+# reads of an issued invoice (page, PDF, exports, the fingerprint) comes from them.
+
+
+def buyer_snapshot(customer: Customer) -> dict[str, Any]:
+    return {
+        "name": customer.name,
+        "email": customer.email,
+        "address_lines": customer.address_lines,
+        "tax_id": customer.tax_id,
+        "buyer_reference": customer.buyer_reference,
+    }
+
+
+def seller_snapshot(company: Company) -> dict[str, Any]:
+    return {
+        "name": company.name,
+        "email": company.email,
+        "address_lines": [line for line in company.address.splitlines() if line.strip()],
+        "tax_id": company.tax_id,
+    }
+
+
+def invoice_bill_to(invoice: Invoice) -> Party:
+    """The buyer as the invoice shows it: the snapshot once issued, the customer on a draft."""
+    snap = invoice.buyer_snapshot
+    if not snap:
+        return customer_party(invoice.customer)
+    return Party(
+        name=str(snap.get("name", "")),
+        email=str(snap.get("email", "")),
+        address_lines=[str(line) for line in snap.get("address_lines", [])],
+        tax_id=str(snap.get("tax_id", "")),
+        buyer_reference=str(snap.get("buyer_reference", "")),
+    )
+
+
+def invoice_seller(invoice: Invoice) -> Party:
+    """The seller as the invoice shows it: the snapshot once issued (the logo and colour are
+    the brand, always current), the company on a draft."""
+    live = company_party(invoice.company)
+    snap = invoice.seller_snapshot
+    if not snap:
+        return live
+    return Party(
+        name=str(snap.get("name", "")),
+        email=str(snap.get("email", "")),
+        address_lines=[str(line) for line in snap.get("address_lines", [])],
+        tax_id=str(snap.get("tax_id", "")),
+        logo_url=live.logo_url,
+        logo_path=live.logo_path,
+    )
 
 
 def line_rows(lines: list[LineItem], *, currency: str, locale: str) -> list[LineRow]:
@@ -222,8 +284,8 @@ def invoice_document(
         locale=locale,
         currency=currency.upper(),
         brand_color=brand_color(invoice.company),
-        seller=company_party(invoice.company),
-        bill_to=customer_party(invoice.customer),
+        seller=invoice_seller(invoice),
+        bill_to=invoice_bill_to(invoice),
         number=invoice.number,
         status=invoice_status_badge(invoice),
         issue_date=date_display(invoice.issue_date, locale),
@@ -232,9 +294,10 @@ def invoice_document(
         subtotal=format_money(invoice.subtotal, currency, locale),
         tax=format_money(invoice.tax_total, currency, locale),
         total=format_money(invoice.total, currency, locale),
-        paid=format_money(invoice.amount_paid, currency, locale),
+        # Payments and applied credit both settle the invoice.
+        paid=format_money(invoice.amount_paid + invoice.amount_credited, currency, locale),
         amount_due=format_money(invoice.amount_due, currency, locale),
-        has_payments=invoice.amount_paid > 0,
+        has_payments=invoice.amount_paid + invoice.amount_credited > 0,
         notes=invoice.notes,
         is_void=invoice.status == InvoiceStatus.VOID,
     )
@@ -370,17 +433,14 @@ def document_fingerprint(
             invoice.tax_total,
             invoice.total,
             invoice.amount_paid,
+            invoice.amount_credited,
         ],
         "lines": "frozen" if lines is None else list(lines),
-        "seller": [
-            company.name,
-            company.email,
-            company.address,
-            company.tax_id,
-            brand_color(company),
-        ],
+        "seller": invoice.seller_snapshot
+        or [company.name, company.email, company.address, company.tax_id],
+        "brand": brand_color(company),
         "logo": logo,
-        "bill_to": [customer.name, customer.email, *customer.address_lines],
+        "bill_to": invoice.buyer_snapshot or buyer_snapshot(customer),
         "language": language,
         "translations": translations_digest(language),
         "template_version": TEMPLATE_VERSION,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from invoices import rows
@@ -127,7 +128,7 @@ def outstanding_by_currency(*, customer: Customer) -> dict[str, int]:
             company_id=customer.company_id, customer=customer, status__in=UNPAID_STATUSES
         )
         .values("currency")
-        .annotate(due=Sum(F("total") - F("amount_paid")))
+        .annotate(due=Sum(F("total") - F("amount_paid") - F("amount_credited")))
     )
     return {row["currency"]: max(int(row["due"] or 0), 0) for row in rows}
 
@@ -150,6 +151,46 @@ def credit_balance(*, customer: Customer) -> dict[str, int]:
     ).only("currency", "amount", "amount_applied"):
         balance[note.currency] += note.remaining
     return dict(balance)
+
+
+@dataclass(frozen=True)
+class CurrencyBalance:
+    """A customer's account in one currency, minor units."""
+
+    currency: str
+    outstanding: int
+    overdue: int
+    credit_available: int
+
+
+def customer_balance(*, customer: Customer, today: dt.date) -> list[CurrencyBalance]:
+    """Per currency (sorted): what the customer owes on issued unpaid invoices, the part of it
+    past due on ``today``, and the unapplied credit of issued credit notes. Two queries."""
+    due = F("total") - F("amount_paid") - F("amount_credited")
+    owed = (
+        Invoice.objects.filter(
+            company_id=customer.company_id, customer=customer, status__in=UNPAID_STATUSES
+        )
+        .values("currency")
+        .annotate(
+            outstanding=Sum(due),
+            overdue=Sum(due, filter=Q(due_date__lt=today)),
+        )
+    )
+    credit = (
+        CreditNote.objects.filter(
+            company_id=customer.company_id, customer=customer, status=CreditNoteStatus.ISSUED
+        )
+        .values("currency")
+        .annotate(unapplied=Sum(F("amount") - F("amount_applied")))
+    )
+    table: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in owed:
+        table[row["currency"]][0] = max(int(row["outstanding"] or 0), 0)
+        table[row["currency"]][1] = max(int(row["overdue"] or 0), 0)
+    for note_row in credit:
+        table[note_row["currency"]][2] = max(int(note_row["unapplied"] or 0), 0)
+    return [CurrencyBalance(currency, *values) for currency, values in sorted(table.items())]
 
 
 def is_overdue(invoice: Invoice, today: dt.date | None = None) -> bool:

@@ -14,14 +14,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
+from core.errors import ApplicationError
 from invoices import events
+from invoices.document import buyer_snapshot, seller_snapshot
 from invoices.events import Actor, acting_user
 from invoices.models import (
     ApiKey,
     Company,
+    CreditApplication,
+    CreditNote,
     Customer,
     Invoice,
     InvoiceStatus,
@@ -30,7 +34,9 @@ from invoices.models import (
     ShareLink,
     ShareLinkKind,
 )
-from invoices.money import exponent
+from invoices.models.credit_note import CreditNoteStatus
+from invoices.money import UnknownCurrency, exponent, normalize_currency
+from invoices.selectors import UNPAID_STATUSES
 from invoices.tasks import queue_invoice_pdf_render
 from invoices.tokens import SHARE_LINK_PURPOSE, make_token, new_selector
 from invoices.totals import invoice_totals, line_amounts
@@ -185,11 +191,18 @@ def invoice_transition(
     locked.status = to_status
     update_fields = ["status", "updated_at"]
     now = timezone.now()
-    if to_status == InvoiceStatus.OPEN:
+    if to_status == InvoiceStatus.OPEN and from_status == InvoiceStatus.DRAFT:
         locked.finalized_at = now
-        update_fields.append("finalized_at")
+        # From now on the document is issued: it keeps the parties as they are today.
+        parties = Invoice.objects.select_related("company", "customer").get(pk=locked.pk)
+        locked.buyer_snapshot = buyer_snapshot(parties.customer)
+        locked.seller_snapshot = seller_snapshot(parties.company)
+        update_fields += ["finalized_at", "buyer_snapshot", "seller_snapshot"]
     if to_status == InvoiceStatus.PAID:
         locked.paid_at = now
+        update_fields.append("paid_at")
+    elif from_status == InvoiceStatus.PAID:
+        locked.paid_at = None
         update_fields.append("paid_at")
     locked.save(update_fields=update_fields)
     InvoiceStatusChange.objects.create(
@@ -222,10 +235,18 @@ def invoice_finalize(*, invoice: Invoice, actor: Actor = None) -> Invoice:
     return invoice
 
 
+@transaction.atomic
 def invoice_void(*, invoice: Invoice, actor: Actor = None, reason: str = "") -> Invoice:
-    return invoice_transition(
+    """Void an invoice; credit applied to it goes back to its credit notes (the applications
+    stay, marked reversed, so statements of earlier dates keep showing them)."""
+    invoice = invoice_transition(
         invoice=invoice, to_status=InvoiceStatus.VOID, actor=actor, reason=reason
     )
+    locked = Invoice.objects.select_for_update().select_related("company").get(pk=invoice.pk)
+    if locked.amount_credited:
+        _credit_applications_reverse(invoice=locked, actor=actor)
+        invoice.amount_credited = 0
+    return invoice
 
 
 def invoice_mark_uncollectible(*, invoice: Invoice, actor: Actor = None) -> Invoice:
@@ -429,3 +450,201 @@ def api_key_revoke(*, key: ApiKey, actor: Actor = None) -> ApiKey:
     key.save(update_fields=["revoked_at"])
     events.record(company=key.company, action="api_key.revoked", object_id=key.prefix, actor=actor)
     return key
+
+
+# Credit notes ----------------------------------------------------------------------------
+
+
+class CreditNoteRefused(ApplicationError):
+    """A credit note that cannot be created, applied or voided as asked: 400 for input that
+    is not acceptable, 409 for a conflict with the note's or the invoice's state."""
+
+    def __init__(
+        self, code: str, message: str, field: str | None = None, status: int = 409
+    ) -> None:
+        super().__init__(code, message, field, status)
+
+
+def credit_note_number_allocate(*, company: Company) -> str:
+    """The company's next credit-note number ("CN-00001"), under the company row lock of the
+    creating transaction (unique under concurrency)."""
+    Company.objects.select_for_update().only("id").get(pk=company.pk)
+    count = CreditNote.objects.filter(company=company).count()
+    return f"CN-{count + 1:05d}"
+
+
+@transaction.atomic
+def credit_note_create(
+    *,
+    company: Company,
+    customer: Customer,
+    currency: str,
+    amount: int,
+    reason: str = "",
+    invoice: Invoice | None = None,
+    actor: Actor = None,
+) -> CreditNote:
+    """A credit note, issued at once: credit the customer can apply to open invoices in the
+    same currency. ``invoice`` (optional) names the invoice it is about."""
+    if customer.company_id != company.pk:
+        raise ValueError("The customer belongs to another company.")
+    try:
+        currency = normalize_currency(currency)
+    except UnknownCurrency:
+        raise CreditNoteRefused("invalid", "Unknown currency.", "currency", 400) from None
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise CreditNoteRefused("not_positive", "Enter an amount greater than zero.", "amount", 400)
+    if invoice is not None and (
+        invoice.customer_id != customer.pk
+        or invoice.currency != currency
+        or invoice.status == InvoiceStatus.DRAFT
+    ):
+        raise CreditNoteRefused(
+            "invalid",
+            "The invoice must be an issued invoice of the same customer and currency.",
+            "invoice",
+            400,
+        )
+    note = CreditNote.objects.create(
+        company=company,
+        customer=customer,
+        number=credit_note_number_allocate(company=company),
+        status=CreditNoteStatus.ISSUED,
+        currency=currency,
+        amount=amount,
+        reason=reason,
+        invoice=invoice,
+        issued_at=timezone.now(),
+    )
+    events.record(
+        company=company,
+        action="credit_note.issued",
+        object_id=note.public_id,
+        actor=actor,
+        amount=amount,
+        currency=currency,
+    )
+    return note
+
+
+@transaction.atomic
+def credit_note_void(*, note: CreditNote, actor: Actor = None) -> CreditNote:
+    """Void an issued credit note while none of it is applied."""
+    locked = CreditNote.objects.select_for_update().get(pk=note.pk)
+    if locked.status != CreditNoteStatus.ISSUED:
+        raise CreditNoteRefused("invalid_status", f"The credit note is {locked.status}.", "status")
+    if locked.amount_applied > 0:
+        raise CreditNoteRefused(
+            "applied", "Part of this credit note is applied; it cannot be voided.", "status"
+        )
+    locked.status = CreditNoteStatus.VOID
+    locked.voided_at = timezone.now()
+    locked.save(update_fields=["status", "voided_at"])
+    events.record(
+        company=locked.company, action="credit_note.voided", object_id=locked.public_id, actor=actor
+    )
+    return locked
+
+
+def credit_note_apply(
+    *, note: CreditNote, invoice: Invoice, amount: int | None = None, actor: Actor = None
+) -> CreditApplication:
+    """Apply credit of ``note`` to an open invoice of the same customer and currency: by
+    default the least of what remains and what is owed. Under row locks on the invoice, then
+    the note (the order payments lock the invoice in), so credit is never spent twice and an
+    invoice never gets more than it owes. An invoice settled in full becomes ``paid``."""
+    with transaction.atomic():
+        locked_invoice = (
+            Invoice.objects.select_for_update().select_related("company").get(pk=invoice.pk)
+        )
+        locked = CreditNote.objects.select_for_update().get(pk=note.pk)
+        if locked.company_id != locked_invoice.company_id or (
+            locked.customer_id != locked_invoice.customer_id
+        ):
+            raise CreditNoteRefused(
+                "other_customer", "The invoice belongs to another customer.", "invoice", 400
+            )
+        if locked.currency != locked_invoice.currency:
+            raise CreditNoteRefused(
+                "currency_mismatch",
+                "The credit note and the invoice are in different currencies.",
+                "invoice",
+                400,
+            )
+        if locked.status != CreditNoteStatus.ISSUED:
+            raise CreditNoteRefused("invalid_status", f"The credit note is {locked.status}.")
+        if locked_invoice.status not in UNPAID_STATUSES:
+            raise CreditNoteRefused(
+                "not_payable", f"The invoice is {locked_invoice.status}.", "invoice"
+            )
+        remaining, due = locked.remaining, locked_invoice.amount_due
+        if remaining <= 0:
+            raise CreditNoteRefused("spent", "Nothing of this credit note is left to apply.")
+        if due <= 0:
+            raise CreditNoteRefused("nothing_due", "Nothing is due on this invoice.", "invoice")
+        if amount is None:
+            amount = min(remaining, due)
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise CreditNoteRefused(
+                "not_positive", "Enter an amount greater than zero.", "amount", 400
+            )
+        if amount > remaining:
+            raise CreditNoteRefused(
+                "over_remaining", f"Only {remaining} of this credit note remains.", "amount"
+            )
+        if amount > due:
+            raise CreditNoteRefused("over_amount_due", f"The invoice owes only {due}.", "amount")
+        application = CreditApplication.objects.create(
+            company_id=locked.company_id,
+            credit_note=locked,
+            invoice=locked_invoice,
+            amount=amount,
+            applied_at=timezone.now(),
+            applied_by=acting_user(actor),
+        )
+        locked.amount_applied += amount
+        locked.save(update_fields=["amount_applied"])
+        locked_invoice.amount_credited += amount
+        locked_invoice.save(update_fields=["amount_credited", "updated_at"])
+        events.record(
+            company=locked_invoice.company,
+            action="credit_note.applied",
+            object_id=locked.public_id,
+            actor=actor,
+            invoice=locked_invoice.public_id,
+            amount=amount,
+        )
+        if locked_invoice.amount_due <= 0:
+            invoice_transition(
+                invoice=locked_invoice,
+                to_status=InvoiceStatus.PAID,
+                actor=actor,
+                reason=f"Settled by credit note {locked.number}",
+            )
+        note.amount_applied = locked.amount_applied
+        return application
+
+
+def _credit_applications_reverse(*, invoice: Invoice, actor: Actor) -> None:
+    """Give the credit applied to ``invoice`` (locked by the caller) back to its notes."""
+    now = timezone.now()
+    for application in (
+        CreditApplication.objects.select_for_update()
+        .select_related("credit_note")
+        .filter(invoice=invoice, reversed_at__isnull=True)
+    ):
+        CreditNote.objects.filter(pk=application.credit_note_id).update(
+            amount_applied=F("amount_applied") - application.amount
+        )
+        application.reversed_at = now
+        application.save(update_fields=["reversed_at"])
+        invoice.amount_credited -= application.amount
+        events.record(
+            company=invoice.company,
+            action="credit_note.application_reversed",
+            object_id=application.credit_note.public_id,
+            actor=actor,
+            invoice=invoice.public_id,
+            amount=application.amount,
+        )
+    Invoice.objects.filter(pk=invoice.pk).update(amount_credited=invoice.amount_credited)

@@ -44,6 +44,6 @@ def invoice_totals(lines: Iterable[LineAmounts]) -> Totals:
     return Totals(subtotal=subtotal, tax=tax, total=subtotal + tax)
 
 
-def amount_due(*, total: int, amount_paid: int) -> int:
+def amount_due(*, total: int, amount_paid: int, amount_credited: int = 0) -> int:
     # An overpayment (flagged for staff by payments) never shows as a negative amount due.
-    return max(total - amount_paid, 0)
+    return max(total - amount_paid - amount_credited, 0)

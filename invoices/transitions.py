@@ -12,7 +12,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.OPEN: frozenset({S.PAID, S.VOID, S.UNCOLLECTIBLE}),
     # An uncollectible invoice may still be paid late, or written off for good.
     S.UNCOLLECTIBLE: frozenset({S.PAID, S.VOID}),
-    S.PAID: frozenset(),
+    # A refund (or a reversed credit) makes a paid invoice owe something again.
+    S.PAID: frozenset({S.OPEN}),
     S.VOID: frozenset(),
 }
 

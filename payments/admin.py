@@ -3,20 +3,160 @@ overpayments, and stored webhook events. Thin: every change goes through payment
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import ApplicationError
 from invoices.admin_scoping import TenantScopedAdmin, tenant_action
-from invoices.money import format_money
+from invoices.models import Company, Invoice
+from invoices.money import AmountError, UnknownCurrency, format_money, parse_amount
 from invoices.tenancy import Capability
+from invoices.timezones import company_day_start, company_today
 from payments import services
-from payments.models import Payment, StripeConnection, WebhookEvent
+from payments.models import OFFLINE_METHODS, Payment, StripeConnection, WebhookEvent
+
+
+def amount_from_form(text: str, currency: str) -> int:
+    """What staff typed (major units, like 12.50) as minor units, through the one parser."""
+    try:
+        return parse_amount(text, currency, "en")
+    except (AmountError, UnknownCurrency) as exc:
+        raise forms.ValidationError(getattr(exc, "message", str(exc))) from None
+
+
+def ledger_form_page(
+    request: HttpRequest, *, title: Any, subject: str, form: forms.Form, back_url: str
+) -> HttpResponse:
+    return render(
+        request,
+        "admin/ledger/form.html",
+        {"title": title, "subject": subject, "form": form, "back_url": back_url},
+    )
+
+
+class OfflinePaymentForm(forms.Form):
+    amount = forms.CharField(
+        label=_("Amount"), help_text=_("In the invoice's currency, like 12.50.")
+    )
+    method = forms.ChoiceField(
+        label=_("Method"), choices=[(m.value, m.label) for m in OFFLINE_METHODS]
+    )
+    paid_on = forms.DateField(
+        label=_("Received on"),
+        required=False,
+        help_text=_("Empty: today."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    reference = forms.CharField(label=_("Reference"), required=False, max_length=200)
+
+    def __init__(self, *args: Any, company: Company, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.company, self.currency = company, currency
+
+    def clean_amount(self) -> int:
+        return amount_from_form(self.cleaned_data["amount"], self.currency)
+
+    def clean_paid_on(self) -> Any:
+        day = self.cleaned_data.get("paid_on")
+        if day is not None and day > company_today(self.company):
+            raise forms.ValidationError(_("The date cannot be in the future."))
+        return day
+
+
+class RefundForm(forms.Form):
+    amount = forms.CharField(
+        label=_("Amount"), required=False, help_text=_("Empty: everything not yet refunded.")
+    )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def clean_amount(self) -> int | None:
+        text = self.cleaned_data.get("amount") or ""
+        return amount_from_form(text, self.currency) if text.strip() else None
+
+
+class InvoicePaymentsAdminMixin:
+    """Adds "Record a payment" (money received outside Stripe) to the invoice admin: a form at
+    ``<id>/record-payment/`` for staff who manage the invoice's company (404 for others), and
+    a ``record_payment_link`` read-only field."""
+
+    # Provided by TenantScopedAdmin / ModelAdmin.
+    admin_site: Any
+    get_object: Callable[..., Any]
+    has_change_permission: Callable[..., bool]
+    message_user: Callable[..., None]
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<path:object_id>/record-payment/",
+                self.admin_site.admin_view(self._record_payment_view),
+                name="invoices_invoice_record_payment",
+            )
+        ]
+        return own + super().get_urls()  # type: ignore[misc]
+
+    def _record_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        invoice: Invoice = self.get_object(request, object_id)  # 404 outside their companies
+        if not self.has_change_permission(request, invoice):
+            raise PermissionDenied
+        back = reverse("admin:invoices_invoice_change", args=[invoice.pk])
+        form = OfflinePaymentForm(
+            request.POST if request.method == "POST" else None,
+            company=invoice.company,
+            currency=invoice.currency,
+        )
+        if request.method == "POST" and form.is_valid():
+            day = form.cleaned_data["paid_on"]
+            try:
+                payment = services.payment_record_offline(
+                    invoice=invoice,
+                    amount=form.cleaned_data["amount"],
+                    method=form.cleaned_data["method"],
+                    paid_at=company_day_start(invoice.company, day) if day else None,
+                    reference=form.cleaned_data["reference"],
+                    source="admin",
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                form.add_error("amount" if exc.field == "amount" else None, exc.message)
+            else:
+                self.message_user(
+                    request,
+                    _("Payment %(id)s of %(amount)s recorded.")
+                    % {
+                        "id": payment.public_id,
+                        "amount": format_money(payment.amount, payment.currency, "en"),
+                    },
+                )
+                return HttpResponseRedirect(back)
+        return ledger_form_page(
+            request,
+            title=_("Record a payment"),
+            subject=f"{invoice.number}: {format_money(invoice.amount_due, invoice.currency, 'en')}",
+            form=form,
+            back_url=back,
+        )
+
+    @admin.display(description=_("Payment received"))
+    def record_payment_link(self, invoice: Invoice) -> str:
+        if invoice.pk is None or invoice.status not in services.PAYABLE_STATUSES:
+            return "—"
+        url = reverse("admin:invoices_invoice_record_payment", args=[invoice.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Record a payment"))
 
 
 class StripeConnectionForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -93,23 +233,32 @@ class PaymentInline(admin.TabularInline):  # type: ignore[type-arg]
     fk_name = "invoice"
     fields = readonly_fields = (
         "public_id",
-        "created_at",
+        "paid_at",
         "amount_display",
         "amount_refunded",
         "status",
         "method",
+        "reference",
         "source",
         "flagged_overpayment",
         "review_reason",
+        "refund_link",
     )
     extra = 0
     can_delete = False
-    ordering = ["-created_at"]
+    ordering = ["-paid_at"]
     verbose_name_plural = _("Payments")
 
     @admin.display(description=_("Amount"))
     def amount_display(self, obj: Payment) -> str:
         return format_money(obj.amount, obj.currency, "en")
+
+    @admin.display(description=_("Refund"))
+    def refund_link(self, obj: Payment) -> str:
+        if obj.pk is None or obj.amount_refunded >= obj.amount:
+            return "—"
+        url = reverse("admin:payments_payment_refund", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Refund"))
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # The invoice admin (TenantScopedAdmin) already decided who sees this invoice.
@@ -150,7 +299,7 @@ class PaymentAdmin(TenantScopedAdmin):
     search_fields = ["public_id", "invoice__number", "provider_payment_intent_id"]
     actions = ["refund_in_full"]
     write_capability = Capability.MANAGE_MONEY
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    readonly_fields = [*(f.name for f in Payment._meta.fields), "refund_link"]
 
     @admin.display(description=_("Amount"), ordering="amount")
     def amount_display(self, obj: Payment) -> str:
@@ -162,15 +311,62 @@ class PaymentAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @tenant_action(Capability.MANAGE_MONEY, description=_("Refund in full through Stripe"))
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<path:object_id>/refund/",
+                self.admin_site.admin_view(self._refund_view),
+                name="payments_payment_refund",
+            )
+        ]
+        return own + super().get_urls()
+
+    def _refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        payment: Payment = self.get_object(request, object_id)  # 404 outside their companies
+        if not self.has_change_permission(request, payment):
+            raise PermissionDenied
+        back = reverse("admin:payments_payment_change", args=[payment.pk])
+        form = RefundForm(
+            request.POST if request.method == "POST" else None, currency=payment.currency
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.payment_refund(
+                    payment=payment, amount=form.cleaned_data["amount"], actor=request.user
+                )
+            except ApplicationError as exc:
+                form.add_error("amount" if exc.field == "amount" else None, exc.message)
+            else:
+                self.message_user(request, _("Refund recorded for %s.") % payment.public_id)
+                return HttpResponseRedirect(back)
+        left = format_money(payment.amount - payment.amount_refunded, payment.currency, "en")
+        return ledger_form_page(
+            request,
+            title=_("Refund"),
+            subject=f"{payment.public_id}: {left}",
+            form=form,
+            back_url=back,
+        )
+
+    @admin.display(description=_("Refund"))
+    def refund_link(self, payment: Payment) -> str:
+        if payment.pk is None or payment.amount_refunded >= payment.amount:
+            return "—"
+        url = reverse("admin:payments_payment_refund", args=[payment.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Refund"))
+
+    @tenant_action(
+        Capability.MANAGE_MONEY,
+        description=_("Refund in full (through Stripe for online payments)"),
+    )
     def refund_in_full(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        for payment in queryset.select_related("company"):
+        for payment in queryset.select_related("company", "invoice"):
             try:
                 services.payment_refund(payment=payment, actor=request.user)
-            except Exception as exc:  # a Stripe refusal, shown to staff
-                self.message_user(request, f"{payment.public_id}: {exc}", messages.ERROR)
+            except ApplicationError as exc:  # a refusal of ours or of Stripe, shown to staff
+                self.message_user(request, f"{payment.public_id}: {exc.message}", messages.ERROR)
             else:
-                self.message_user(request, _("Refund requested for %s.") % payment.public_id)
+                self.message_user(request, _("Refunded %s.") % payment.public_id)
 
 
 @admin.register(WebhookEvent)

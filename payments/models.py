@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from invoices.ids import new_public_id
@@ -101,9 +103,29 @@ class PaymentStatus(models.TextChoices):
     REFUNDED = "refunded", _("Refunded")
 
 
+class PaymentMethod(models.TextChoices):
+    CHECKOUT = "checkout", _("Stripe Checkout")
+    CARD = "card", _("Card on the page")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+    CASH = "cash", _("Cash")
+    CHECK = "check", _("Check")
+    OTHER = "other", _("Other")
+
+
+# Recorded by staff or the API for money received outside Stripe.
+OFFLINE_METHODS = (
+    PaymentMethod.BANK_TRANSFER,
+    PaymentMethod.CASH,
+    PaymentMethod.CHECK,
+    PaymentMethod.OTHER,
+)
+
+
 class Payment(models.Model):
     """Money received for an invoice: one row per succeeded PaymentIntent, never two (the
-    unique provider id), whether the redirect, the webhook or both reported it."""
+    unique provider id), whether the redirect, the webhook or both reported it; or money
+    received outside Stripe (a bank transfer, cash, a check), recorded by staff or the API,
+    with no provider id."""
 
     public_id = models.CharField(max_length=32, unique=True, default=new_payment_id)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="payments")
@@ -115,12 +137,24 @@ class Payment(models.Model):
     status = models.CharField(
         max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.SUCCEEDED
     )
-    provider_payment_intent_id = models.CharField(max_length=255, unique=True)
+    # Null for offline payments (PostgreSQL and SQLite allow many NULLs under UNIQUE).
+    provider_payment_intent_id = models.CharField(
+        max_length=255, unique=True, null=True, blank=True
+    )
     provider_charge_id = models.CharField(max_length=255, blank=True)
     provider_checkout_session_id = models.CharField(max_length=255, blank=True)
-    method = models.CharField(max_length=10, choices=AttemptKind.choices)
-    # What told us first: "webhook" or "redirect" (the success page or the card's polling).
+    method = models.CharField(max_length=20, choices=PaymentMethod.choices)
+    # What told us first: "webhook" or "redirect" (the success page or the card's polling),
+    # "api" or "admin" for offline payments.
     source = models.CharField(max_length=10)
+    # When the money was received (the date statements use); for offline payments what staff
+    # say, else when we learnt of it.
+    paid_at = models.DateTimeField(default=timezone.now)
+    # The bank's or check's reference, for offline payments.
+    reference = models.CharField(max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # More than was still due when it arrived (two tabs, a paid or void invoice): kept, and
     # shown to staff to refund or credit; never dropped.
     flagged_overpayment = models.BooleanField(default=False)
@@ -134,6 +168,35 @@ class Payment(models.Model):
             models.Index(fields=["invoice", "-created_at"], name="payment_invoice_time"),
             models.Index(fields=["company", "flagged_overpayment"], name="payment_company_flagged"),
         ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+def new_refund_id() -> str:
+    return new_public_id("rfd")
+
+
+class Refund(models.Model):
+    """Money given back on a payment: one row per refund, so statements show each on its day.
+    Written only by payments.services under the invoice's row lock. Minor units."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_refund_id)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    refunded_at = models.DateTimeField(default=timezone.now)
+    # Stripe's re_… when Stripe refunded it and told us which; blank for offline payments.
+    provider_refund_id = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["refunded_at", "id"]
+        indexes = [models.Index(fields=["payment", "refunded_at"], name="refund_payment_time")]
 
     def __str__(self) -> str:
         return self.public_id

@@ -30,7 +30,13 @@ from invoices.money import (
     to_major,
 )
 
-__all__ = ["AmountError", "amount_example", "payment_amount_check", "payment_amount_parse"]
+__all__ = [
+    "AmountError",
+    "amount_example",
+    "offline_amount_check",
+    "payment_amount_check",
+    "payment_amount_parse",
+]
 
 
 def _money(amount: int, invoice: Invoice, locale: str) -> str:
@@ -96,6 +102,24 @@ def amount_example(currency: str, locale: str) -> str:
     """How an amount is typed on a page of ``locale`` (``12.50``, ``12,50``, ``1250`` for JPY)."""
     twelve_fifty = 1250 * 10 ** max(exponent(currency) - 2, 0)
     return format_amount_for_input(twelve_fifty, currency, locale)
+
+
+def offline_amount_check(*, invoice: Invoice, amount: int, locale: str = "en") -> None:
+    """The rules of money received outside Stripe (a bank transfer, cash, a check), and of
+    credit applied to an invoice: more than zero and never more than still owed. Stripe's
+    minimums and steps and the partial-payment settings concern card payments only: a partial
+    bank transfer is real money and is recorded. Raises AmountError."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise AmountError("not_positive", _("Enter an amount greater than zero."))
+    due = invoice.amount_due
+    if amount > due:
+        if due <= 0:
+            raise AmountError("nothing_due", _("Nothing is due on this invoice."))
+        raise AmountError(
+            "over_amount_due",
+            _("You can pay at most the amount due, %(due)s.")
+            % {"due": _money(due, invoice, locale)},
+        )
 
 
 # parse_amount's messages are English; customers get these, translated.

@@ -32,6 +32,14 @@ def payments_for_invoice(*, invoice: Invoice) -> QuerySet[Payment]:
     )
 
 
+def payment_for_company(*, company: Company, public_id: str) -> Payment | None:
+    return (
+        Payment.objects.select_related("company", "invoice")
+        .filter(company=company, public_id=public_id)
+        .first()
+    )
+
+
 def publishable_key_for(*, company: Company) -> str:
     """The key Stripe.js needs for the card on the page ('' hides the card form)."""
     key = (

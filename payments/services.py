@@ -21,21 +21,24 @@ from django.utils.translation import gettext as _
 from core.crypto import SecretUnreadable, decrypt_secret, encrypt_secret
 from core.errors import ApplicationError
 from invoices import events
-from invoices.events import Actor
+from invoices.events import Actor, acting_user
 from invoices.models import Company, Invoice, InvoiceStatus
-from invoices.money import AmountError
+from invoices.money import AmountError, format_money
 from invoices.services import invoice_transition
 from payments import stripe_client
 from payments.gates import pay_gate
 from payments.models import (
+    OFFLINE_METHODS,
     AttemptKind,
     AttemptStatus,
     CheckoutAttempt,
     Payment,
+    PaymentMethod,
     PaymentStatus,
+    Refund,
     StripeConnection,
 )
-from payments.rules import payment_amount_check
+from payments.rules import offline_amount_check, payment_amount_check
 
 logger = logging.getLogger("payments")
 
@@ -258,7 +261,9 @@ class PayOutcome:
 
 @dataclass(frozen=True)
 class ReceivedPayment:
-    """A succeeded PaymentIntent, as the redirect or a webhook reported it."""
+    """Money received for an invoice: a succeeded PaymentIntent, as the redirect or a webhook
+    reported it, or a payment received outside Stripe (``method`` one of OFFLINE_METHODS, no
+    ``intent_id``), as staff or the API recorded it."""
 
     intent_id: str
     amount: int
@@ -268,6 +273,15 @@ class ReceivedPayment:
     attempt_public_id: str = ""
     charge_id: str = ""
     session_id: str = ""
+    # Offline payments: the method, when the money arrived (default: now), the bank's or
+    # check's reference.
+    method: str = ""
+    paid_at: dt.datetime | None = None
+    reference: str = ""
+
+    @property
+    def offline(self) -> bool:
+        return self.method in OFFLINE_METHODS
 
 
 def _attempt_update(
@@ -355,15 +369,45 @@ def card_intent_reconcile(*, invoice: Invoice, attempt: CheckoutAttempt) -> PayO
 # Recording -------------------------------------------------------------------------------
 
 
-def payment_record(
-    *, company: Company, received: ReceivedPayment, source: str
-) -> tuple[Payment, bool]:
-    """Record a succeeded PaymentIntent once: (the payment, whether this call created it).
+class OfflinePaymentRefused(ApplicationError):
+    """An offline payment that cannot be recorded: more than is owed, nothing owed, an invoice
+    that is not open (409), or an amount that is not a payment (400)."""
 
-    Under a row lock on the invoice: an existing payment for the intent is returned untouched;
-    otherwise the payment is stored, the invoice's amount_paid grows, and an invoice paid in
-    full becomes ``paid``. A payment the amount rules would refuse now (more than is due: two
-    tabs, or an invoice already paid or void) is still recorded, and flagged for staff.
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(code, message, "amount" if code != "not_payable" else None, status)
+
+
+def _refuse_offline(invoice: Invoice, received: ReceivedPayment) -> None:
+    if received.currency != invoice.currency:
+        raise OfflinePaymentRefused(
+            "currency_mismatch", "The payment's currency is not the invoice's.", 400
+        )
+    if invoice.status not in PAYABLE_STATUSES:
+        raise OfflinePaymentRefused(
+            "not_payable", f"The invoice is {invoice.status}: it cannot take payments."
+        )
+    try:
+        offline_amount_check(invoice=invoice, amount=received.amount)
+    except AmountError as exc:
+        status = 400 if exc.code == "not_positive" else 409
+        raise OfflinePaymentRefused(exc.code, exc.message, status) from None
+
+
+def payment_record(
+    *, company: Company, received: ReceivedPayment, source: str, actor: Actor = None
+) -> tuple[Payment, bool]:
+    """THE function that applies money received to an invoice, online or offline: (the
+    payment, whether this call created it).
+
+    Under a row lock on the invoice. A PaymentIntent is recorded once: an existing payment
+    for it is returned untouched. Otherwise the payment is stored, the invoice's amount_paid
+    grows, and an invoice paid in full becomes ``paid`` (with its status-change row).
+
+    Stripe's money is real whatever our rules say: a payment the amount rules would refuse now
+    (more than is due: two tabs, or an invoice already paid or void) is still recorded, and
+    flagged for staff. An offline payment is what staff type: it is refused
+    (OfflinePaymentRefused) when it is more than is owed or the invoice is not open, and then
+    nothing changes.
     """
     with transaction.atomic():
         invoice = (
@@ -371,36 +415,22 @@ def payment_record(
             .select_related("company")
             .get(company=company, public_id=received.invoice_public_id)
         )
-        existing = Payment.objects.filter(provider_payment_intent_id=received.intent_id).first()
-        if existing is not None:
-            return existing, False
         flagged, reason = False, ""
-        if received.currency != invoice.currency:
-            flagged, reason = True, f"Paid in {received.currency}, invoiced in {invoice.currency}."
-        elif invoice.status not in PAYABLE_STATUSES:
-            flagged = received.amount > 0
-            reason = f"Received while the invoice was {invoice.status}."
+        attempt = None
+        if received.offline:
+            _refuse_offline(invoice, received)
+            method = received.method
         else:
-            try:
-                payment_amount_check(invoice=invoice, amount=received.amount)
-            except AmountError as exc:
-                if exc.code in ("over_amount_due", "nothing_due"):
-                    flagged, reason = True, exc.message
-                else:
-                    # Other rule breaks (a partial under the minimum) cannot come from our
-                    # forms; the money is real all the same, so record it and log why.
-                    logger.info(
-                        "payment.rule_break invoice=%s intent=%s code=%s",
-                        invoice.public_id,
-                        received.intent_id,
-                        exc.code,
-                    )
-        attempt = CheckoutAttempt.objects.filter(
-            invoice=invoice, public_id=received.attempt_public_id or "-"
-        ).first()
-        method = attempt.kind if attempt else AttemptKind.CARD
-        if received.session_id:
-            method = AttemptKind.CHECKOUT
+            existing = Payment.objects.filter(provider_payment_intent_id=received.intent_id).first()
+            if existing is not None:
+                return existing, False
+            flagged, reason = _stripe_payment_flag(invoice, received)
+            attempt = CheckoutAttempt.objects.filter(
+                invoice=invoice, public_id=received.attempt_public_id or "-"
+            ).first()
+            method = attempt.kind if attempt else PaymentMethod.CARD
+            if received.session_id:
+                method = PaymentMethod.CHECKOUT
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(
@@ -408,11 +438,14 @@ def payment_record(
                     invoice=invoice,
                     amount=received.amount,
                     currency=received.currency,
-                    provider_payment_intent_id=received.intent_id,
+                    provider_payment_intent_id=received.intent_id or None,
                     provider_charge_id=received.charge_id,
                     provider_checkout_session_id=received.session_id,
                     method=method,
                     source=source,
+                    paid_at=received.paid_at or timezone.now(),
+                    reference=received.reference[:200],
+                    recorded_by=acting_user(actor),
                     flagged_overpayment=flagged,
                     review_reason=reason[:300],
                 )
@@ -433,17 +466,24 @@ def payment_record(
             company=company,
             action="payment.recorded",
             object_id=payment.public_id,
+            actor=actor,
             invoice=invoice.public_id,
             amount=payment.amount,
             currency=payment.currency,
+            method=method,
             source=source,
             flagged_overpayment=flagged,
         )
-        if invoice.status in PAYABLE_STATUSES and invoice.amount_paid >= invoice.total:
+        if invoice.status in PAYABLE_STATUSES and invoice.amount_due <= 0:
             invoice_transition(
                 invoice=invoice,
                 to_status=InvoiceStatus.PAID,
-                reason=f"Paid online ({payment.public_id})",
+                actor=actor,
+                reason=(
+                    f"Paid by {payment.get_method_display()} ({payment.public_id})"
+                    if received.offline
+                    else f"Paid online ({payment.public_id})"
+                ),
             )
         if flagged:
             logger.warning(
@@ -455,61 +495,202 @@ def payment_record(
         return payment, True
 
 
-def payment_refund_record(
-    *, company: Company, intent_id: str, amount_refunded: int
-) -> Payment | None:
-    """Apply Stripe's running total of refunds for a payment (from charge.refunded). Taking
-    the total, not a delta, makes repeated and reordered events harmless.
+def _stripe_payment_flag(invoice: Invoice, received: ReceivedPayment) -> tuple[bool, str]:
+    """Whether a payment Stripe reports needs staff review, and why."""
+    if received.currency != invoice.currency:
+        return True, f"Paid in {received.currency}, invoiced in {invoice.currency}."
+    if invoice.status not in PAYABLE_STATUSES:
+        return received.amount > 0, f"Received while the invoice was {invoice.status}."
+    try:
+        payment_amount_check(invoice=invoice, amount=received.amount)
+    except AmountError as exc:
+        if exc.code in ("over_amount_due", "nothing_due"):
+            return True, exc.message
+        # Other rule breaks (a partial under the minimum) cannot come from our forms; the
+        # money is real all the same, so record it and log why.
+        logger.info(
+            "payment.rule_break invoice=%s intent=%s code=%s",
+            invoice.public_id,
+            received.intent_id,
+            exc.code,
+        )
+    return False, ""
 
-    An open invoice owes the refunded amount again; a paid invoice stays paid (there is no way
-    back in the transitions table: refunding a paid invoice is a staff decision recorded with
-    a credit note), and the refund shows on the payment."""
+
+def payment_record_offline(
+    *,
+    invoice: Invoice,
+    amount: int,
+    method: str,
+    paid_at: dt.datetime | None = None,
+    reference: str = "",
+    source: str = "api",
+    actor: Actor = None,
+) -> Payment:
+    """Record money received outside Stripe (bank transfer, cash, check, other) through
+    payment_record, under the same row lock: never more than is still owed."""
+    if method not in OFFLINE_METHODS:
+        raise OfflinePaymentRefused(
+            "invalid_method", "The method must be bank_transfer, cash, check or other.", 400
+        )
+    payment, _created = payment_record(
+        company=invoice.company,
+        received=ReceivedPayment(
+            intent_id="",
+            amount=amount,
+            currency=invoice.currency,
+            invoice_public_id=invoice.public_id,
+            method=method,
+            paid_at=paid_at,
+            reference=reference,
+        ),
+        source=source,
+        actor=actor,
+    )
+    return payment
+
+
+class RefundRefused(ApplicationError):
+    """A refund that cannot be made: nothing left to refund, or more than is left (409), or
+    an amount that is not a refund (400)."""
+
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(code, message, "amount", status)
+
+
+def _refund_apply(
+    *,
+    invoice: Invoice,
+    payment: Payment,
+    delta: int,
+    actor: Actor = None,
+    provider_refund_id: str = "",
+) -> Refund:
+    """Apply ``delta`` more refunded on ``payment`` (both rows locked by the caller): a refund
+    row, the payment's running total and status, the invoice's amount_paid; a paid invoice
+    that owes something again reopens (with its status-change row)."""
+    payment.amount_refunded += delta
+    payment.status = (
+        PaymentStatus.REFUNDED
+        if payment.amount_refunded >= payment.amount
+        else PaymentStatus.PARTIALLY_REFUNDED
+    )
+    payment.save(update_fields=["amount_refunded", "status", "updated_at"])
+    refund = Refund.objects.create(
+        company_id=payment.company_id,
+        payment=payment,
+        amount=delta,
+        currency=payment.currency,
+        provider_refund_id=provider_refund_id,
+        actor=acting_user(actor),
+    )
+    if payment.currency == invoice.currency:
+        invoice.amount_paid = max(invoice.amount_paid - delta, 0)
+        invoice.save(update_fields=["amount_paid", "updated_at"])
+        if invoice.status == InvoiceStatus.PAID and invoice.amount_due > 0:
+            invoice_transition(
+                invoice=invoice,
+                to_status=InvoiceStatus.OPEN,
+                actor=actor,
+                reason=f"Refunded {refund.public_id} on {payment.public_id}",
+            )
+    events.record(
+        company=invoice.company,
+        action="payment.refunded",
+        object_id=payment.public_id,
+        actor=actor,
+        invoice=invoice.public_id,
+        refund=refund.public_id,
+        amount=delta,
+    )
+    return refund
+
+
+def _locked(payment: Payment) -> tuple[Invoice, Payment]:
+    # Always the invoice first, then the payment: the same order as payment_record.
+    invoice = (
+        Invoice.objects.select_for_update().select_related("company").get(pk=payment.invoice_id)
+    )
+    return invoice, Payment.objects.select_for_update().get(pk=payment.pk)
+
+
+def payment_refund_record(
+    *, company: Company, intent_id: str, amount_refunded: int, provider_refund_id: str = ""
+) -> Payment | None:
+    """Apply Stripe's running total of refunds for a payment (from charge.refunded, or read
+    back right after we asked for a refund). Taking the total, not a delta, makes repeated and
+    reordered reports harmless: each refunded unit is recorded once."""
     with transaction.atomic():
         payment = Payment.objects.filter(
             company=company, provider_payment_intent_id=intent_id
         ).first()
         if payment is None:
             return None
-        invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        invoice, payment = _locked(payment)
         delta = min(amount_refunded, payment.amount) - payment.amount_refunded
-        if delta <= 0:
-            return payment
-        payment.amount_refunded += delta
-        payment.status = (
-            PaymentStatus.REFUNDED
-            if payment.amount_refunded >= payment.amount
-            else PaymentStatus.PARTIALLY_REFUNDED
-        )
-        payment.save(update_fields=["amount_refunded", "status", "updated_at"])
-        if invoice.status in PAYABLE_STATUSES and payment.currency == invoice.currency:
-            invoice.amount_paid = max(invoice.amount_paid - delta, 0)
-            invoice.save(update_fields=["amount_paid", "updated_at"])
-        events.record(
-            company=company,
-            action="payment.refunded",
-            object_id=payment.public_id,
-            invoice=invoice.public_id,
-            amount=delta,
-        )
+        if delta > 0:
+            _refund_apply(
+                invoice=invoice,
+                payment=payment,
+                delta=delta,
+                provider_refund_id=provider_refund_id,
+            )
         return payment
 
 
-def payment_refund(*, payment: Payment, amount: int | None = None, actor: Actor = None) -> str:
-    """Ask Stripe to refund (part of) a payment; charge.refunded records it when it arrives."""
-    refund_id = stripe_client.refund_create(
-        secret_key=_secret_key(payment.company),
-        intent_id=payment.provider_payment_intent_id,
-        amount=amount,
-    )
-    events.record(
-        company=payment.company,
-        action="payment.refund_requested",
-        object_id=payment.public_id,
-        actor=actor,
-        refund=refund_id,
-    )
-    return refund_id
+def _refundable(payment: Payment, amount: int | None) -> int:
+    left = payment.amount - payment.amount_refunded
+    if left <= 0:
+        raise RefundRefused("already_refunded", "This payment has been refunded in full.")
+    if amount is None:
+        return left
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise RefundRefused("not_positive", "Enter an amount greater than zero.", 400)
+    if amount > left:
+        raise RefundRefused(
+            "over_refundable",
+            f"At most {format_money(left, payment.currency, 'en')} can still be refunded.",
+        )
+    return amount
+
+
+def payment_refund(*, payment: Payment, amount: int | None = None, actor: Actor = None) -> Payment:
+    """Refund ``amount`` (default: all not yet refunded) of a payment. A Stripe payment is
+    refunded through Stripe, then recorded from Stripe's running total (the charge.refunded
+    webhook finds it done); an offline payment is recorded here. The invoice reopens when it
+    owes something again."""
+    if payment.provider_payment_intent_id:
+        wanted = _refundable(payment, amount)
+        result = stripe_client.refund_create(
+            secret_key=_secret_key(payment.company),
+            intent_id=payment.provider_payment_intent_id,
+            amount=wanted,
+            # One refund per payment, amount and state: a retried request refunds once.
+            idempotency_key=(
+                f"invoice-portal-refund-{payment.public_id}-{payment.amount_refunded}-{wanted}"
+            ),
+        )
+        events.record(
+            company=payment.company,
+            action="payment.refund_requested",
+            object_id=payment.public_id,
+            actor=actor,
+            refund=result.id,
+            amount=result.amount,
+        )
+        recorded = payment_refund_record(
+            company=payment.company,
+            intent_id=payment.provider_payment_intent_id,
+            amount_refunded=result.charge_amount_refunded,
+            provider_refund_id=result.id,
+        )
+        return recorded or payment
+    with transaction.atomic():
+        invoice, locked = _locked(payment)
+        _refund_apply(
+            invoice=invoice, payment=locked, delta=_refundable(locked, amount), actor=actor
+        )
+        return locked
 
 
 def attempt_mark(*, company: Company, provider_id: str, status: str, error: str = "") -> int:

@@ -272,19 +272,44 @@ def payment_intent_retrieve(*, secret_key: str, intent_id: str) -> PaymentIntent
     return intent
 
 
-def refund_create(*, secret_key: str, intent_id: str, amount: int | None = None) -> str:
-    """Refund (part of) a payment; the refund itself is recorded from charge.refunded."""
+@dataclass(frozen=True)
+class RefundResult:
+    id: str
+    amount: int
+    # Everything refunded on the payment's charge so far, this refund included.
+    charge_amount_refunded: int
+
+
+def refund_create(
+    *, secret_key: str, intent_id: str, amount: int | None = None, idempotency_key: str
+) -> RefundResult:
+    """Refund (part of) a payment, and read back the charge's running total of refunds (the
+    same total charge.refunded carries, so either may record it first)."""
     started = time.monotonic()
     params: dict[str, Any] = {"payment_intent": intent_id}
     if amount is not None:
         params["amount"] = amount
+    client = _client(secret_key)
     try:
-        obj = _client(secret_key).v1.refunds.create(params=params)  # type: ignore[arg-type]
+        obj = _as_dict(
+            client.v1.refunds.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        charge_id = obj.get("charge")
+        if isinstance(charge_id, dict):
+            charge_id = charge_id.get("id")
+        charge = _as_dict(client.v1.charges.retrieve(str(charge_id)))
     except stripe.StripeError as exc:
         raise _translate(exc, "refund_create") from exc
-    refund_id = str(_as_dict(obj)["id"])
-    _log("refund_create", started, intent=intent_id, refund=refund_id)
-    return refund_id
+    result = RefundResult(
+        id=str(obj["id"]),
+        amount=int(obj.get("amount") or 0),
+        charge_amount_refunded=int(charge.get("amount_refunded") or 0),
+    )
+    _log("refund_create", started, intent=intent_id, refund=result.id, amount=result.amount)
+    return result
 
 
 def webhook_event_verify(*, payload: bytes, signature: str, secret: str) -> dict[str, Any]:

@@ -128,6 +128,7 @@ _ROW_FIELDS = (
     "due_date",
     "total",
     "amount_paid",
+    "amount_credited",
     # Read by the pay action partial (payments/_pay_action.html).
     "public_id",
     "allow_partial_payments",

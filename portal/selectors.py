@@ -17,6 +17,7 @@ SELECT
   (SELECT COUNT(*) FROM invoices_invoice WHERE customer_id = %(customer)s),
   (SELECT MAX(updated_at) FROM invoices_invoice WHERE customer_id = %(customer)s),
   (SELECT SUM(amount_paid) FROM invoices_invoice WHERE customer_id = %(customer)s),
+  (SELECT SUM(amount_credited) FROM invoices_invoice WHERE customer_id = %(customer)s),
   (SELECT COUNT(*) FROM invoices_creditnote WHERE customer_id = %(customer)s),
   (SELECT SUM(amount - amount_applied) FROM invoices_creditnote
      WHERE customer_id = %(customer)s AND status = 'issued'),

@@ -76,7 +76,9 @@ def invoices_needing_reminders(*, now: dt.datetime) -> Iterator[tuple[Invoice, s
             taken = ReminderSent.objects.filter(invoice=OuterRef("pk"), step=step)
             invoices = (
                 Invoice.objects.filter(
-                    company=company, status=InvoiceStatus.OPEN, total__gt=F("amount_paid")
+                    company=company,
+                    status=InvoiceStatus.OPEN,
+                    total__gt=F("amount_paid") + F("amount_credited"),
                 )
                 .filter(**window)
                 .exclude(Exists(taken))

@@ -1,7 +1,7 @@
 from .api_key import ApiKey
 from .audit import AuditEvent
 from .company import Company, Membership, StaffInvitation
-from .credit_note import CreditNote
+from .credit_note import CreditApplication, CreditNote
 from .customer import Customer
 from .invoice import Invoice, InvoiceStatus, InvoiceStatusChange, LineItem
 from .share_link import ShareLink, ShareLinkKind
@@ -10,6 +10,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Company",
+    "CreditApplication",
     "CreditNote",
     "Customer",
     "Invoice",

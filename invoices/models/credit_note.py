@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -7,6 +8,7 @@ from invoices.ids import new_public_id
 
 from .company import Company
 from .customer import Customer
+from .invoice import Invoice
 
 
 def new_credit_note_id() -> str:
@@ -33,7 +35,12 @@ class CreditNote(models.Model):
     amount = models.BigIntegerField()
     amount_applied = models.BigIntegerField(default=0)
     reason = models.CharField(max_length=200, blank=True)
+    # The invoice the credit is about, if any (applying it is a separate step).
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
+    )
     issued_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -49,3 +56,32 @@ class CreditNote(models.Model):
     @property
     def remaining(self) -> int:
         return max(self.amount - self.amount_applied, 0)
+
+
+class CreditApplication(models.Model):
+    """Credit of a credit note applied to an invoice: who applied how much to what, and when.
+    A reversal (the invoice voided) keeps the row and sets ``reversed_at``, so every credit is
+    auditable and past statements never change. Minor units."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    credit_note = models.ForeignKey(
+        CreditNote, on_delete=models.PROTECT, related_name="applications"
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="credit_applications"
+    )
+    amount = models.BigIntegerField()
+    applied_at = models.DateTimeField()
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reversed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["applied_at", "id"]
+        indexes = [
+            models.Index(fields=["invoice", "applied_at"], name="credit_application_invoice"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credit_note} → {self.invoice}"

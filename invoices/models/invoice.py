@@ -48,6 +48,15 @@ class Invoice(models.Model):
     total = models.BigIntegerField(default=0)
     # Minor units; changed only by payments.services under a row lock on this invoice.
     amount_paid = models.BigIntegerField(default=0)
+    # Minor units of credit notes applied (CreditApplication rows not reversed); changed only
+    # by invoices.services under a row lock on this invoice.
+    amount_credited = models.BigIntegerField(default=0)
+
+    # What the issued document says of the parties, frozen at finalization (see
+    # invoices.document.party_snapshots): editing the customer or the company later never
+    # rewrites an issued invoice. Empty on drafts, which show the live details.
+    buyer_snapshot = models.JSONField(default=dict, blank=True)
+    seller_snapshot = models.JSONField(default=dict, blank=True)
 
     # A customer comment waits for staff (set by comments, cleared when staff resolve it).
     needs_attention = models.BooleanField(default=False)
@@ -82,11 +91,14 @@ class Invoice(models.Model):
         # (page, portal, embed, emails), whatever was paid before it was voided.
         if self.status == InvoiceStatus.VOID:
             return 0
-        return amount_due(total=self.total, amount_paid=self.amount_paid)
+        return amount_due(
+            total=self.total, amount_paid=self.amount_paid, amount_credited=self.amount_credited
+        )
 
     @property
     def is_partly_paid(self) -> bool:
-        return self.status == InvoiceStatus.OPEN and 0 < self.amount_paid < self.total
+        settled = self.amount_paid + self.amount_credited
+        return self.status == InvoiceStatus.OPEN and 0 < settled < self.total
 
 
 class InvoiceStatusChange(models.Model):

@@ -90,7 +90,7 @@ class TestTransitions:
         [
             ("draft", "paid"),
             ("draft", "uncollectible"),
-            ("paid", "open"),
+            ("paid", "draft"),
             ("paid", "void"),
             ("void", "open"),
             ("void", "paid"),

@@ -180,6 +180,7 @@ def test_roles_hold_in_every_admin(
     user = world["users"][role]
     caps_a = _caps(ROLES[role][0])
     obj = FACTORIES[label](a)
+    obj.refresh_from_db()  # as stored: services may have set fields on another instance
     assert company_id_of(obj, model_admin.company_field) == a.pk
     write = model_admin.write_capability
     delete = model_admin.delete_capability or write

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0001_initial'),
+        ('invoices', '0003_customer_tax_id_and_party_snapshots'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
