@@ -1,0 +1,52 @@
+"""What every request to /api/v1/ passes through before and after its route: one place for the
+answers Django would otherwise give as HTML (an unknown path, a wrong method)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.urls import URLPattern, URLResolver, re_path
+
+from core.errors import error_body
+
+View = Callable[..., HttpResponse]
+
+
+def json_error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+    return JsonResponse(error_body(code, message, field), status=status)
+
+
+def guarded(view: View) -> View:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            response = json_error(
+                405, "method_not_allowed", f"{request.method} is not allowed here; use {allowed}."
+            )
+            response["Allow"] = allowed
+        return response
+
+    return wrapper
+
+
+def unknown_path(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return json_error(404, "not_found", f"No such API route: {request.path}.")
+
+
+def wrap_urls(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLResolver]:
+    """The API's URL patterns with every route guarded, and a last one that answers any other
+    path under /api/v1/ with a JSON 404."""
+    kept: list[URLPattern | URLResolver] = []
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern) and str(pattern.pattern) == "":
+            # django-ninja's root page (an HTML 404 outside debug); its name stays reversible.
+            pattern.callback = unknown_path
+        elif isinstance(pattern, URLPattern):
+            pattern.callback = guarded(pattern.callback)
+        kept.append(pattern)
+    return [*kept, re_path(r"^(?P<rest>.*)$", unknown_path)]
