@@ -10,7 +10,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.urls import URLPattern, URLResolver, re_path
 
-from core.errors import error_body
+from api.auth import company_of_request
+from api.idempotency import HEADER, idempotent
+from core.errors import ApplicationError, error_body
 
 View = Callable[..., HttpResponse]
 
@@ -22,7 +24,10 @@ def json_error(status: int, code: str, message: str, field: str | None = None) -
 def guarded(view: View) -> View:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
+        try:
+            response = _answer(view, request, *args, **kwargs)
+        except ApplicationError as exc:
+            response = json_error(exc.status, exc.code, exc.message, exc.field)
         if isinstance(response, HttpResponseNotAllowed):
             allowed = response["Allow"]
             response = json_error(
@@ -32,6 +37,19 @@ def guarded(view: View) -> View:
         return response
 
     return wrapper
+
+
+def _answer(view: View, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def respond() -> HttpResponse:
+        return view(request, *args, **kwargs)
+
+    key = request.headers.get(HEADER)
+    if request.method != "POST" or key is None:
+        return respond()
+    company = company_of_request(request)
+    if company is None:
+        return respond()  # the route answers 401
+    return idempotent(request, company, key, respond)
 
 
 def unknown_path(request: HttpRequest, rest: str = "") -> HttpResponse:

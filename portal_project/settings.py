@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "payments",
     "tracking",
     "preferences",
+    "api",
     "backoffice",
 ]
 
@@ -163,6 +164,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "payments-retry-webhook-events": {
         "task": "payments.tasks.webhook_events_retry_task",
         "schedule": 60.0,
+    },
+    # Idempotency-Keys are kept for 24 hours.
+    "api-purge-idempotency-keys": {
+        "task": "api.tasks.idempotency_keys_purge_task",
+        "schedule": 3600.0,
     },
 }
 
