@@ -22,6 +22,7 @@ from api.payments import router as payments_router
 from api.pdf import router as invoices_pdf_router
 from api.preferences import router as preferences_router
 from api.tracking import router as tracking_router
+from api.webhooks import router as webhooks_router
 from core.errors import ApplicationError, error_body
 
 logger = logging.getLogger("api")
@@ -98,3 +99,4 @@ api.add_router("/", payments_router)
 api.add_router("/", invoices_pdf_router)
 api.add_router("/", tracking_router)
 api.add_router("/", preferences_router)
+api.add_router("/", webhooks_router)

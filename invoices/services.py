@@ -154,6 +154,12 @@ def customer_update(
         actor=actor,
         fields=sorted(changes),
     )
+    events.outgoing_event(
+        company=locked.company,
+        type="customer.updated",
+        object_id=locked.public_id,
+        data={**events.customer_data(locked), "changed": sorted(changes)},
+    )
     for name in changes:
         setattr(customer, name, getattr(locked, name))
     return customer
@@ -263,6 +269,14 @@ def invoice_recalculate(*, invoice: Invoice) -> Invoice:
     return invoice
 
 
+# The webhook events a transition announces.
+OUTGOING_TRANSITION_EVENTS: dict[str, str] = {
+    InvoiceStatus.OPEN: "invoice.finalized",
+    InvoiceStatus.PAID: "invoice.paid",
+    InvoiceStatus.VOID: "invoice.voided",
+}
+
+
 @transaction.atomic
 def invoice_transition(
     *, invoice: Invoice, to_status: str, actor: Actor = None, reason: str = ""
@@ -295,6 +309,15 @@ def invoice_transition(
         actor=actor,
         from_status=from_status,
     )
+    outgoing = OUTGOING_TRANSITION_EVENTS.get(to_status)
+    if outgoing is not None:
+        locked.customer = invoice.customer
+        events.outgoing_event(
+            company=locked.company,
+            type=outgoing,
+            object_id=locked.public_id,
+            data=events.invoice_data(locked),
+        )
     # Keep the caller's instance in step with the database.
     invoice.status, invoice.finalized_at, invoice.paid_at = (
         locked.status,

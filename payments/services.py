@@ -36,6 +36,7 @@ from payments.models import (
     StripeConnection,
 )
 from payments.rules import payment_amount_check
+from webhooks.services import event_emit
 
 logger = logging.getLogger("payments")
 
@@ -354,6 +355,20 @@ def card_intent_reconcile(*, invoice: Invoice, attempt: CheckoutAttempt) -> PayO
 # Recording -------------------------------------------------------------------------------
 
 
+def payment_data(payment: Payment, invoice: Invoice) -> dict[str, object]:
+    """A payment as outgoing events describe it (public ids, minor units)."""
+    return {
+        "object": "payment",
+        "id": payment.public_id,
+        "invoice": invoice.public_id,
+        "amount": payment.amount,
+        "amount_refunded": payment.amount_refunded,
+        "currency": payment.currency,
+        "status": payment.status,
+        "method": payment.method,
+    }
+
+
 def payment_record(
     *, company: Company, received: ReceivedPayment, source: str
 ) -> tuple[Payment, bool]:
@@ -438,6 +453,12 @@ def payment_record(
             source=source,
             flagged_overpayment=flagged,
         )
+        event_emit(
+            company=company,
+            type="payment.succeeded",
+            object_id=payment.public_id,
+            data={**payment_data(payment, invoice), "source": source},
+        )
         if invoice.status in PAYABLE_STATUSES and invoice.amount_paid >= invoice.total:
             invoice_transition(
                 invoice=invoice,
@@ -490,6 +511,12 @@ def payment_refund_record(
             object_id=payment.public_id,
             invoice=invoice.public_id,
             amount=delta,
+        )
+        event_emit(
+            company=company,
+            type="payment.refunded",
+            object_id=payment.public_id,
+            data={**payment_data(payment, invoice), "amount_refunded_now": delta},
         )
         return payment
 

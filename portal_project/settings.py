@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "csp",
     "invoices",
+    "webhooks",
     "portal",
     "portal.embed",
     "portal.comments",
@@ -163,6 +164,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Stripe events stored but never processed (worker down, crash): picked up again.
     "payments-retry-webhook-events": {
         "task": "payments.tasks.webhook_events_retry_task",
+        "schedule": 60.0,
+    },
+    # Webhook retries that are due (and deliveries whose Celery message was lost).
+    "webhooks-deliver-due": {
+        "task": "webhooks.tasks.deliver_due_task",
         "schedule": 60.0,
     },
     # Idempotency-Keys are kept for 24 hours.
@@ -280,6 +286,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # django-ratelimit stores its counters in the default cache (Redis in production).
+# Outgoing webhooks may go to loopback and private addresses, over http too (tests, local
+# development only: in production this would let API keys probe the internal network).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 # When the rate-limit store (Redis) is down, requests are allowed (fail open) and logged:
