@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from api import openapi
 from api.auth import ApiKeyAuth
 from api.company import router as company_router
 from api.customers import router as customers_router
@@ -27,11 +28,17 @@ from core.errors import ApplicationError, error_body
 
 logger = logging.getLogger("api")
 
-api = NinjaAPI(
+
+class PortalApi(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        # Error answers, the Idempotency-Key header and Retry-After, on every route at once.
+        return openapi.complete(dict(super().get_openapi_schema(**kwargs)))
+
+
+api = PortalApi(
     title="Invoice Portal API",
     version="1",
-    description="Customers, invoices, share links, payments and views of one company. "
-    "Money is an integer in the currency's minor unit; objects are named by opaque ids.",
+    description=openapi.INTRO,
     auth=ApiKeyAuth(),
     urls_namespace="api",
     docs_url="/docs",

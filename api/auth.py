@@ -44,11 +44,6 @@ def bearer_token(request: HttpRequest) -> str | None:
     return token.strip()
 
 
-def company_of_request(request: HttpRequest) -> Company | None:
-    token = bearer_token(request)
-    return company_for_key(request, token) if token else None
-
-
 class ApiKeyAuth(HttpBearer):
     """Bearer API keys; ``request.auth`` becomes the key's company."""
 

@@ -10,9 +10,11 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.urls import URLPattern, URLResolver, re_path
 
-from api.auth import company_of_request
+from api.auth import bearer_token, company_for_key
 from api.idempotency import HEADER, idempotent
 from core.errors import ApplicationError, error_body
+from core.ratelimits import over_limit, retry_after
+from invoices.services import api_key_hash
 
 View = Callable[..., HttpResponse]
 
@@ -39,17 +41,30 @@ def guarded(view: View) -> View:
     return wrapper
 
 
+# Requests per API key (django-ratelimit's notation); over it the API answers 429 with
+# Retry-After.
+RATE_LIMIT = "1200/m"
+
+
 def _answer(view: View, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     def respond() -> HttpResponse:
         return view(request, *args, **kwargs)
 
-    key = request.headers.get(HEADER)
-    if request.method != "POST" or key is None:
+    token = bearer_token(request)
+    company = company_for_key(request, token) if token else None
+    if company is None or token is None:
+        return respond()  # the route answers 401 (or serves the public schema and docs)
+    key = "api:" + api_key_hash(token)[:32]
+    if over_limit(request, group="api", rate=RATE_LIMIT, key=key):
+        response = json_error(
+            429, "rate_limited", f"Too many requests for this API key (limit {RATE_LIMIT})."
+        )
+        response["Retry-After"] = str(retry_after(rate=RATE_LIMIT, key=key))
+        return response
+    idempotency_key = request.headers.get(HEADER)
+    if request.method != "POST" or idempotency_key is None:
         return respond()
-    company = company_of_request(request)
-    if company is None:
-        return respond()  # the route answers 401
-    return idempotent(request, company, key, respond)
+    return idempotent(request, company, idempotency_key, respond)
 
 
 def unknown_path(request: HttpRequest, rest: str = "") -> HttpResponse:

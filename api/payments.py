@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import Field
 
+from api.examples import described
 from api.invoices import get_invoice
 from payments import selectors
 from payments.models import Payment
@@ -48,7 +49,17 @@ def payment_out(payment: Payment, invoice_public_id: str) -> PaymentOut:
     )
 
 
-@router.get("/invoices/{invoice_id}/payments", response=PaymentsOut)
+@router.get(
+    "/invoices/{invoice_id}/payments",
+    response=PaymentsOut,
+    **described(
+        "List an invoice's payments",
+        "GET",
+        "/invoices/inv_123/payments",
+        None,
+        "Every payment recorded for the invoice, oldest first.",
+    ),
+)
 def invoice_payments(request: HttpRequest, invoice_id: str) -> PaymentsOut:
     """Every payment recorded for the invoice, oldest first."""
     invoice = get_invoice(request, invoice_id)
