@@ -13,6 +13,7 @@ from pydantic import Field, StrictInt
 
 from api.auth import company_of
 from api.errors import ApiError, not_found
+from api.examples import described
 from api.schemas import StrictSchema, body_doc, body_of
 from invoices import selectors, services
 from invoices.models import CreditNote
@@ -119,7 +120,17 @@ def get_credit_note(request: HttpRequest, credit_note_id: str) -> CreditNote:
     return note
 
 
-@router.post("/credit-notes", response={201: CreditNoteOut})
+@router.post(
+    "/credit-notes",
+    response={201: CreditNoteOut},
+    **described(
+        "Issue a credit note",
+        "POST",
+        "/credit-notes",
+        {"customer": "cus_123", "currency": "usd", "amount": 2500, "reason": "Goodwill"},
+        "Issued at once; apply it to an open invoice of the same customer and currency.",
+    ),
+)
 def create_credit_note(request: HttpRequest, payload: CreditNoteIn) -> Status[CreditNoteOut]:
     company = company_of(request)
     customer = selectors.customer_for_company(company=company, public_id=payload.customer)
@@ -141,7 +152,11 @@ def create_credit_note(request: HttpRequest, payload: CreditNoteIn) -> Status[Cr
     return Status(201, credit_note_out(get_credit_note(request, note.public_id)))
 
 
-@router.get("/credit-notes", response=CreditNoteList)
+@router.get(
+    "/credit-notes",
+    response=CreditNoteList,
+    **described("List credit notes", "GET", "/credit-notes?customer=cus_123", None),
+)
 def list_credit_notes(request: HttpRequest, filters: Query[CreditNoteFilters]) -> CreditNoteList:
     if not 1 <= filters.page_size <= 100:
         raise ApiError(400, "invalid", "page_size must be between 1 and 100.", "page_size")
@@ -161,19 +176,43 @@ def list_credit_notes(request: HttpRequest, filters: Query[CreditNoteFilters]) -
     )
 
 
-@router.get("/credit-notes/{credit_note_id}", response=CreditNoteOut)
+@router.get(
+    "/credit-notes/{credit_note_id}",
+    response=CreditNoteOut,
+    **described("Retrieve a credit note", "GET", "/credit-notes/cn_123", None),
+)
 def retrieve_credit_note(request: HttpRequest, credit_note_id: str) -> CreditNoteOut:
     return credit_note_out(get_credit_note(request, credit_note_id))
 
 
-@router.post("/credit-notes/{credit_note_id}/void", response=CreditNoteOut)
+@router.post(
+    "/credit-notes/{credit_note_id}/void",
+    response=CreditNoteOut,
+    **described(
+        "Void a credit note",
+        "POST",
+        "/credit-notes/cn_123/void",
+        None,
+        "Only while nothing of it is applied (409 otherwise).",
+    ),
+)
 def void_credit_note(request: HttpRequest, credit_note_id: str) -> CreditNoteOut:
     services.credit_note_void(note=get_credit_note(request, credit_note_id))
     return credit_note_out(get_credit_note(request, credit_note_id))
 
 
 @router.post(
-    "/credit-notes/{credit_note_id}/apply", response=CreditNoteOut, openapi_extra=body_doc(ApplyIn)
+    "/credit-notes/{credit_note_id}/apply",
+    response=CreditNoteOut,
+    openapi_extra=body_doc(ApplyIn),
+    **described(
+        "Apply a credit note",
+        "POST",
+        "/credit-notes/cn_123/apply",
+        {"invoice": "inv_123", "amount": 1000},
+        "To an open invoice of the same customer and currency; without `amount`, the least "
+        "of what remains and what is owed.",
+    ),
 )
 def apply_credit_note(request: HttpRequest, credit_note_id: str) -> CreditNoteOut:
     note = get_credit_note(request, credit_note_id)

@@ -1,49 +1,32 @@
-"""Customers and invoices endpoints. Thin: parse, call a selector or service, shape the answer."""
+"""Invoices endpoints. Thin: parse, call a selector or service, shape the answer."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from api.auth import company_of
 from api.errors import ApiError, not_found
+from api.examples import described
 from api.schemas import (
-    CustomerIn,
-    CustomerOut,
     InvoiceIn,
     InvoiceList,
     InvoiceOut,
+    InvoicePatch,
+    LineIn,
     LineOut,
     LinkIn,
     LinkOut,
 )
 from invoices import selectors, services
-from invoices.models import Customer, Invoice, InvoiceStatus
+from invoices.models import Invoice, InvoiceStatus
 from invoices.money import UnknownCurrency, exponent
-from invoices.timezones import company_today
-from preferences.selectors import email_preference_for_address
-from preferences.services import email_preference_ensure, email_preferences_url
 
 router = Router(tags=["invoices"])
-
-
-def customer_out(customer: Customer) -> CustomerOut:
-    """The customer as the API shows it. A read: ``preferences_url`` is null until the
-    address has a preferences row (created with the customer through the API, or by the
-    first email sent to it), so a GET never writes."""
-    preference = email_preference_for_address(company_id=customer.company_id, email=customer.email)
-    return CustomerOut(
-        id=customer.public_id,
-        name=customer.name,
-        email=customer.email,
-        external_id=customer.external_id,
-        preferred_language=customer.preferred_language,
-        created_at=customer.created_at,
-        preferences_url=email_preferences_url(preference) if preference is not None else None,
-    )
 
 
 def invoice_out(invoice: Invoice) -> InvoiceOut:
@@ -86,13 +69,6 @@ def get_invoice(request: HttpRequest, invoice_id: str) -> Invoice:
     return invoice
 
 
-def get_customer(request: HttpRequest, customer_id: str) -> Customer:
-    customer = selectors.customer_for_company(company=company_of(request), public_id=customer_id)
-    if customer is None:
-        raise not_found("Customer")
-    return customer
-
-
 def link_options(request: HttpRequest) -> LinkIn:
     """The optional body of a link call: none, a JSON ``{"expires_at": ...}``, or a form field."""
     try:
@@ -106,78 +82,6 @@ def link_options(request: HttpRequest) -> LinkIn:
         raise ApiError(400, "invalid", str(first.get("msg", "Invalid body.")), field) from None
 
 
-# Customers -------------------------------------------------------------------------------
-
-
-@router.post("/customers", response={201: CustomerOut})
-def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[CustomerOut]:
-    company = company_of(request)
-    if payload.external_id and company.customers.filter(external_id=payload.external_id).exists():
-        raise ApiError(409, "duplicate", "A customer with this external_id exists.", "external_id")
-    customer = services.customer_create(
-        company=company,
-        name=payload.name,
-        email=payload.email,
-        external_id=payload.external_id,
-        preferred_language=payload.preferred_language,
-    )
-    # The customer's preferences link exists from the start (the answer carries it).
-    email_preference_ensure(company_id=company.pk, email=customer.email)
-    return Status(201, customer_out(customer))
-
-
-@router.get("/customers/{customer_id}", response=CustomerOut)
-def retrieve_customer(request: HttpRequest, customer_id: str) -> CustomerOut:
-    return customer_out(get_customer(request, customer_id))
-
-
-class BalanceRow(Schema):
-    currency: str
-    outstanding: int = Field(description="Owed on issued unpaid invoices, minor units")
-    overdue: int = Field(description="The part of outstanding past its due date")
-    credit_available: int = Field(description="Unapplied credit, minor units")
-
-
-class BalanceOut(Schema):
-    data: list[BalanceRow]
-
-
-@router.get("/customers/{customer_id}/balance", response=BalanceOut)
-def customer_balance(request: HttpRequest, customer_id: str) -> BalanceOut:
-    """The customer's account per currency: outstanding, overdue, credit available."""
-    customer = get_customer(request, customer_id)
-    rows = selectors.customer_balance(customer=customer, today=company_today(company_of(request)))
-    return BalanceOut(
-        data=[
-            BalanceRow(
-                currency=row.currency,
-                outstanding=row.outstanding,
-                overdue=row.overdue,
-                credit_available=row.credit_available,
-            )
-            for row in rows
-        ]
-    )
-
-
-@router.post("/customers/{customer_id}/portal-link", response=LinkOut)
-def create_portal_link(request: HttpRequest, customer_id: str) -> LinkOut:
-    customer = get_customer(request, customer_id)
-    options = link_options(request)
-    link = services.portal_link_create(customer=customer, expires_at=options.expires_at)
-    return LinkOut(
-        token=services.share_link_token(link),
-        url=services.share_link_url(link),
-        expires_at=link.expires_at,
-    )
-
-
-@router.delete("/customers/{customer_id}/portal-link", response={204: None})
-def revoke_portal_link(request: HttpRequest, customer_id: str) -> Status[None]:
-    services.portal_link_revoke(customer=get_customer(request, customer_id))
-    return Status(204, None)
-
-
 # Invoices --------------------------------------------------------------------------------
 
 
@@ -188,16 +92,53 @@ class InvoiceFilters(Schema):
     page_size: int = 25
 
 
-@router.post("/invoices", response={201: InvoiceOut})
+def _line_inputs(lines: list[LineIn]) -> list[services.LineInput]:
+    return [
+        services.LineInput(
+            description=line.description,
+            quantity=line.quantity,
+            unit_amount=line.unit_amount,
+            tax_rate=line.tax_rate,
+        )
+        for line in lines
+    ]
+
+
+def _customer_and_currency(
+    request: HttpRequest, customer_id: str | None, currency: str | None
+) -> Any:
+    customer = None
+    if customer_id is not None:
+        customer = selectors.customer_for_company(
+            company=company_of(request), public_id=customer_id
+        )
+        if customer is None:
+            raise ApiError(400, "invalid", "No such customer.", "customer")
+    if currency is not None:
+        try:
+            exponent(currency)
+        except UnknownCurrency:
+            raise ApiError(400, "invalid", "Unknown currency.", "currency") from None
+    return customer
+
+
+_LINES = [{"description": "Consulting", "quantity": "2", "unit_amount": 15000, "tax_rate": "19"}]
+
+
+@router.post(
+    "/invoices",
+    response={201: InvoiceOut},
+    **described(
+        "Create a draft invoice",
+        "POST",
+        "/invoices",
+        {"customer": "cus_123", "currency": "eur", "due_date": "2030-01-31", "lines": _LINES},
+        "Amounts are integers in the currency's minor unit; the invoice starts as a `draft`.",
+    ),
+)
 def create_invoice(request: HttpRequest, payload: InvoiceIn) -> Status[InvoiceOut]:
     company = company_of(request)
-    customer = selectors.customer_for_company(company=company, public_id=payload.customer)
-    if customer is None:
-        raise ApiError(400, "invalid", "No such customer.", "customer")
-    try:
-        exponent(payload.currency)
-    except UnknownCurrency:
-        raise ApiError(400, "invalid", "Unknown currency.", "currency") from None
+    customer = _customer_and_currency(request, payload.customer, payload.currency)
     invoice = services.invoice_create(
         company=company,
         customer=customer,
@@ -207,20 +148,22 @@ def create_invoice(request: HttpRequest, payload: InvoiceIn) -> Status[InvoiceOu
         notes=payload.notes,
         allow_partial_payments=payload.allow_partial_payments,
         minimum_payment=payload.minimum_payment,
-        lines=[
-            services.LineInput(
-                description=line.description,
-                quantity=line.quantity,
-                unit_amount=line.unit_amount,
-                tax_rate=line.tax_rate,
-            )
-            for line in payload.lines
-        ],
+        lines=_line_inputs(payload.lines),
     )
     return Status(201, invoice_out(get_invoice(request, invoice.public_id)))
 
 
-@router.get("/invoices", response=InvoiceList)
+@router.get(
+    "/invoices",
+    response=InvoiceList,
+    **described(
+        "List invoices",
+        "GET",
+        "/invoices?status=open",
+        None,
+        "Newest first; filters `status` and `customer`, `page` and `page_size` (up to 100).",
+    ),
+)
 def list_invoices(request: HttpRequest, filters: Query[InvoiceFilters]) -> InvoiceList:
     if not 1 <= filters.page_size <= 100:
         raise ApiError(400, "invalid", "page_size must be between 1 and 100.", "page_size")
@@ -247,9 +190,60 @@ def list_invoices(request: HttpRequest, filters: Query[InvoiceFilters]) -> Invoi
     )
 
 
-@router.get("/invoices/{invoice_id}", response=InvoiceOut)
+@router.get(
+    "/invoices/{invoice_id}",
+    response=InvoiceOut,
+    **described("Retrieve an invoice", "GET", "/invoices/inv_123", None),
+)
 def retrieve_invoice(request: HttpRequest, invoice_id: str) -> InvoiceOut:
     return invoice_out(get_invoice(request, invoice_id))
+
+
+@router.patch(
+    "/invoices/{invoice_id}",
+    response=InvoiceOut,
+    **described(
+        "Update a draft invoice",
+        "PATCH",
+        "/invoices/inv_123",
+        {"due_date": "2030-02-28", "lines": _LINES},
+        "Drafts only (anything else answers 409). Any create field; `lines` replace every "
+        "line; fields left out stay as they are.",
+    ),
+)
+def update_invoice(request: HttpRequest, invoice_id: str, payload: InvoicePatch) -> InvoiceOut:
+    invoice = get_invoice(request, invoice_id)
+    sent = payload.model_fields_set
+    for name in sent - {"minimum_payment"}:
+        if getattr(payload, name) is None:
+            raise ApiError(400, "invalid", f"{name} cannot be null.", name)
+    changes: dict[str, Any] = {name: getattr(payload, name) for name in sent - {"lines"}}
+    if "customer" in changes or "currency" in changes:
+        customer = _customer_and_currency(request, changes.get("customer"), changes.get("currency"))
+        if customer is not None:
+            changes["customer"] = customer
+    services.invoice_draft_update(
+        invoice=invoice,
+        changes=changes,
+        lines=_line_inputs(payload.lines) if "lines" in sent else None,
+    )
+    return invoice_out(get_invoice(request, invoice_id))
+
+
+@router.delete(
+    "/invoices/{invoice_id}",
+    response={204: None},
+    **described(
+        "Delete a draft invoice",
+        "DELETE",
+        "/invoices/inv_123",
+        None,
+        "Drafts only; an issued invoice answers 409 (void it instead).",
+    ),
+)
+def delete_invoice(request: HttpRequest, invoice_id: str) -> Status[None]:
+    services.invoice_draft_delete(invoice=get_invoice(request, invoice_id))
+    return Status(204, None)
 
 
 def _transition(request: HttpRequest, invoice_id: str, action: str) -> InvoiceOut:
@@ -257,22 +251,58 @@ def _transition(request: HttpRequest, invoice_id: str, action: str) -> InvoiceOu
     # An illegal transition raises IllegalTransition: a 409 through the API's error handler.
     if action == "finalize":
         services.invoice_finalize(invoice=invoice)
-    else:
+    elif action == "void":
         services.invoice_void(invoice=invoice)
+    else:
+        services.invoice_mark_uncollectible(invoice=invoice)
     return invoice_out(get_invoice(request, invoice_id))
 
 
-@router.post("/invoices/{invoice_id}/finalize", response=InvoiceOut)
+@router.post(
+    "/invoices/{invoice_id}/finalize",
+    response=InvoiceOut,
+    **described("Finalize a draft", "POST", "/invoices/inv_123/finalize", None, "draft → `open`."),
+)
 def finalize_invoice(request: HttpRequest, invoice_id: str) -> InvoiceOut:
     return _transition(request, invoice_id, "finalize")
 
 
-@router.post("/invoices/{invoice_id}/void", response=InvoiceOut)
+@router.post(
+    "/invoices/{invoice_id}/void",
+    response=InvoiceOut,
+    **described("Void an invoice", "POST", "/invoices/inv_123/void", None, "→ `void`."),
+)
 def void_invoice(request: HttpRequest, invoice_id: str) -> InvoiceOut:
     return _transition(request, invoice_id, "void")
 
 
-@router.post("/invoices/{invoice_id}/share-link", response=LinkOut)
+@router.post(
+    "/invoices/{invoice_id}/mark-uncollectible",
+    response=InvoiceOut,
+    **described(
+        "Mark an invoice uncollectible",
+        "POST",
+        "/invoices/inv_123/mark-uncollectible",
+        None,
+        "open → `uncollectible`; it may still be paid late or voided.",
+    ),
+)
+def mark_invoice_uncollectible(request: HttpRequest, invoice_id: str) -> InvoiceOut:
+    return _transition(request, invoice_id, "mark_uncollectible")
+
+
+@router.post(
+    "/invoices/{invoice_id}/share-link",
+    response=LinkOut,
+    **described(
+        "Create the invoice's share link",
+        "POST",
+        "/invoices/inv_123/share-link",
+        None,
+        "The live `/invoice/<token>` link: the same one while it lives. Optional body "
+        '`{"expires_at": "2030-01-01T00:00:00Z"}`. Drafts cannot be shared (409).',
+    ),
+)
 def create_share_link(request: HttpRequest, invoice_id: str) -> LinkOut:
     invoice = get_invoice(request, invoice_id)
     options = link_options(request)
@@ -286,7 +316,17 @@ def create_share_link(request: HttpRequest, invoice_id: str) -> LinkOut:
     )
 
 
-@router.delete("/invoices/{invoice_id}/share-link", response={204: None})
+@router.delete(
+    "/invoices/{invoice_id}/share-link",
+    response={204: None},
+    **described(
+        "Revoke the invoice's share link",
+        "DELETE",
+        "/invoices/inv_123/share-link",
+        None,
+        "The old URL answers 404 at once.",
+    ),
+)
 def revoke_share_link(request: HttpRequest, invoice_id: str) -> Status[None]:
     services.share_link_revoke(invoice=get_invoice(request, invoice_id))
     return Status(204, None)

@@ -12,6 +12,7 @@ from pydantic import Field, StrictInt
 
 from api.auth import company_of
 from api.errors import ApiError, not_found
+from api.examples import described
 from api.invoices import get_invoice
 from api.schemas import StrictSchema, body_doc, body_of
 from invoices.models import Company
@@ -102,7 +103,17 @@ def paid_at_value(company: Company, value: dt.date | dt.datetime | None) -> dt.d
     return moment
 
 
-@router.get("/invoices/{invoice_id}/payments", response=PaymentsOut)
+@router.get(
+    "/invoices/{invoice_id}/payments",
+    response=PaymentsOut,
+    **described(
+        "List an invoice's payments",
+        "GET",
+        "/invoices/inv_123/payments",
+        None,
+        "Every payment recorded for the invoice, oldest first.",
+    ),
+)
 def invoice_payments(request: HttpRequest, invoice_id: str) -> PaymentsOut:
     """Every payment recorded for the invoice, oldest first."""
     invoice = get_invoice(request, invoice_id)
@@ -117,6 +128,13 @@ def invoice_payments(request: HttpRequest, invoice_id: str) -> PaymentsOut:
     "/invoices/{invoice_id}/payments",
     response={201: PaymentOut},
     openapi_extra=body_doc(OfflinePaymentIn),
+    **described(
+        "Record an offline payment",
+        "POST",
+        "/invoices/inv_123/payments",
+        {"amount": 5000, "method": "bank_transfer", "reference": "SEPA 2026-12-02"},
+        "A payment received outside Stripe. Never more than is still owed (409).",
+    ),
 )
 def record_offline_payment(request: HttpRequest, invoice_id: str) -> Status[PaymentOut]:
     """Record a payment received outside Stripe. Never more than is still owed (409)."""
@@ -133,7 +151,19 @@ def record_offline_payment(request: HttpRequest, invoice_id: str) -> Status[Paym
     return Status(201, payment_out(payment, invoice.public_id))
 
 
-@router.post("/payments/{payment_id}/refund", response=PaymentOut, openapi_extra=body_doc(RefundIn))
+@router.post(
+    "/payments/{payment_id}/refund",
+    response=PaymentOut,
+    openapi_extra=body_doc(RefundIn),
+    **described(
+        "Refund a payment",
+        "POST",
+        "/payments/pay_123/refund",
+        {"amount": 1000},
+        "Online payments are refunded through Stripe, offline ones recorded; without "
+        "`amount`, everything not yet refunded.",
+    ),
+)
 def refund_payment(request: HttpRequest, payment_id: str) -> PaymentOut:
     """Refund (part of) a payment: online payments through Stripe, offline ones recorded. The
     invoice owes the refunded amount again."""

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from api.errors import ApiError
+from api.examples import described
 from api.invoices import get_invoice
 from core.i18n import supported_languages
 from invoices.pdf.http import pdf_response
@@ -17,9 +18,14 @@ router = Router(tags=["invoices"])
 @router.get(
     "/invoices/{invoice_id}/pdf",
     response={200: None},
-    summary="Invoice PDF",
-    description="The A4 PDF of the invoice (application/pdf, as an attachment), in `lang` "
-    "(en, de, fr, es) or else the customer's or the company's language.",
+    **described(
+        "Invoice PDF",
+        "GET",
+        "/invoices/inv_123/pdf?lang=de",
+        None,
+        "The A4 PDF of the invoice (application/pdf, as an attachment), in `lang` "
+        "(en, de, fr, es) or else the customer's or the company's language.",
+    ),
     openapi_extra={
         "responses": {
             200: {

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from api.errors import ApiError
+from api.examples import described
 from api.invoices import get_invoice
 from preferences import emails
 from preferences.models import SentEmail, SentEmailStatus
@@ -40,7 +41,18 @@ def sent_email_out(sent: SentEmail, invoice_id: str) -> SentEmailOut:
     )
 
 
-@router.post("/invoices/{invoice_id}/send", response={200: SentEmailOut, 202: SentEmailOut})
+@router.post(
+    "/invoices/{invoice_id}/send",
+    response={200: SentEmailOut, 202: SentEmailOut},
+    **described(
+        "Email the invoice to its customer",
+        "POST",
+        "/invoices/inv_123/send",
+        None,
+        "202 while the email waits for the worker; 200 once decided: `sent`, or `skipped` "
+        'with `detail: "opted_out"` when the customer turned invoice emails off.',
+    ),
+)
 def send_invoice(request: HttpRequest, invoice_id: str) -> Status[SentEmailOut]:
     """202 while the email waits for the worker; 200 once decided: ``sent``, or ``skipped``
     with ``detail: "opted_out"`` when the customer turned invoice emails off."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
+from django.db.models import Model
 from django.http import HttpRequest
 from ninja import Schema
-from pydantic import ConfigDict, EmailStr, Field
+from pydantic import ConfigDict, EmailStr, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
 from api.errors import ApiError
@@ -28,13 +29,19 @@ class CustomerIn(StrictSchema):
     preferred_language: str = Field(default="", pattern=r"^(|en|de|fr|es)$")
 
 
-class CustomerOut(Schema):
-    id: str
+class CustomerFields(Schema):
+    id: str = Field(description="cus_…")
     object: str = "customer"
     name: str
     email: str
     external_id: str
     preferred_language: str
+    address_line1: str = ""
+    address_line2: str = ""
+    postal_code: str = ""
+    city: str = ""
+    region: str = ""
+    country: str = ""
     preferences_url: str | None = None
     created_at: dt.datetime
 
@@ -132,3 +139,136 @@ def body_doc(schema: type[StrictSchema]) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema.model_json_schema()}},
         }
     }
+
+
+# Fields that appear in the API once the model has them ------------------------------------
+#
+# Each entry: the API name (also the model field's name), its type and its constraints. A PATCH
+# schema offers every entry whose model field exists, all optional; an answer shows the same
+# fields. To offer a new column, add one line here: no route changes.
+
+FieldSpec = tuple[Any, Any]
+
+
+def present_fields(model: type[Model], specs: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+    names = {field.name for field in model._meta.concrete_fields}
+    return {name: spec for name, spec in specs.items() if name in names}
+
+
+def patch_schema(name: str, specs: dict[str, FieldSpec]) -> Any:
+    """A strict schema whose fields are all optional (absent: unchanged; ``null`` only where
+    the type allows it). The route reads ``model_fields_set`` to know what was sent."""
+    fields: dict[str, Any] = {}
+    for field_name, (annotation, info) in specs.items():
+        fields[field_name] = (annotation, Field(None, **info))
+    return create_model(name, __base__=StrictSchema, **fields)
+
+
+def sent_fields(payload: Any) -> dict[str, Any]:
+    """What a PATCH body sent, by name; a ``null`` is refused unless the type allows it."""
+    return {name: getattr(payload, name) for name in payload.model_fields_set}
+
+
+def out_schema(name: str, base: type[Schema], specs: dict[str, FieldSpec]) -> Any:
+    fields: dict[str, Any] = {
+        field_name: (annotation | None, Field(None, description=info.get("description")))
+        for field_name, (annotation, info) in specs.items()
+    }
+    return create_model(name, __base__=base, **fields)
+
+
+_LANGUAGE = {"pattern": r"^(|en|de|fr|es)$", "description": "en, de, fr, es or empty"}
+
+# Customer fields beyond the create fields. ``tax_id`` and ``buyer_reference`` appear once the
+# Customer model has them.
+CUSTOMER_FIELDS: dict[str, FieldSpec] = {
+    "name": (str, {"min_length": 1, "max_length": 200}),
+    "email": (EmailStr, {}),
+    "external_id": (str, {"max_length": 100}),
+    "preferred_language": (str, _LANGUAGE),
+    "address_line1": (str, {"max_length": 200}),
+    "address_line2": (str, {"max_length": 200}),
+    "postal_code": (str, {"max_length": 20}),
+    "city": (str, {"max_length": 100}),
+    "region": (str, {"max_length": 100}),
+    "country": (str, {"pattern": r"^(|[A-Z]{2})$", "description": "ISO 3166 alpha-2, upper case"}),
+}
+CUSTOMER_LATER_FIELDS: dict[str, FieldSpec] = {
+    "tax_id": (str, {"max_length": 64, "description": "VAT or other tax id"}),
+    "buyer_reference": (str, {"max_length": 200, "description": "The buyer's reference"}),
+}
+
+# The company settings the API shows and changes. Other features add their own entries here
+# (bank details, e-invoice formats, portal settings) when their fields exist on Company.
+COMPANY_FIELDS: dict[str, FieldSpec] = {
+    "name": (str, {"min_length": 1, "max_length": 200}),
+    "email": (EmailStr | Literal[""], {"description": "Where notices to the company go"}),
+    "brand_color": (str, {"pattern": r"^#[0-9a-fA-F]{6}$", "description": "Like #1d4ed8"}),
+    "language": (str, {"pattern": r"^(en|de|fr|es)$", "description": "en, de, fr or es"}),
+    "time_zone": (
+        str,
+        {"min_length": 1, "max_length": 64, "description": "IANA, e.g. Europe/Berlin"},
+    ),
+    "default_currency": (str, {"min_length": 3, "max_length": 3}),
+    "address": (str, {"max_length": 2000, "description": "Postal address, one line per line"}),
+    "tax_id": (str, {"max_length": 64, "description": "VAT or other tax id"}),
+    "invoice_prefix": (str, {"pattern": r"^[A-Za-z0-9-]{1,12}$"}),
+    "reminder_days_before_due": (int, {"ge": 0, "le": 365}),
+    "reminder_days_after_due": (int, {"ge": 0, "le": 365}),
+    "comment_write_mode": (
+        Literal["link", "email_code", "customer_session"],
+        {"description": "Who may write comments on the customer pages"},
+    ),
+}
+
+
+def _customer_schemas() -> tuple[Any, Any]:
+    from invoices.models import Customer
+
+    later = present_fields(Customer, CUSTOMER_LATER_FIELDS)
+    return (
+        out_schema("CustomerOut", CustomerFields, later),
+        patch_schema("CustomerPatch", {**CUSTOMER_FIELDS, **later}),
+    )
+
+
+def _company_schemas() -> tuple[Any, Any]:
+    from invoices.models import Company
+
+    present = present_fields(Company, COMPANY_FIELDS)
+    return out_schema("CompanyOut", CompanyBase, present), patch_schema("CompanyPatch", present)
+
+
+CustomerOut, CustomerPatch = _customer_schemas()
+
+
+class CustomerList(Schema):
+    object: str = "list"
+    data: list[CustomerOut]  # type: ignore[valid-type]
+    page: int
+    page_size: int
+    total_count: int
+    has_more: bool
+
+
+class CompanyBase(Schema):
+    id: str = Field(description="The company's public key (pub_…)")
+    object: str = "company"
+    slug: str
+    plan: str
+
+
+CompanyOut, CompanyPatch = _company_schemas()
+
+
+class InvoicePatch(StrictSchema):
+    """Any create field; ``lines`` replace every line of the draft."""
+
+    customer: str = Field(None, description="Customer id (cus_…)")  # type: ignore[assignment,arg-type]
+    currency: str = Field(None, min_length=3, max_length=3)  # type: ignore[assignment,arg-type]
+    due_date: dt.date = Field(None)  # type: ignore[assignment,arg-type]
+    issue_date: dt.date = Field(None)  # type: ignore[assignment,arg-type]
+    lines: list[LineIn] = Field(None, min_length=1, max_length=1000)  # type: ignore[assignment,arg-type]
+    notes: str = Field(None, max_length=5000)  # type: ignore[assignment,arg-type]
+    allow_partial_payments: bool = Field(None)  # type: ignore[assignment,arg-type]
+    minimum_payment: int | None = Field(None, ge=1, description="Minor units; null: none")

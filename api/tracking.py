@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import Field
 
+from api.examples import described
 from api.invoices import get_invoice
 from tracking import selectors
 
@@ -35,7 +36,18 @@ class ViewsOut(Schema):
     views: list[ViewOut]
 
 
-@router.get("/invoices/{invoice_id}/views", response=ViewsOut)
+@router.get(
+    "/invoices/{invoice_id}/views",
+    response=ViewsOut,
+    **described(
+        "An invoice's views",
+        "GET",
+        "/invoices/inv_123/views?limit=100",
+        None,
+        "Counted views (count, first and last, distinct IPs) and the newest recorded opens, "
+        "counted or not, newest first (`limit`, at most 500).",
+    ),
+)
 def invoice_views(request: HttpRequest, invoice_id: str, limit: int = 100) -> ViewsOut:
     """Counted views (count, first and last, distinct IPs) and the newest recorded opens,
     counted or not, newest first (``limit``, at most 500), in the contract's shape."""

@@ -39,3 +39,22 @@ def over_limit(request: HttpRequest, *, group: str, rate: str, key: str | None =
     except Exception:
         logger.warning("ratelimit.unavailable group=%s: failing open", group, exc_info=True)
         return False
+
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def retry_after(*, rate: str, key: str) -> int:
+    """Seconds until the fixed window that ``over_limit`` counted in ends (django-ratelimit
+    starts each key's window at an offset derived from the key), at least 1."""
+    import time
+    import zlib
+
+    period = _PERIODS[rate.partition("/")[2][-1]] * int(rate.partition("/")[2][:-1] or 1)
+    now = int(time.time())
+    if period == 1:
+        return 1
+    window_end = now - (now % period) + (zlib.crc32(key.encode()) % period)
+    if window_end <= now:
+        window_end += period
+    return max(1, window_end - now)

@@ -94,6 +94,9 @@ def _check(request: HttpRequest) -> None:
             for value in values:
                 _check_text(value)
     elif content_type.startswith("multipart/"):
+        # Read the body first: Django then parses the form from the kept bytes, and views
+        # (the API's idempotency hash) can still read request.body afterwards.
+        request.body  # noqa: B018
         for _key, values in request.POST.lists():
             for value in values:
                 if "\x00" in value:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 
-from invoices.models import AuditEvent, Company
+from invoices.models import AuditEvent, Company, Customer, Invoice
 
 Actor = User | AnonymousUser | None
 
@@ -22,3 +23,50 @@ def record(
     return AuditEvent.objects.create(
         company=company, actor=acting_user(actor), action=action, object_id=object_id, data=data
     )
+
+
+# Outgoing events (webhooks) ---------------------------------------------------------------
+#
+# What happens here that a company's own systems may want to hear about (an invoice finalized,
+# paid or voided, a customer changed) is announced through ``outgoing_event``. The webhooks app
+# sits a floor up, so it plugs its ``event_emit`` in when Django starts (webhooks.apps); apps
+# above it call ``webhooks.services.event_emit`` directly.
+
+OutgoingEventSink = Callable[..., None]
+_outgoing_sinks: list[OutgoingEventSink] = []
+
+
+def outgoing_events_connect(sink: OutgoingEventSink) -> None:
+    if sink not in _outgoing_sinks:
+        _outgoing_sinks.append(sink)
+
+
+def outgoing_event(*, company: Company, type: str, object_id: str, data: dict[str, Any]) -> None:
+    for sink in _outgoing_sinks:
+        sink(company=company, type=type, object_id=object_id, data=data)
+
+
+def invoice_data(invoice: Invoice) -> dict[str, Any]:
+    """An invoice as outgoing events describe it (public ids, minor units)."""
+    return {
+        "object": "invoice",
+        "id": invoice.public_id,
+        "number": invoice.number,
+        "status": invoice.status,
+        "customer": invoice.customer.public_id,
+        "currency": invoice.currency,
+        "total": invoice.total,
+        "amount_paid": invoice.amount_paid,
+        "amount_due": invoice.amount_due,
+        "due_date": invoice.due_date.isoformat(),
+    }
+
+
+def customer_data(customer: Customer) -> dict[str, Any]:
+    return {
+        "object": "customer",
+        "id": customer.public_id,
+        "name": customer.name,
+        "email": customer.email,
+        "external_id": customer.external_id,
+    }

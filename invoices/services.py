@@ -12,9 +12,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, ProtectedError, Q
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -65,6 +66,61 @@ def company_create(
     )
 
 
+class Conflict(ApplicationError):
+    """A write that conflicts with the object's state or another object (409)."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(code, message, field, 409)
+
+
+class Invalid(ApplicationError):
+    """A value the service refuses (400)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__("invalid", message, field, 400)
+
+
+@transaction.atomic
+def company_update(*, company: Company, changes: dict[str, Any], actor: Actor = None) -> Company:
+    """Change the company's settings. ``changes`` maps model field names to new values; only
+    fields the caller (the API, the admin) offers reach here, each validated by the model."""
+    import zoneinfo
+
+    if "time_zone" in changes:
+        try:
+            zoneinfo.ZoneInfo(str(changes["time_zone"]))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise Invalid("Unknown time zone.", "time_zone") from None
+    if "default_currency" in changes:
+        try:
+            exponent(str(changes["default_currency"]))
+        except ValueError:
+            raise Invalid("Unknown currency.", "default_currency") from None
+        changes["default_currency"] = str(changes["default_currency"]).lower()
+    locked = Company.objects.select_for_update().get(pk=company.pk)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    _full_clean(locked, fields=list(changes))
+    if changes:
+        locked.save(update_fields=list(changes))
+    events.record(company=locked, action="company.updated", actor=actor, fields=sorted(changes))
+    for name in changes:
+        setattr(company, name, getattr(locked, name))
+    return company
+
+
+def _full_clean(obj: Any, *, fields: list[str]) -> None:
+    """The model's own validators (lengths, choices, patterns) for ``fields``, as an Invalid."""
+    from django.core.exceptions import ValidationError
+
+    exclude = [f.name for f in obj._meta.concrete_fields if f.name not in fields]
+    try:
+        obj.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise Invalid(str(messages[0]), field) from None
+
+
 # Customers -------------------------------------------------------------------------------
 
 
@@ -74,6 +130,44 @@ def customer_create(
     return Customer.objects.create(
         company=company, name=name, email=email, external_id=external_id, **fields
     )
+
+
+@transaction.atomic
+def customer_update(
+    *, customer: Customer, changes: dict[str, Any], actor: Actor = None
+) -> Customer:
+    """Change a customer's details (``changes``: model field names to values). An
+    ``external_id`` another customer of the company uses is a 409."""
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    external_id = changes.get("external_id")
+    if (
+        external_id
+        and Customer.objects.filter(company_id=locked.company_id, external_id=external_id)
+        .exclude(pk=locked.pk)
+        .exists()
+    ):
+        raise Conflict("duplicate", "A customer with this external_id exists.", "external_id")
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    _full_clean(locked, fields=list(changes))
+    if changes:
+        locked.save(update_fields=list(changes))
+    events.record(
+        company=locked.company,
+        action="customer.updated",
+        object_id=locked.public_id,
+        actor=actor,
+        fields=sorted(changes),
+    )
+    events.outgoing_event(
+        company=locked.company,
+        type="customer.updated",
+        object_id=locked.public_id,
+        data={**events.customer_data(locked), "changed": sorted(changes)},
+    )
+    for name in changes:
+        setattr(customer, name, getattr(locked, name))
+    return customer
 
 
 # Invoices --------------------------------------------------------------------------------
@@ -180,6 +274,14 @@ def invoice_recalculate(*, invoice: Invoice) -> Invoice:
     return invoice
 
 
+# The webhook events a transition announces.
+OUTGOING_TRANSITION_EVENTS: dict[str, str] = {
+    InvoiceStatus.OPEN: "invoice.finalized",
+    InvoiceStatus.PAID: "invoice.paid",
+    InvoiceStatus.VOID: "invoice.voided",
+}
+
+
 @transaction.atomic
 def invoice_transition(
     *, invoice: Invoice, to_status: str, actor: Actor = None, reason: str = ""
@@ -219,6 +321,15 @@ def invoice_transition(
         actor=actor,
         from_status=from_status,
     )
+    outgoing = OUTGOING_TRANSITION_EVENTS.get(to_status)
+    if outgoing is not None:
+        locked.customer = invoice.customer
+        events.outgoing_event(
+            company=locked.company,
+            type=outgoing,
+            object_id=locked.public_id,
+            data=events.invoice_data(locked),
+        )
     # Keep the caller's instance in step with the database.
     invoice.status, invoice.finalized_at, invoice.paid_at = (
         locked.status,
@@ -235,7 +346,75 @@ def invoice_finalize(*, invoice: Invoice, actor: Actor = None) -> Invoice:
     return invoice
 
 
+class NotADraft(Conflict):
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            "invalid_status",
+            f"Only a draft can be changed or deleted; this invoice is {status}.",
+            "status",
+        )
+
+
 @transaction.atomic
+def invoice_draft_update(
+    *,
+    invoice: Invoice,
+    changes: dict[str, Any],
+    lines: Sequence[LineInput] | None = None,
+    actor: Actor = None,
+) -> Invoice:
+    """Change a draft: ``changes`` maps invoice field names (``customer``, ``currency``,
+    ``due_date``, ``issue_date``, ``notes``, ``allow_partial_payments``, ``minimum_payment``)
+    to values; ``lines``, when given, replace every line. Anything but a draft is a 409."""
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if locked.status != InvoiceStatus.DRAFT:
+        raise NotADraft(locked.status)
+    customer = changes.get("customer")
+    if customer is not None and customer.company_id != locked.company_id:
+        raise ValueError("The customer belongs to another company.")
+    if "currency" in changes:
+        exponent(changes["currency"])
+        changes["currency"] = str(changes["currency"]).lower()
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    if locked.due_date < locked.issue_date:
+        raise Invalid("The due date is before the issue date.", "due_date")
+    if changes:
+        locked.save(update_fields=[*changes, "updated_at"])
+    if lines is not None:
+        locked.lines.all().delete()
+        _write_lines(locked, lines)
+    invoice_recalculate(invoice=locked)
+    events.record(
+        company=locked.company,
+        action="invoice.updated",
+        object_id=locked.public_id,
+        actor=actor,
+        fields=sorted([*changes, *(["lines"] if lines is not None else [])]),
+    )
+    return locked
+
+
+@transaction.atomic
+def invoice_draft_delete(*, invoice: Invoice, actor: Actor = None) -> None:
+    """Delete a draft and its lines (anything but a draft is a 409). When it holds the company's
+    latest number, the number is given back, so numbering stays gap-free in the usual case
+    (create, fix, delete); an older draft's number stays unused."""
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if locked.status != InvoiceStatus.DRAFT:
+        raise NotADraft(locked.status)
+    company = Company.objects.select_for_update().get(pk=locked.company_id)
+    public_id, sequence = locked.public_id, locked.sequence
+    try:
+        with transaction.atomic():
+            locked.delete()
+    except ProtectedError:
+        raise Conflict("in_use", "This draft is referred to and cannot be deleted.") from None
+    if company.next_invoice_sequence == sequence + 1:
+        Company.objects.filter(pk=company.pk).update(next_invoice_sequence=sequence)
+    events.record(company=company, action="invoice.deleted", object_id=public_id, actor=actor)
+
+
 def invoice_void(*, invoice: Invoice, actor: Actor = None, reason: str = "") -> Invoice:
     """Void an invoice; credit applied to it goes back to its credit notes (the applications
     stay, marked reversed, so statements of earlier dates keep showing them)."""
@@ -523,6 +702,20 @@ def credit_note_create(
         actor=actor,
         amount=amount,
         currency=currency,
+    )
+    events.outgoing_event(
+        company=company,
+        type="credit_note.created",
+        object_id=note.public_id,
+        data={
+            "object": "credit_note",
+            "id": note.public_id,
+            "number": note.number,
+            "customer": customer.public_id,
+            "currency": note.currency,
+            "amount": note.amount,
+            "invoice": invoice.public_id if invoice is not None else None,
+        },
     )
     return note
 

@@ -39,6 +39,7 @@ from payments.models import (
     StripeConnection,
 )
 from payments.rules import offline_amount_check, payment_amount_check
+from webhooks.services import event_emit
 
 logger = logging.getLogger("payments")
 
@@ -369,6 +370,20 @@ def card_intent_reconcile(*, invoice: Invoice, attempt: CheckoutAttempt) -> PayO
 # Recording -------------------------------------------------------------------------------
 
 
+def payment_data(payment: Payment, invoice: Invoice) -> dict[str, object]:
+    """A payment as outgoing events describe it (public ids, minor units)."""
+    return {
+        "object": "payment",
+        "id": payment.public_id,
+        "invoice": invoice.public_id,
+        "amount": payment.amount,
+        "amount_refunded": payment.amount_refunded,
+        "currency": payment.currency,
+        "status": payment.status,
+        "method": payment.method,
+    }
+
+
 class OfflinePaymentRefused(ApplicationError):
     """An offline payment that cannot be recorded: more than is owed, nothing owed, an invoice
     that is not open (409), or an amount that is not a payment (400)."""
@@ -473,6 +488,12 @@ def payment_record(
             method=method,
             source=source,
             flagged_overpayment=flagged,
+        )
+        event_emit(
+            company=company,
+            type="payment.succeeded",
+            object_id=payment.public_id,
+            data={**payment_data(payment, invoice), "source": source},
         )
         if invoice.status in PAYABLE_STATUSES and invoice.amount_due <= 0:
             invoice_transition(
@@ -602,6 +623,12 @@ def _refund_apply(
         invoice=invoice.public_id,
         refund=refund.public_id,
         amount=delta,
+    )
+    event_emit(
+        company=invoice.company,
+        type="payment.refunded",
+        object_id=payment.public_id,
+        data={**payment_data(payment, invoice), "amount_refunded_now": delta},
     )
     return refund
 

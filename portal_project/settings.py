@@ -70,12 +70,14 @@ INSTALLED_APPS = [
     # the CSP forbids and the product may not reach.
     "ninja",
     "invoices",
+    "webhooks",
     "portal",
     "portal.embed",
     "portal.comments",
     "payments",
     "tracking",
     "preferences",
+    "api",
     "backoffice",
 ]
 
@@ -171,6 +173,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "payments-retry-webhook-events": {
         "task": "payments.tasks.webhook_events_retry_task",
         "schedule": 60.0,
+    },
+    # Webhook retries that are due (and deliveries whose Celery message was lost).
+    "webhooks-deliver-due": {
+        "task": "webhooks.tasks.deliver_due_task",
+        "schedule": 60.0,
+    },
+    # Idempotency-Keys are kept for 24 hours.
+    "api-purge-idempotency-keys": {
+        "task": "api.tasks.idempotency_keys_purge_task",
+        "schedule": 3600.0,
     },
 }
 
@@ -289,6 +301,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # django-ratelimit stores its counters in the default cache (Redis in production).
+# Outgoing webhooks may go to loopback and private addresses, over http too (tests, local
+# development only: in production this would let API keys probe the internal network).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 # When the rate-limit store (Redis) is down, requests are allowed (fail open) and logged:

@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from api.app import api
+from api.app import urls as api_urls
 from backoffice.views import invitation_accept
 from portal_project.health import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", api.urls),
+    path("api/v1/", api_urls()),
     path("healthz", healthz, name="healthz"),
     path("staff/invitation/<str:token>", invitation_accept, name="staff_invitation"),
     path("", include("payments.urls")),

@@ -18,6 +18,7 @@ from invoices import events
 from invoices.models import Company
 from invoices.tokens import make_token, new_selector
 from preferences.models import EmailCategory, EmailPreference
+from webhooks.services import event_emit
 
 PREFERENCES_TOKEN_PURPOSE = "email-preferences"  # noqa: S105 (a salt label, not a secret)
 CATEGORIES: tuple[str, ...] = tuple(EmailCategory.values)
@@ -141,6 +142,18 @@ def email_preferences_update(
             object_id=str(locked.pk),
             source=source,
             changes=changed,
+        )
+        event_emit(
+            company=preference.company,
+            type="preferences.updated",
+            object_id=locked.email,
+            data={
+                "object": "email_preferences",
+                "email": locked.email,
+                **{key: getattr(locked, key) for key in CATEGORIES},
+                "changed": sorted(changed),
+                "source": source,
+            },
         )
     for key in CATEGORIES:
         setattr(preference, key, getattr(locked, key))

@@ -39,6 +39,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from core.http import client_ip
+from invoices.events import invoice_data
 from invoices.models import Invoice
 from invoices.tenancy import is_staff_of
 from tracking.models import (
@@ -49,6 +50,7 @@ from tracking.models import (
     ViewRecord,
     ViewSource,
 )
+from webhooks.services import event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +208,17 @@ def view_record(
     else:
         # Autocommit (how requests run): one round trip, its own transaction, bounded waits.
         _write_postgresql(record, own_transaction=True)
+    if record.counted:
+        event_emit(
+            company=invoice.company,
+            type="invoice.viewed",
+            object_id=invoice.public_id,
+            data={
+                **invoice_data(invoice),
+                "viewed_at": record.viewed_at.isoformat(),
+                "source": record.source,
+            },
+        )
     return record
 
 

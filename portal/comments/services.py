@@ -31,6 +31,7 @@ from invoices.models import Invoice
 from invoices.models.company import CommentWriteMode
 from invoices.tenancy import User, can_manage_invoices
 from invoices.tokens import make_token, new_selector, parse_token
+from webhooks.services import event_emit
 
 from . import realtime
 from .models import (
@@ -245,6 +246,20 @@ def _comment_insert(
         number=comment.number,
         role=role,
         verification=verification,
+    )
+    event_emit(
+        company=invoice.company,
+        type="comment.created",
+        object_id=invoice.public_id,
+        data={
+            "object": "comment",
+            "invoice": invoice.public_id,
+            "number": comment.number,
+            "role": role,
+            "author_name": author_name,
+            "body": body,
+            "created_at": comment.created_at.isoformat(),
+        },
     )
     invoice_id, payload = invoice.pk, public_comment(comment)
     transaction.on_commit(lambda: realtime.publish(invoice_id=invoice_id, comment=payload))

@@ -146,13 +146,13 @@ class TestCustomersAndInvoices:
 
 
 def _object_routes() -> list[tuple[str, str]]:
-    """Every API route that names a customer or an invoice, read from the OpenAPI schema, so
-    a route added later is covered without editing this test."""
+    """Every API route that names a customer, an invoice or a webhook endpoint, read from the
+    OpenAPI schema, so a route added later is covered without editing this test."""
     from api.app import api
 
     routes = []
     for path, operations in api.get_openapi_schema()["paths"].items():
-        if "{invoice_id}" in path or "{customer_id}" in path:
+        if any(name in path for name in ("{invoice_id}", "{customer_id}", "{endpoint_id}")):
             routes += [(method, path) for method in operations]
     return sorted(routes)
 
@@ -163,7 +163,9 @@ OBJECT_ROUTES = _object_routes()
 def test_the_ownership_check_covers_the_contract_routes() -> None:
     assert ("get", "/api/v1/invoices/{invoice_id}/views") in OBJECT_ROUTES
     assert ("post", "/api/v1/customers/{customer_id}/portal-link") in OBJECT_ROUTES
-    assert len(OBJECT_ROUTES) >= 12
+    assert ("patch", "/api/v1/invoices/{invoice_id}") in OBJECT_ROUTES
+    assert ("delete", "/api/v1/webhook-endpoints/{endpoint_id}") in OBJECT_ROUTES
+    assert len(OBJECT_ROUTES) >= 19
 
 
 @pytest.mark.parametrize(("method", "route"), OBJECT_ROUTES)
@@ -171,14 +173,28 @@ def test_it_checks_ownership(
     api_client: Any, other_tenant: Company, method: str, route: str
 ) -> None:
     """Every object route answers 404 for another company's objects, and changes nothing."""
+    from webhooks.services import endpoint_create
+
     theirs = factories.make_invoice(other_tenant, status="draft")
-    url = route.format(customer_id=theirs.customer.public_id, invoice_id=theirs.public_id)
-    response = getattr(api_client, method)(url, content_type="application/json")
+    their_endpoint, _ = endpoint_create(
+        company=other_tenant, url="https://hooks.example.com/x", events_=["invoice.paid"]
+    )
+    url = route.format(
+        customer_id=theirs.customer.public_id,
+        invoice_id=theirs.public_id,
+        endpoint_id=their_endpoint.public_id,
+    )
+    # An empty JSON object: a valid body for every route that takes one (all PATCH fields are
+    # optional), so the answer is about the object, not the body.
+    body = "{}" if method in ("post", "patch", "put") else None
+    response = getattr(api_client, method)(url, body, content_type="application/json")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     theirs.refresh_from_db()
     assert theirs.status == "draft"
     assert not theirs.share_links.exists()
+    their_endpoint.refresh_from_db()
+    assert their_endpoint.previous_secret_encrypted == ""
 
 
 def test_it_lists_only_the_keys_company(api_client: Any, other_tenant: Company) -> None:

@@ -38,6 +38,8 @@ from portal.embed.models import EmbedSettings
 from preferences.models import EmailPreference, ReminderSent, SentEmail
 from tests import factories
 from tracking.models import ViewRecord
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.models import WebhookEvent as OutgoingEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +75,23 @@ def _payment(company: Company) -> Payment:
     )
 
 
+def _endpoint(company: Company) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        company=company, url="https://hooks.example.com/in", events=["invoice.paid"]
+    )
+
+
+def _delivery(company: Company) -> WebhookDelivery:
+    event = OutgoingEvent.objects.create(
+        company=company,
+        type="invoice.paid",
+        object_id="inv_x",
+        payload="{}",
+        created_at=timezone.now(),
+    )
+    return WebhookDelivery.objects.create(event=event, endpoint=_endpoint(company))
+
+
 def _connection(company: Company) -> StripeConnection:
     return StripeConnection.objects.create(
         company=company, secret_key_encrypted="x", webhook_secret_encrypted="x"
@@ -102,6 +121,8 @@ FACTORIES: dict[str, Callable[[Company], Model]] = {
         company=company, customer=factories.make_customer(company)
     ),
     "payments.stripeconnection": _connection,
+    "webhooks.webhookendpoint": _endpoint,
+    "webhooks.webhookdelivery": _delivery,
     "payments.payment": _payment,
     "payments.webhookevent": lambda company: WebhookEvent.objects.create(
         connection=_connection(company), event_id=f"evt_{company.pk}", type="x", payload={}

@@ -1,0 +1,258 @@
+"""Customers: create, list, read, change, and the portal link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from api.auth import company_of
+from api.errors import ApiError, not_found
+from api.examples import described
+from api.invoices import link_options
+from api.schemas import (
+    CUSTOMER_FIELDS,
+    CUSTOMER_LATER_FIELDS,
+    CustomerIn,
+    CustomerList,
+    CustomerOut,
+    CustomerPatch,
+    LinkOut,
+    sent_fields,
+)
+from invoices import selectors, services
+from invoices.models import Customer
+from invoices.timezones import company_today
+from preferences.selectors import email_preference_for_address
+from preferences.services import email_preference_ensure, email_preferences_url
+
+router = Router(tags=["customers"])
+
+# The Customer field that holds a Stripe customer id, once Stripe sync adds one. Until then the
+# ``stripe_customer`` filter is accepted and matches no customer (none is linked to Stripe).
+STRIPE_CUSTOMER_FIELD = "stripe_customer_id"
+
+
+def customer_out(customer: Customer) -> Any:
+    """The customer as the API shows it. A read: ``preferences_url`` is null until the
+    address has a preferences row (created with the customer through the API, or by the
+    first email sent to it), so a GET never writes."""
+    preference = email_preference_for_address(company_id=customer.company_id, email=customer.email)
+    later = {
+        name: getattr(customer, name) for name in CUSTOMER_LATER_FIELDS if hasattr(customer, name)
+    }
+    return CustomerOut(
+        id=customer.public_id,
+        **{name: getattr(customer, name) for name in CUSTOMER_FIELDS},
+        **later,
+        created_at=customer.created_at,
+        preferences_url=email_preferences_url(preference) if preference is not None else None,
+    )
+
+
+def get_customer(request: HttpRequest, customer_id: str) -> Customer:
+    customer = selectors.customer_for_company(company=company_of(request), public_id=customer_id)
+    if customer is None:
+        raise not_found("Customer")
+    return customer
+
+
+class CustomerFilters(Schema):
+    email: str | None = Field(None, max_length=254, description="Exact address, any case")
+    external_id: str | None = Field(None, max_length=100)
+    stripe_customer: str | None = Field(
+        None, max_length=255, description="Stripe customer id (cus_… in Stripe)"
+    )
+    page: int = 1
+    page_size: int = 25
+
+
+def _filtered(qs: QuerySet[Customer], filters: CustomerFilters) -> QuerySet[Customer]:
+    if filters.email:
+        qs = qs.filter(email__iexact=filters.email)
+    if filters.external_id:
+        qs = qs.filter(external_id=filters.external_id)
+    if filters.stripe_customer:
+        names = {field.name for field in Customer._meta.concrete_fields}
+        if STRIPE_CUSTOMER_FIELD in names:
+            qs = qs.filter(**{STRIPE_CUSTOMER_FIELD: filters.stripe_customer})
+        else:
+            qs = qs.none()
+    return qs
+
+
+@router.post(
+    "/customers",
+    response={201: CustomerOut},
+    **described(
+        "Create a customer",
+        "POST",
+        "/customers",
+        {"name": "Ada Lovelace", "email": "ada@example.com", "external_id": "A-1"},
+    ),
+)
+def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[Any]:
+    company = company_of(request)
+    if payload.external_id and company.customers.filter(external_id=payload.external_id).exists():
+        raise ApiError(409, "duplicate", "A customer with this external_id exists.", "external_id")
+    customer = services.customer_create(
+        company=company,
+        name=payload.name,
+        email=payload.email,
+        external_id=payload.external_id,
+        preferred_language=payload.preferred_language,
+    )
+    # The customer's preferences link exists from the start (the answer carries it).
+    email_preference_ensure(company_id=company.pk, email=customer.email)
+    return Status(201, customer_out(customer))
+
+
+@router.get(
+    "/customers",
+    response=CustomerList,
+    **described(
+        "List customers",
+        "GET",
+        "/customers?email=ada@example.com",
+        None,
+        "Newest first, `page_size` up to 100. Filters: `email` (exact, any case), "
+        "`external_id`, `stripe_customer`.",
+    ),
+)
+def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> CustomerList:
+    if not 1 <= filters.page_size <= 100:
+        raise ApiError(400, "invalid", "page_size must be between 1 and 100.", "page_size")
+    if filters.page < 1:
+        raise ApiError(400, "invalid", "page must be 1 or more.", "page")
+    qs = _filtered(
+        Customer.objects.filter(company=company_of(request)).order_by("-created_at", "-id"),
+        filters,
+    )
+    paginator = Paginator(qs, filters.page_size)
+    page = paginator.get_page(filters.page) if filters.page <= max(paginator.num_pages, 1) else None
+    return CustomerList(
+        data=[customer_out(customer) for customer in page] if page else [],
+        page=filters.page,
+        page_size=filters.page_size,
+        total_count=paginator.count,
+        has_more=bool(page and page.has_next()),
+    )
+
+
+@router.get(
+    "/customers/{customer_id}",
+    response=CustomerOut,
+    **described("Retrieve a customer", "GET", "/customers/cus_123", None),
+)
+def retrieve_customer(request: HttpRequest, customer_id: str) -> Any:
+    return customer_out(get_customer(request, customer_id))
+
+
+@router.patch(
+    "/customers/{customer_id}",
+    response=CustomerOut,
+    **described(
+        "Update a customer",
+        "PATCH",
+        "/customers/cus_123",
+        {"email": "billing@example.com", "city": "London", "country": "GB"},
+        "Any create field plus the billing address; fields left out stay as they are.",
+    ),
+)
+def update_customer(
+    request: HttpRequest,
+    customer_id: str,
+    payload: CustomerPatch,  # type: ignore[valid-type]
+) -> Any:
+    customer = get_customer(request, customer_id)
+    changes = sent_fields(payload)
+    for name, value in changes.items():
+        if value is None:
+            raise ApiError(400, "invalid", f"{name} cannot be null.", name)
+    old_email = customer.email
+    services.customer_update(customer=customer, changes=changes)
+    if customer.email != old_email:
+        email_preference_ensure(company_id=customer.company_id, email=customer.email)
+    return customer_out(customer)
+
+
+@router.post(
+    "/customers/{customer_id}/portal-link",
+    response=LinkOut,
+    **described(
+        "Create the customer's portal link",
+        "POST",
+        "/customers/cus_123/portal-link",
+        {},
+        "The live link of the customer's portal (`/portal/<token>`): the same one while it "
+        'lives. Optional body `{"expires_at": "2030-01-01T00:00:00Z"}`.',
+    ),
+)
+def create_portal_link(request: HttpRequest, customer_id: str) -> LinkOut:
+    customer = get_customer(request, customer_id)
+    options = link_options(request)
+    link = services.portal_link_create(customer=customer, expires_at=options.expires_at)
+    return LinkOut(
+        token=services.share_link_token(link),
+        url=services.share_link_url(link),
+        expires_at=link.expires_at,
+    )
+
+
+@router.delete(
+    "/customers/{customer_id}/portal-link",
+    response={204: None},
+    **described(
+        "Revoke the customer's portal link",
+        "DELETE",
+        "/customers/cus_123/portal-link",
+        None,
+        "The old URL answers 404 at once.",
+    ),
+)
+def revoke_portal_link(request: HttpRequest, customer_id: str) -> Status[None]:
+    services.portal_link_revoke(customer=get_customer(request, customer_id))
+    return Status(204, None)
+
+
+class BalanceRow(Schema):
+    currency: str
+    outstanding: int = Field(description="Owed on issued unpaid invoices, minor units")
+    overdue: int = Field(description="The part of outstanding past its due date")
+    credit_available: int = Field(description="Unapplied credit, minor units")
+
+
+class BalanceOut(Schema):
+    data: list[BalanceRow]
+
+
+@router.get(
+    "/customers/{customer_id}/balance",
+    response=BalanceOut,
+    **described(
+        "A customer's balance",
+        "GET",
+        "/customers/cus_123/balance",
+        None,
+        "Per currency: outstanding, overdue and credit available, in minor units.",
+    ),
+)
+def customer_balance(request: HttpRequest, customer_id: str) -> BalanceOut:
+    """The customer's account per currency: outstanding, overdue, credit available."""
+    customer = get_customer(request, customer_id)
+    rows = selectors.customer_balance(customer=customer, today=company_today(company_of(request)))
+    return BalanceOut(
+        data=[
+            BalanceRow(
+                currency=row.currency,
+                outstanding=row.outstanding,
+                overdue=row.overdue,
+                credit_available=row.credit_available,
+            )
+            for row in rows
+        ]
+    )
