@@ -139,6 +139,29 @@ class TestCustomersAndInvoices:
         third = api_client.post(f"/api/v1/invoices/{invoice.public_id}/share-link").json()
         assert third["token"] != first["token"]
 
+    @pytest.mark.parametrize("route", ["invoices/{inv}/share-link", "customers/{cus}/portal-link"])
+    def test_it_refuses_an_expiry_in_the_past(
+        self, api_client: Any, tenant: Company, route: str
+    ) -> None:
+        invoice = factories.make_invoice(tenant)
+        url = "/api/v1/" + route.format(inv=invoice.public_id, cus=invoice.customer.public_id)
+        response = api_client.post(
+            url, {"expires_at": "2001-01-01T00:00:00Z"}, content_type="application/json"
+        )
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": {
+                "code": "expires_at_in_past",
+                "message": "The link's expiry must be in the future.",
+                "field": "expires_at",
+            }
+        }
+        assert not invoice.share_links.exists() and not invoice.customer.share_links.exists()
+        future = api_client.post(
+            url, {"expires_at": "2999-01-01T00:00:00Z"}, content_type="application/json"
+        )
+        assert future.status_code == 200 and future.json()["expires_at"].startswith("2999")
+
     def test_it_refuses_to_share_a_draft(self, api_client: Any, tenant: Company) -> None:
         invoice = factories.make_invoice(tenant, status="draft")
         response = api_client.post(f"/api/v1/invoices/{invoice.public_id}/share-link")
