@@ -6,9 +6,12 @@ Each app contributes a router; errors always answer
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from api.auth import ApiKeyAuth
 from api.credit_notes import router as credit_notes_router
@@ -19,7 +22,54 @@ from api.preferences import router as preferences_router
 from api.tracking import router as tracking_router
 from core.errors import ApplicationError, error_body
 
-api = NinjaAPI(
+# Every route can answer these, always in the error shape: 400 (bad input: the validation
+# layer in front of every view, the schemas, a service's refusal), 401 (no or a bad key), 404
+# (an object of another company or none), 409 (a conflict with the object's state), 422 (a
+# well-formed request the API cannot act on).
+ERROR_STATUSES = {
+    "400": "Bad input",
+    "401": "A valid API key is required",
+    "404": "Not found (or another company's)",
+    "409": "Conflicts with the object's state",
+    "422": "Cannot be processed",
+}
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "field"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            },
+        }
+    },
+}
+
+
+class PortalApi(NinjaAPI):
+    """The NinjaAPI whose schema documents the error answers of every route once, here,
+    rather than in each route's decorator."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in ERROR_STATUSES.items():
+                    responses.setdefault(status, {"description": description, "content": error_ref})
+        return schema
+
+
+api = PortalApi(
     title="Invoice Portal API",
     version="1",
     description="Customers, invoices, share links, payments and views of one company. "

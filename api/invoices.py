@@ -160,7 +160,30 @@ def customer_balance(request: HttpRequest, customer_id: str) -> BalanceOut:
     )
 
 
-@router.post("/customers/{customer_id}/portal-link", response=LinkOut)
+# The link calls read their optional body themselves (link_options): say what they accept.
+LINK_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            media: {
+                "schema": {
+                    "type": "object",
+                    # JSON refuses unknown fields (LinkIn); a form ignores them.
+                    "additionalProperties": media != "application/json",
+                    "properties": {
+                        "expires_at": {
+                            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]
+                        }
+                    },
+                }
+            }
+            for media in ("application/json", "application/x-www-form-urlencoded")
+        },
+    }
+}
+
+
+@router.post("/customers/{customer_id}/portal-link", response=LinkOut, openapi_extra=LINK_BODY)
 def create_portal_link(request: HttpRequest, customer_id: str) -> LinkOut:
     customer = get_customer(request, customer_id)
     options = link_options(request)
@@ -184,8 +207,9 @@ def revoke_portal_link(request: HttpRequest, customer_id: str) -> Status[None]:
 class InvoiceFilters(Schema):
     status: InvoiceStatus | None = None
     customer: str | None = None
-    page: int = 1
-    page_size: int = 25
+    # The bounds are checked in list_invoices (with their own messages); documented here.
+    page: int = Field(default=1, json_schema_extra={"minimum": 1})
+    page_size: int = Field(default=25, json_schema_extra={"minimum": 1, "maximum": 100})
 
 
 @router.post("/invoices", response={201: InvoiceOut})
@@ -272,7 +296,7 @@ def void_invoice(request: HttpRequest, invoice_id: str) -> InvoiceOut:
     return _transition(request, invoice_id, "void")
 
 
-@router.post("/invoices/{invoice_id}/share-link", response=LinkOut)
+@router.post("/invoices/{invoice_id}/share-link", response=LinkOut, openapi_extra=LINK_BODY)
 def create_share_link(request: HttpRequest, invoice_id: str) -> LinkOut:
     invoice = get_invoice(request, invoice_id)
     options = link_options(request)

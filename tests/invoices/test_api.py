@@ -215,3 +215,43 @@ def test_it_serves_the_openapi_schema_and_docs(client: Any, api_key: str) -> Non
     assert schema.json()["openapi"].startswith("3.")
     assert "/api/v1/invoices/{invoice_id}/finalize" in schema.json()["paths"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_the_schema_documents_the_error_answers_of_every_route() -> None:
+    from api.app import api
+
+    schema = api.get_openapi_schema()
+    assert schema["components"]["schemas"]["Error"]["required"] == ["error"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status in ("400", "401", "404", "409", "422"):
+                content = operation["responses"][status]["content"]["application/json"]
+                assert content["schema"] == {"$ref": "#/components/schemas/Error"}, (method, path)
+
+
+@pytest.mark.parametrize(
+    "route", ["invoices/{invoice_id}/share-link", "customers/{customer_id}/portal-link"]
+)
+def test_the_schema_accepts_the_optional_link_body(
+    api_client: Any, tenant: Company, route: str
+) -> None:
+    """The link calls take an optional expiry as JSON or a form field: the schema says so."""
+    from api.app import api
+
+    body = api.get_openapi_schema()["paths"][f"/api/v1/{route}"]["post"]["requestBody"]
+    assert body["required"] is False
+    assert set(body["content"]) == {"application/json", "application/x-www-form-urlencoded"}
+    invoice = factories.make_invoice(tenant)
+    url = "/api/v1/" + route.format(
+        invoice_id=invoice.public_id, customer_id=invoice.customer.public_id
+    )
+    form = api_client.post(url, {"expires_at": "2999-01-01T00:00:00Z"})
+    assert form.status_code == 200 and form.json()["expires_at"].startswith("2999")
+
+
+def test_the_schema_states_the_list_bounds() -> None:
+    from api.app import api
+
+    params = api.get_openapi_schema()["paths"]["/api/v1/invoices"]["get"]["parameters"]
+    page_size = next(param for param in params if param["name"] == "page_size")
+    assert page_size["schema"]["maximum"] == 100 and page_size["schema"]["minimum"] == 1
