@@ -13,7 +13,7 @@ from pydantic import Field
 from api.auth import company_of
 from api.errors import ApiError, not_found
 from api.examples import described
-from api.invoices import link_options
+from api.invoices import LINK_BODY, link_options
 from api.schemas import (
     CUSTOMER_FIELDS,
     CUSTOMER_LATER_FIELDS,
@@ -183,6 +183,7 @@ def update_customer(
 @router.post(
     "/customers/{customer_id}/portal-link",
     response=LinkOut,
+    openapi_extra=LINK_BODY,
     **described(
         "Create the customer's portal link",
         "POST",

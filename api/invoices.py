@@ -7,6 +7,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
+from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from api.auth import company_of
@@ -82,14 +83,38 @@ def link_options(request: HttpRequest) -> LinkIn:
         raise ApiError(400, "invalid", str(first.get("msg", "Invalid body.")), field) from None
 
 
+# The link calls read their optional body themselves (link_options): say what they accept.
+LINK_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            media: {
+                "schema": {
+                    "type": "object",
+                    # JSON refuses unknown fields (LinkIn); a form ignores them.
+                    "additionalProperties": media != "application/json",
+                    "properties": {
+                        "expires_at": {
+                            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]
+                        }
+                    },
+                }
+            }
+            for media in ("application/json", "application/x-www-form-urlencoded")
+        },
+    }
+}
+
+
 # Invoices --------------------------------------------------------------------------------
 
 
 class InvoiceFilters(Schema):
     status: InvoiceStatus | None = None
     customer: str | None = None
-    page: int = 1
-    page_size: int = 25
+    # The bounds are checked in list_invoices (with their own messages); documented here.
+    page: int = Field(default=1, json_schema_extra={"minimum": 1})
+    page_size: int = Field(default=25, json_schema_extra={"minimum": 1, "maximum": 100})
 
 
 def _line_inputs(lines: list[LineIn]) -> list[services.LineInput]:
@@ -294,6 +319,7 @@ def mark_invoice_uncollectible(request: HttpRequest, invoice_id: str) -> Invoice
 @router.post(
     "/invoices/{invoice_id}/share-link",
     response=LinkOut,
+    openapi_extra=LINK_BODY,
     **described(
         "Create the invoice's share link",
         "POST",

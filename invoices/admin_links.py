@@ -14,24 +14,23 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core.errors import ApplicationError
 from invoices import selectors, services
 from invoices.models import Customer, Invoice, InvoiceStatus, ShareLink
 
 
 def expiry_from_post(request: HttpRequest) -> dt.datetime | None:
     """The optional expiry date typed by staff: the link stops opening at the end of that day
-    (UTC). Past or unreadable dates mean no expiry rather than an already-dead link."""
+    (UTC). Blank or unreadable means no expiry; a past day is refused by the service."""
     value = parse_date(request.POST.get("link_expires_on", "") or "") if request.POST else None
     if value is None:
         return None
-    end_of_day = dt.datetime.combine(value, dt.time.max, tzinfo=dt.UTC)
-    return end_of_day if end_of_day > timezone.now() else None
+    return dt.datetime.combine(value, dt.time.max, tzinfo=dt.UTC)
 
 
 def _link_box(
@@ -147,6 +146,8 @@ class InvoiceShareLinkAdminMixin(_LinkAdminMixin):
             link = services.share_link_create(
                 invoice=invoice, actor=request.user, expires_at=expiry_from_post(request)
             )
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
         except ValueError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
@@ -171,9 +172,13 @@ class CustomerPortalLinkAdminMixin(_LinkAdminMixin):
 
     def _create_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         customer: Customer = self._managed_object(request, object_id)
-        link = services.portal_link_create(
-            customer=customer, actor=request.user, expires_at=expiry_from_post(request)
-        )
+        try:
+            link = services.portal_link_create(
+                customer=customer, actor=request.user, expires_at=expiry_from_post(request)
+            )
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return self._back(customer)
         self.message_user(
             request, _("Portal link: %(url)s") % {"url": services.share_link_url(link)}
         )

@@ -442,6 +442,25 @@ def share_link_url(link: ShareLink) -> str:
     return f"{settings.PUBLIC_BASE_URL}/{path}/{share_link_token(link)}"
 
 
+class LinkExpiryInPast(ApplicationError):
+    """A link asked to expire at a moment already gone: it would be dead on arrival."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "expires_at_in_past", "The link's expiry must be in the future.", "expires_at", 400
+        )
+
+
+def share_link_expiry_check(expires_at: dt.datetime | None) -> None:
+    """Refuse an expiry that is not in the future (LinkExpiryInPast); None means never."""
+    if expires_at is None:
+        return
+    if timezone.is_naive(expires_at):
+        expires_at = timezone.make_aware(expires_at, dt.UTC)
+    if expires_at <= timezone.now():
+        raise LinkExpiryInPast
+
+
 def share_link_token(link: ShareLink) -> str:
     return make_token(link.selector, purpose=SHARE_LINK_PURPOSE)
 
@@ -490,7 +509,8 @@ def share_link_create(
     *, invoice: Invoice, actor: Actor = None, expires_at: dt.datetime | None = None
 ) -> ShareLink:
     """The invoice's live share link, created if there is none (so sharing twice gives the
-    same URL). Drafts cannot be shared."""
+    same URL). Drafts cannot be shared; an expiry in the past is refused (LinkExpiryInPast)."""
+    share_link_expiry_check(expires_at)
     if invoice.status == InvoiceStatus.DRAFT:
         raise ValueError("A draft invoice cannot be shared; finalize it first.")
     Invoice.objects.select_for_update().only("id").get(pk=invoice.pk)
@@ -508,7 +528,9 @@ def share_link_create(
 def portal_link_create(
     *, customer: Customer, actor: Actor = None, expires_at: dt.datetime | None = None
 ) -> ShareLink:
-    """The customer's live portal link, created if there is none."""
+    """The customer's live portal link, created if there is none; an expiry in the past is
+    refused (LinkExpiryInPast)."""
+    share_link_expiry_check(expires_at)
     Customer.objects.select_for_update().only("id").get(pk=customer.pk)
     return _live_link_ensure(
         kind=ShareLinkKind.PORTAL,

@@ -31,6 +31,10 @@ logger = logging.getLogger("payments.stripe")
 API_VERSION = "2026-10-28.endive"
 # Stripe's own default tolerance: a signature older than this is refused (replay protection).
 WEBHOOK_TOLERANCE_SECONDS = 300
+# The SDK checks only the age of a signature; one dated further ahead than this (clock skew
+# between Stripe and us is seconds) is refused as well: it would otherwise stay replayable
+# for as long as it is dated ahead.
+WEBHOOK_FUTURE_TOLERANCE_SECONDS = 60
 
 
 class PaymentProviderError(ApplicationError):
@@ -312,15 +316,27 @@ def refund_create(
     return result
 
 
+def _signature_timestamp(signature: str) -> int:
+    """The t= of a Stripe-Signature header (verify_header has already parsed it once)."""
+    for item in signature.split(","):
+        key, _sep, value = item.strip().partition("=")
+        if key == "t" and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
 def webhook_event_verify(*, payload: bytes, signature: str, secret: str) -> dict[str, Any]:
     """The event as a dict once its Stripe-Signature header checks out (BadSignature if not:
-    missing, forged, signed with another secret, or older than WEBHOOK_TOLERANCE_SECONDS)."""
+    missing, forged, signed with another secret, older than WEBHOOK_TOLERANCE_SECONDS or dated
+    more than WEBHOOK_FUTURE_TOLERANCE_SECONDS ahead)."""
     try:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"), signature, secret, WEBHOOK_TOLERANCE_SECONDS
         )
     except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
         raise BadSignature(str(exc)) from None
+    if _signature_timestamp(signature) > time.time() + WEBHOOK_FUTURE_TOLERANCE_SECONDS:
+        raise BadSignature("Timestamp in the future.")
     try:
         event: dict[str, Any] = json.loads(payload)
     except ValueError as exc:

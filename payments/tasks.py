@@ -8,7 +8,7 @@ import datetime as dt
 from celery import shared_task
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, ignore_result=True)
 def webhook_event_process_task(event_pk: int) -> str | None:
     from payments import webhooks
 
@@ -22,5 +22,5 @@ def webhook_events_retry_task() -> int:
 
     pending = webhooks.webhook_events_unprocessed(older_than=dt.timedelta(minutes=1))
     for event_pk in pending:
-        webhook_event_process_task.delay(event_pk)
+        webhook_event_process_task.apply_async((event_pk,), ignore_result=True)
     return len(pending)

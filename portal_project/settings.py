@@ -152,6 +152,27 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Queueing must never hold a web request: with Redis down, a publish gives up after about a
+# second (one quick retry), and the row it was about stays for the periodic pick-up
+# (webhook events, emails). Tasks queued from requests ignore their result, so no request
+# waits on the result backend either.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 1
+CELERY_REDIS_SOCKET_TIMEOUT = 2
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # WeasyPrint grows memory slowly across renders: recycle worker processes.
@@ -167,7 +188,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Emails whose Celery message was lost (broker down at commit) are handed over again.
     "preferences-requeue-stale-emails": {
         "task": "preferences.tasks.requeue_stale_emails",
-        "schedule": 600.0,
+        "schedule": 60.0,
     },
     # Stripe events stored but never processed (worker down, crash): picked up again.
     "payments-retry-webhook-events": {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.mime.image import MIMEImage
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
@@ -121,8 +121,16 @@ def invoice_email_queue(
     )
     if allowed:
         # robust: a broker hiccup must not undo the record (the row stays "queued", visible).
-        transaction.on_commit(lambda: tasks.send_email.delay(sent.pk), robust=True)
+        transaction.on_commit(_delivery_queuer(sent.pk), robust=True)
     return sent
+
+
+def _delivery_queuer(sent_email_id: int) -> Callable[[], None]:
+    # Named, result ignored: see payments.webhooks._processing_queuer.
+    def queue_email_delivery() -> None:
+        tasks.send_email.apply_async((sent_email_id,), ignore_result=True)
+
+    return queue_email_delivery
 
 
 def reminders_queue(*, now: dt.datetime) -> int:

@@ -8,11 +8,13 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
-# Longer than a retry delay (default_retry_delay below), so a retrying email is left alone.
-STALE_AFTER = dt.timedelta(minutes=15)
+# Longer than a retry delay (default_retry_delay below), so a retrying email is left alone;
+# short, so an email queued while Redis was down goes out minutes after it is back (the beat
+# runs requeue_stale_emails every minute).
+STALE_AFTER = dt.timedelta(minutes=3)
 
 
-@shared_task(bind=True, max_retries=3, default_retry_delay=120, acks_late=True)
+@shared_task(bind=True, max_retries=3, default_retry_delay=120, acks_late=True, ignore_result=True)
 def send_email(self: Any, sent_email_id: int) -> str | None:
     """Deliver one queued SentEmail; transport errors retry with a delay, then mark it failed."""
     from preferences import emails
@@ -35,7 +37,7 @@ def requeue_stale_emails() -> int:
 
     ids = selectors.stale_queued_email_ids(before=timezone.now() - STALE_AFTER)
     for sent_email_id in ids:
-        send_email.delay(sent_email_id)
+        send_email.apply_async((sent_email_id,), ignore_result=True)
     return len(ids)
 
 

@@ -5,6 +5,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.images import validate_image_dimensions
 from invoices.ids import new_public_id
 
 LANGUAGE_CHOICES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
@@ -32,7 +33,7 @@ class Company(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     # Names the company in embed snippets and webhook URLs; safe to publish.
     public_key = models.CharField(max_length=40, unique=True, default=new_company_public_key)
-    logo = models.ImageField(upload_to="logos/", blank=True)
+    logo = models.ImageField(upload_to="logos/", blank=True, validators=[validate_image_dimensions])
     brand_color = models.CharField(
         max_length=7,
         default="#1d4ed8",

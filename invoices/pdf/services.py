@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import logging
 import mimetypes
 import re
@@ -24,6 +25,7 @@ from django.utils import translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from core.images import image_size, size_allowed
 from invoices.document import (
     LINE_FIELDS,
     InvoiceDocument,
@@ -85,6 +87,15 @@ def _logo_bytes(invoice: Invoice) -> bytes:
     except OSError:
         # A missing logo file must not cost the customer their PDF; it renders without.
         logger.warning("logo of company %s is unreadable", invoice.company_id)
+        return b""
+    size = image_size(io.BytesIO(data))
+    if size is not None and not size_allowed(size):
+        # Stored before the upload check existed: decoding it would slow every render.
+        logger.warning(
+            "logo of company %s skipped: %dx%d pixels is beyond the limit",
+            invoice.company_id,
+            *size,
+        )
         return b""
     return data
 

@@ -6,6 +6,11 @@ translation is wrapped so every gettext call (``{% translate %}``, ``{% blocktra
 ``gettext`` in Python) looks in the company's resource first and falls back to our catalogue.
 Django offers no public hook for this; swapping the thread's active translation object (what
 ``translation.activate`` itself does) is the narrowest way in, and it is undone afterwards.
+
+Django trusts its translators: ``{% translate "…" %}`` and ``{% blocktranslate %}`` print a
+translation without escaping it. A company is not a translator, so its text comes back
+HTML-escaped and marked safe: printed once escaped wherever a template puts it, in an element
+or inside an attribute (``data-label="{% translate "Due" %}"``), and never escaped twice.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.utils import translation
+from django.utils.html import escape
 from django.utils.translation import trans_real
 
 
@@ -27,13 +33,13 @@ class OverridingTranslation:
 
     def gettext(self, message: str) -> str:
         override = self._overrides.get(message)
-        return override if override is not None else str(self._base.gettext(message))
+        return escape(override) if override is not None else str(self._base.gettext(message))
 
     def ngettext(self, singular: str, plural: str, number: int) -> str:
         key = singular if number == 1 else plural
         override = self._overrides.get(key)
         if override is not None:
-            return override
+            return escape(override)
         return str(self._base.ngettext(singular, plural, number))
 
     def __getattr__(self, name: str) -> Any:

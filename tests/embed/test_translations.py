@@ -35,6 +35,30 @@ def test_it_overrides_any_portal_string_with_the_custom_resource(
     assert "Amount due" not in body
 
 
+def test_it_escapes_custom_strings_in_attributes_and_text_once(
+    client: Any, tenant: Company, customer: Customer, embed: Embed
+) -> None:
+    factories.make_invoice(tenant, customer)
+    services.embed_translation_set(
+        settings=embed[0],
+        language="en",
+        resource={
+            # Lands in data-label="…": a quote must not end the attribute.
+            "Due": 'Due" autofocus onfocus="alert(1)',
+            "Status": "State' onclick='alert(2)",
+            "Invoices": 'Bills & "credits"',
+        },
+    )
+    body = client.get(
+        frame_url(tenant, **signed(embed[1], "ada@example.com")), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert 'data-label="Due&quot; autofocus onfocus=&quot;alert(1)"' in body
+    assert 'data-label="State&#x27; onclick=&#x27;alert(2)"' in body
+    assert 'onfocus="' not in body and 'onfocus="' not in body
+    assert "Bills &amp; &quot;credits&quot;" in body
+    assert "&amp;amp;" not in body
+
+
 def test_it_overrides_labels_built_in_python_too(
     client: Any, tenant: Company, customer: Customer, embed: Embed
 ) -> None:

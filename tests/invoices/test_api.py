@@ -139,6 +139,29 @@ class TestCustomersAndInvoices:
         third = api_client.post(f"/api/v1/invoices/{invoice.public_id}/share-link").json()
         assert third["token"] != first["token"]
 
+    @pytest.mark.parametrize("route", ["invoices/{inv}/share-link", "customers/{cus}/portal-link"])
+    def test_it_refuses_an_expiry_in_the_past(
+        self, api_client: Any, tenant: Company, route: str
+    ) -> None:
+        invoice = factories.make_invoice(tenant)
+        url = "/api/v1/" + route.format(inv=invoice.public_id, cus=invoice.customer.public_id)
+        response = api_client.post(
+            url, {"expires_at": "2001-01-01T00:00:00Z"}, content_type="application/json"
+        )
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": {
+                "code": "expires_at_in_past",
+                "message": "The link's expiry must be in the future.",
+                "field": "expires_at",
+            }
+        }
+        assert not invoice.share_links.exists() and not invoice.customer.share_links.exists()
+        future = api_client.post(
+            url, {"expires_at": "2999-01-01T00:00:00Z"}, content_type="application/json"
+        )
+        assert future.status_code == 200 and future.json()["expires_at"].startswith("2999")
+
     def test_it_refuses_to_share_a_draft(self, api_client: Any, tenant: Company) -> None:
         invoice = factories.make_invoice(tenant, status="draft")
         response = api_client.post(f"/api/v1/invoices/{invoice.public_id}/share-link")
@@ -208,3 +231,46 @@ def test_it_serves_the_openapi_schema_and_docs(client: Any, api_key: str) -> Non
     assert schema.json()["openapi"].startswith("3.")
     assert "/api/v1/invoices/{invoice_id}/finalize" in schema.json()["paths"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_the_schema_documents_the_error_answers_of_every_route() -> None:
+    from api.app import api
+
+    schema = api.get_openapi_schema()
+    assert schema["components"]["schemas"]["Error"]["required"] == ["error"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            statuses = ["400", "401", "429", "500"]
+            statuses += ["404"] if "{" in path else []
+            statuses += ["409"] if method in ("post", "patch", "delete") else []
+            for status in statuses:
+                content = operation["responses"][status]["content"]["application/json"]
+                assert content["schema"] == {"$ref": "#/components/schemas/Error"}, (method, path)
+
+
+@pytest.mark.parametrize(
+    "route", ["invoices/{invoice_id}/share-link", "customers/{customer_id}/portal-link"]
+)
+def test_the_schema_accepts_the_optional_link_body(
+    api_client: Any, tenant: Company, route: str
+) -> None:
+    """The link calls take an optional expiry as JSON or a form field: the schema says so."""
+    from api.app import api
+
+    body = api.get_openapi_schema()["paths"][f"/api/v1/{route}"]["post"]["requestBody"]
+    assert body["required"] is False
+    assert set(body["content"]) == {"application/json", "application/x-www-form-urlencoded"}
+    invoice = factories.make_invoice(tenant)
+    url = "/api/v1/" + route.format(
+        invoice_id=invoice.public_id, customer_id=invoice.customer.public_id
+    )
+    form = api_client.post(url, {"expires_at": "2999-01-01T00:00:00Z"})
+    assert form.status_code == 200 and form.json()["expires_at"].startswith("2999")
+
+
+def test_the_schema_states_the_list_bounds() -> None:
+    from api.app import api
+
+    params = api.get_openapi_schema()["paths"]["/api/v1/invoices"]["get"]["parameters"]
+    page_size = next(param for param in params if param["name"] == "page_size")
+    assert page_size["schema"]["maximum"] == 100 and page_size["schema"]["minimum"] == 1

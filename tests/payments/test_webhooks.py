@@ -70,6 +70,18 @@ def test_it_refuses_a_stale_signature(client: Any, connected: StripeConnection) 
     assert WebhookEvent.objects.count() == 0
 
 
+def test_it_refuses_a_signature_dated_in_the_future(
+    client: Any, connected: StripeConnection
+) -> None:
+    event = _event("charge.refunded", {})
+    ahead = signed_post(client, connected.webhook_key, event, timestamp=int(time.time()) + 3600)
+    assert ahead.status_code == 400
+    assert not WebhookEvent.objects.exists()
+    # A few seconds of clock skew is tolerated.
+    skewed = signed_post(client, connected.webhook_key, event, timestamp=int(time.time()) + 20)
+    assert skewed.status_code == 200
+
+
 def test_it_refuses_a_missing_signature(client: Any, connected: StripeConnection) -> None:
     response = client.post(
         f"/webhooks/stripe/{connected.webhook_key}", data=b"{}", content_type="application/json"

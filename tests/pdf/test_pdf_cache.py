@@ -231,3 +231,19 @@ def test_it_prints_the_logo_and_renders_again_when_its_file_changes(
         logo.write(png("blue"))
     second = download(invoice)
     assert second.rendered and second.fingerprint != first.fingerprint
+
+
+def test_it_skips_a_stored_logo_of_too_many_pixels_with_a_log_line(
+    invoice: Invoice, tenant: Company, caplog: Any
+) -> None:
+    without_logo = download(invoice, wait_seconds=0)
+    # A few kilobytes declaring 10,000 x 10,000 pixels, stored before uploads were checked.
+    buffer = BytesIO()
+    Image.new("1", (10000, 10000)).save(buffer, format="PNG")
+    tenant.logo.save("huge.png", ContentFile(buffer.getvalue()))
+    pdf = download(invoice, wait_seconds=0)
+    # Printed as if there were no logo: the same document, never decoded.
+    assert pdf.fingerprint == without_logo.fingerprint
+    sizes = [image.image.size for image in PdfReader(BytesIO(pdf.read())).pages[0].images]
+    assert (10000, 10000) not in sizes
+    assert "10000x10000 pixels is beyond the limit" in caplog.text

@@ -54,6 +54,22 @@ def test_it_sets_an_optional_expiry(client: Any, staff: Any, invoice: Invoice) -
     assert link.expires_at.date().isoformat() == "2999-01-31"
 
 
+@pytest.mark.parametrize("kind", ["invoice", "customer"])
+def test_it_refuses_a_past_expiry_and_says_why(
+    client: Any, staff: Any, invoice: Invoice, kind: str
+) -> None:
+    client.force_login(staff)
+    url = (
+        _invoice_url(invoice, "create")
+        if kind == "invoice"
+        else _customer_url(invoice.customer, "create")
+    )
+    response = client.post(url, {"link_expires_on": "2001-01-31"}, follow=True)
+    assert "The link&#x27;s expiry must be in the future." in response.content.decode()
+    assert selectors.live_share_link(invoice=invoice) is None
+    assert selectors.live_portal_link(customer=invoice.customer) is None
+
+
 def test_it_manages_portal_links(client: Any, staff: Any, customer: Customer) -> None:
     client.force_login(staff)
     client.post(_customer_url(customer, "create"))
