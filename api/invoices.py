@@ -22,10 +22,13 @@ from api.schemas import (
     LineOut,
     LinkIn,
     LinkOut,
+    VoidIn,
+    body_of,
 )
 from invoices import selectors, services
 from invoices.models import Invoice, InvoiceStatus
 from invoices.money import UnknownCurrency, exponent
+from payments import services as payment_services
 
 router = Router(tags=["invoices"])
 
@@ -104,6 +107,43 @@ LINK_BODY = {
         },
     }
 }
+
+
+# A void reads its optional body itself (void_options): what becomes of money paid.
+VOID_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            media: {
+                "schema": {
+                    "type": "object",
+                    # JSON refuses unknown fields (VoidIn); a form ignores them.
+                    "additionalProperties": media != "application/json",
+                    "properties": {
+                        "payments": {
+                            "anyOf": [
+                                {"type": "string", "enum": ["refund", "credit"]},
+                                {"type": "null"},
+                            ]
+                        }
+                    },
+                }
+            }
+            for media in ("application/json", "application/x-www-form-urlencoded")
+        },
+    }
+}
+
+
+def void_options(request: HttpRequest) -> VoidIn:
+    """The optional body of a void: none, a JSON ``{"payments": ...}``, or a form field."""
+    if request.content_type == "application/json":
+        return body_of(request, VoidIn)
+    payments = request.POST.get("payments")
+    try:
+        return VoidIn.model_validate({"payments": payments} if payments else {})
+    except PydanticValidationError:
+        raise ApiError(400, "invalid", 'Choose "refund" or "credit".', "payments") from None
 
 
 # Invoices --------------------------------------------------------------------------------
@@ -277,7 +317,7 @@ def _transition(request: HttpRequest, invoice_id: str, action: str) -> InvoiceOu
     if action == "finalize":
         services.invoice_finalize(invoice=invoice)
     elif action == "void":
-        services.invoice_void(invoice=invoice)
+        payment_services.invoice_void(invoice=invoice, payments=void_options(request).payments)
     else:
         services.invoice_mark_uncollectible(invoice=invoice)
     return invoice_out(get_invoice(request, invoice_id))
@@ -295,7 +335,17 @@ def finalize_invoice(request: HttpRequest, invoice_id: str) -> InvoiceOut:
 @router.post(
     "/invoices/{invoice_id}/void",
     response=InvoiceOut,
-    **described("Void an invoice", "POST", "/invoices/inv_123/void", None, "→ `void`."),
+    openapi_extra=VOID_BODY,
+    **described(
+        "Void an invoice",
+        "POST",
+        "/invoices/inv_123/void",
+        {"payments": "credit"},
+        "→ `void`. When money has been paid on the invoice the body says what becomes of it: "
+        '`"refund"` (online payments refunded through Stripe, offline ones recorded as '
+        'refunded) or `"credit"` (a credit note for the customer); without it the answer is '
+        "409 `has_payments` and nothing changes.",
+    ),
 )
 def void_invoice(request: HttpRequest, invoice_id: str) -> InvoiceOut:
     return _transition(request, invoice_id, "void")

@@ -114,6 +114,11 @@ class LinkIn(StrictSchema):
     expires_at: dt.datetime | None = None
 
 
+class VoidIn(StrictSchema):
+    # What becomes of money paid on the invoice; required (else 409) only when it has some.
+    payments: Literal["refund", "credit"] | None = None
+
+
 def body_of(request: HttpRequest, schema: type[S]) -> S:
     """The JSON body of ``request`` validated by ``schema``, for object routes that must look
     the object up first (another company's id answers 404 whatever the body), in the API's

@@ -39,7 +39,6 @@ from invoices.money import AmountError, UnknownCurrency, format_money, parse_amo
 from invoices.pdf.admin_mixin import InvoicePdfAdminMixin
 from invoices.selectors import UNPAID_STATUSES
 from invoices.tenancy import Capability
-from invoices.transitions import IllegalTransition
 
 
 @admin.register(Company)
@@ -320,8 +319,10 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
             try:
                 action(invoice=invoice, actor=request.user)
                 done += 1
-            except IllegalTransition as exc:
-                self.message_user(request, f"{invoice.number}: {exc}", messages.WARNING)
+            except ApplicationError as exc:
+                # An illegal transition, or payments to settle (void them one by one from the
+                # invoice page, which asks what becomes of the money).
+                self.message_user(request, f"{invoice.number}: {exc.message}", messages.WARNING)
         self.message_user(request, _("%(count)d invoice(s) updated.") % {"count": done})
 
     @tenant_action(Capability.MANAGE_INVOICES, description=_("Finalize selected drafts"))

@@ -415,17 +415,72 @@ def invoice_draft_delete(*, invoice: Invoice, actor: Actor = None) -> None:
     events.record(company=company, action="invoice.deleted", object_id=public_id, actor=actor)
 
 
-def invoice_void(*, invoice: Invoice, actor: Actor = None, reason: str = "") -> Invoice:
+# What becomes of the money already paid on an invoice that is voided: given back (refunded
+# through Stripe or recorded as refunded, in payments.services.invoice_void), or kept as
+# customer credit (a credit note for the amount paid). Without a choice the void is refused.
+VOID_PAYMENTS_REFUND = "refund"
+VOID_PAYMENTS_CREDIT = "credit"
+VOID_PAYMENTS_CHOICES = (VOID_PAYMENTS_REFUND, VOID_PAYMENTS_CREDIT)
+
+
+class VoidNeedsPaymentsChoice(Conflict):
+    """Voiding an invoice that holds payments, without saying what becomes of them (409)."""
+
+    def __init__(self, amount_paid: int, currency: str) -> None:
+        from invoices.money import format_money
+
+        super().__init__(
+            "has_payments",
+            f"{format_money(amount_paid, currency, 'en')} has been paid on this invoice: say "
+            'whether to refund it or keep it as customer credit ("payments": "refund" or '
+            '"credit").',
+            "payments",
+        )
+
+
+def invoice_void(
+    *, invoice: Invoice, actor: Actor = None, reason: str = "", payments: str | None = None
+) -> Invoice:
     """Void an invoice; credit applied to it goes back to its credit notes (the applications
-    stay, marked reversed, so statements of earlier dates keep showing them)."""
-    invoice = invoice_transition(
-        invoice=invoice, to_status=InvoiceStatus.VOID, actor=actor, reason=reason
-    )
-    locked = Invoice.objects.select_for_update().select_related("company").get(pk=invoice.pk)
-    if locked.amount_credited:
-        _credit_applications_reverse(invoice=locked, actor=actor)
-        invoice.amount_credited = 0
-    return invoice
+    stay, marked reversed, so statements of earlier dates keep showing them).
+
+    Money paid on it is never stranded: with ``payments="credit"`` it becomes a credit note
+    for the customer, in the same transaction; refunds are made first by
+    ``payments.services.invoice_void`` (the one entry point of the admin and the API), after
+    which nothing is paid any more. Otherwise an invoice with payments is refused (409)."""
+    if payments is not None and payments not in VOID_PAYMENTS_CHOICES:
+        raise Invalid('Choose "refund" or "credit" for the payments.', "payments")
+    with transaction.atomic():
+        locked = (
+            Invoice.objects.select_for_update()
+            .select_related("company", "customer")
+            .get(pk=invoice.pk)
+        )
+        check_transition(locked.status, InvoiceStatus.VOID)
+        note = None
+        if locked.amount_paid > 0:
+            if payments != VOID_PAYMENTS_CREDIT:
+                raise VoidNeedsPaymentsChoice(locked.amount_paid, locked.currency)
+            note = credit_note_create(
+                company=locked.company,
+                customer=locked.customer,
+                currency=locked.currency,
+                amount=locked.amount_paid,
+                reason=f"Paid on {locked.number}, which was voided",
+                invoice=locked,
+                actor=actor,
+            )
+        invoice = invoice_transition(
+            invoice=invoice,
+            to_status=InvoiceStatus.VOID,
+            actor=actor,
+            reason=reason or (f"Payments kept as credit note {note.number}" if note else ""),
+        )
+        locked = Invoice.objects.select_for_update().select_related("company").get(pk=invoice.pk)
+        if locked.amount_credited:
+            _credit_applications_reverse(invoice=locked, actor=actor)
+            invoice.amount_credited = 0
+        return invoice
 
 
 def invoice_mark_uncollectible(*, invoice: Invoice, actor: Actor = None) -> Invoice:

@@ -21,10 +21,12 @@ from django.utils.translation import gettext as _
 from core.crypto import SecretUnreadable, decrypt_secret, encrypt_secret
 from core.errors import ApplicationError
 from invoices import events
+from invoices import services as invoice_services
 from invoices.events import Actor, acting_user
 from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import AmountError, format_money
 from invoices.services import invoice_transition
+from invoices.transitions import check_transition
 from payments import stripe_client
 from payments.gates import pay_gate
 from payments.models import (
@@ -736,3 +738,29 @@ def connection_webhook_secret(connection: StripeConnection) -> str:
 
 def public_base_url() -> str:
     return settings.PUBLIC_BASE_URL
+
+
+def invoice_void(
+    *, invoice: Invoice, payments: str | None = None, actor: Actor = None, reason: str = ""
+) -> Invoice:
+    """Void an invoice, the one way the admin and the API do it. Money paid on it is never
+    stranded: ``payments="refund"`` refunds every payment in full first (online ones through
+    Stripe, offline ones recorded), ``payments="credit"`` keeps it as a credit note for the
+    customer; without a choice an invoice with payments is refused (409) and nothing changes.
+
+    Refunds are made before the status changes (Stripe is not called under a row lock); if one
+    fails, the ones made stay recorded, the invoice stays as it was and owes them again."""
+    if payments is not None and payments not in invoice_services.VOID_PAYMENTS_CHOICES:
+        raise invoice_services.Invalid('Choose "refund" or "credit" for the payments.', "payments")
+    current = Invoice.objects.get(pk=invoice.pk)
+    if payments == invoice_services.VOID_PAYMENTS_REFUND and current.amount_paid > 0:
+        check_transition(current.status, InvoiceStatus.VOID)  # refuse before refunding anything
+        for payment in Payment.objects.filter(invoice=current).select_related("company"):
+            if payment.amount_refunded < payment.amount:
+                payment_refund(payment=payment, actor=actor)
+    return invoice_services.invoice_void(
+        invoice=invoice,
+        actor=actor,
+        reason=reason,
+        payments=None if payments == invoice_services.VOID_PAYMENTS_REFUND else payments,
+    )
