@@ -31,11 +31,18 @@ from invoices.models import (
     CreditNote,
     Customer,
     Invoice,
+    InvoiceStatus,
     LineItem,
     Membership,
     StaffInvitation,
 )
-from invoices.money import AmountError, UnknownCurrency, format_money, parse_amount
+from invoices.money import (
+    AmountError,
+    UnknownCurrency,
+    currency_choices,
+    format_money,
+    parse_amount,
+)
 from invoices.pdf.admin_mixin import InvoicePdfAdminMixin
 from invoices.selectors import UNPAID_STATUSES
 from invoices.tenancy import Capability
@@ -53,6 +60,13 @@ class CompanyAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return company_ids(request, Capability.ADMINISTER) is None
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "default_currency":
+            return forms.ChoiceField(
+                label=_("Default currency"), choices=currency_choices(), initial="usd"
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
@@ -217,6 +231,11 @@ class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
     has_add_permission = has_change_permission  # type: ignore[assignment]
     has_delete_permission = has_change_permission
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The invoice admin (tenant-scoped) already decided who sees the invoice: its lines
+        # show, read-only once it is issued.
+        return True
+
 
 class CreditApplicationInline(admin.TabularInline):  # type: ignore[type-arg]
     """Credit applied: on a credit note (to which invoices) and on an invoice (from which
@@ -285,6 +304,28 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
     ]
     actions = ["finalize", "void", "mark_uncollectible"]
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "currency":
+            return forms.ChoiceField(label=_("Currency"), choices=currency_choices())
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return fields
+        # An invoice never moves to another company; an issued one shows what it says
+        # read-only, except what the service lets change after issue (one list, there).
+        editable = services.invoice_editable_fields(obj)
+        frozen = ["company"] + [
+            f.name
+            for f in Invoice._meta.fields
+            if f.editable
+            and f.name != "company"
+            and editable is not None
+            and f.name not in editable
+        ]
+        return [*fields, *(name for name in frozen if name not in fields)]
+
     @admin.display(description=_("Total"), ordering="total")
     def total_display(self, invoice: Invoice) -> str:
         return format_money(invoice.total, invoice.currency, "en")
@@ -296,17 +337,20 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
     def save_model(
         self, request: HttpRequest, obj: Invoice, form: ModelForm[Any], change: bool
     ) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-        else:
-            self.check_writable(request, obj)
+        self.check_writable(request, obj)
+        if not change:
             services.invoice_save_new(invoice=obj, actor=request.user)
+            return
+        own = {f.name for f in Invoice._meta.fields}
+        changes = {name: getattr(obj, name) for name in form.changed_data if name in own}
+        services.invoice_update(invoice=obj, changes=changes, actor=request.user)
 
     def save_related(
         self, request: HttpRequest, form: ModelForm[Any], formsets: Any, change: bool
     ) -> None:
         super().save_related(request, form, formsets, change)
-        services.invoice_recalculate(invoice=form.instance)
+        if form.instance.status == InvoiceStatus.DRAFT:
+            services.invoice_recalculate(invoice=form.instance)
 
     def _run_transition(self, request: HttpRequest, queryset: QuerySet[Invoice], verb: str) -> None:
         action = {
@@ -341,6 +385,7 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
 
 
 class CreditNoteForm(ModelForm):  # type: ignore[type-arg]
+    currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices)
     amount_text = forms.CharField(label=_("Amount"), help_text=_("Like 12.50, in the currency."))
 
     class Meta:

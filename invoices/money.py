@@ -127,6 +127,11 @@ def normalize_currency(currency: str) -> str:
     return code
 
 
+def currency_choices() -> list[tuple[str, str]]:
+    """Every supported currency for a form's choice: stored lower-case, shown upper-case."""
+    return [(code, code.upper()) for code in sorted(CURRENCY_EXPONENTS)]
+
+
 def exponent(currency: str) -> int:
     """Decimal places of ``currency``'s minor unit: 2 for usd, 0 for jpy, 3 for kwd."""
     return CURRENCY_EXPONENTS[normalize_currency(currency)]

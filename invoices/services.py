@@ -395,6 +395,82 @@ def invoice_draft_update(
     return locked
 
 
+# An issued invoice is a legal document: its customer, currency, dates, lines and amounts
+# never change (corrections go through void and re-issue, or a credit note). This is the one
+# list of what may still change after issue; the admin shows everything else read-only and
+# invoice_update refuses it, so every face agrees.
+ISSUED_EDITABLE_FIELDS: frozenset[str] = frozenset(
+    {"internal_notes", "comment_write_mode", "allow_partial_payments", "minimum_payment"}
+)
+# Of those, the ones that may change only while nothing is paid or credited on the invoice.
+UNTIL_PAID_FIELDS: frozenset[str] = frozenset({"allow_partial_payments", "minimum_payment"})
+
+
+def invoice_editable_fields(invoice: Invoice) -> frozenset[str] | None:
+    """What may change on ``invoice`` now: None for a draft (everything), else a part of
+    ISSUED_EDITABLE_FIELDS."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return None
+    if invoice.amount_paid or invoice.amount_credited or invoice.status != InvoiceStatus.OPEN:
+        return ISSUED_EDITABLE_FIELDS - UNTIL_PAID_FIELDS
+    return ISSUED_EDITABLE_FIELDS
+
+
+class InvoiceIssued(Conflict):
+    """A change to what an issued invoice says (409)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            "immutable",
+            f"This invoice is issued: its {field} cannot change. Void it and issue a new one, "
+            "or issue a credit note.",
+            field,
+        )
+
+
+def invoice_update(
+    *,
+    invoice: Invoice,
+    changes: dict[str, Any],
+    lines: Sequence[LineInput] | None = None,
+    actor: Actor = None,
+) -> Invoice:
+    """Change an invoice: a draft in anything (invoice_draft_update); an issued one only in
+    what invoice_editable_fields allows, anything else refused (409, nothing changed)."""
+    from invoices.models.company import CommentWriteMode
+
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        allowed = invoice_editable_fields(locked)
+        if allowed is None:
+            return invoice_draft_update(invoice=invoice, changes=changes, lines=lines, actor=actor)
+        if lines is not None:
+            raise InvoiceIssued("lines")
+        for name in sorted(changes):
+            if name not in allowed:
+                raise InvoiceIssued(name)
+        mode = changes.get("comment_write_mode")
+        if mode and mode not in CommentWriteMode.values:
+            raise Invalid("Unknown comment mode.", "comment_write_mode")
+        minimum = changes.get("minimum_payment")
+        if minimum is not None and (not isinstance(minimum, int) or minimum <= 0):
+            raise Invalid("Enter an amount greater than zero.", "minimum_payment")
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        if changes:
+            locked.save(update_fields=[*changes, "updated_at"])
+        events.record(
+            company=locked.company,
+            action="invoice.updated",
+            object_id=locked.public_id,
+            actor=actor,
+            fields=sorted(changes),
+        )
+        for name in changes:
+            setattr(invoice, name, getattr(locked, name))
+        return invoice
+
+
 @transaction.atomic
 def invoice_draft_delete(*, invoice: Invoice, actor: Actor = None) -> None:
     """Delete a draft and its lines (anything but a draft is a 409). When it holds the company's

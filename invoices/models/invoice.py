@@ -38,6 +38,8 @@ class Invoice(models.Model):
     issue_date = models.DateField()
     due_date = models.DateField()
     notes = models.TextField(blank=True)
+    # For staff only: never on the document, so it may change after issue.
+    internal_notes = models.TextField(blank=True)
     allow_partial_payments = models.BooleanField(default=False)
     # Minor units; the smallest partial payment accepted (null: the currency's Stripe minimum).
     minimum_payment = models.BigIntegerField(null=True, blank=True)
