@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from invoices.admin import InvoiceAdminBase
+from invoices.admin import InvoiceAdminBase, InvoiceForm
 from invoices.models import Invoice
 from payments.admin import InvoicePaymentsAdminMixin, PaymentInline
-from portal.comments.admin import InvoiceCommentsAdminMixin, NeedsAttentionFilter
+from portal.comments.admin import (
+    InvoiceCommentsAdminMixin,
+    InvoiceCommentsForm,
+    NeedsAttentionFilter,
+)
 from preferences.admin import SentEmailInline, send_invoice_by_email
 from tracking.admin import ADMIN_CSS, view_log, views_badge
+
+
+class InvoiceAdminForm(InvoiceCommentsForm, InvoiceForm):
+    """The invoice's own fields (major-unit money) with the comment thread's reply."""
 
 
 @admin.register(Invoice)
@@ -27,6 +35,7 @@ class InvoiceAdmin(InvoicePaymentsAdminMixin, InvoiceCommentsAdminMixin, Invoice
         view_log,  # type: ignore[list-item]
         "comment_thread",
     ]
+    form = InvoiceAdminForm
     actions = [*InvoiceAdminBase.actions, send_invoice_by_email, "mark_resolved"]
 
     class Media:

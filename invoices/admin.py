@@ -6,13 +6,14 @@ The invoice admin is composed with other apps' inlines, columns and mixins in
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.forms import ModelForm
+from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
@@ -40,12 +41,14 @@ from invoices.money import (
     AmountError,
     UnknownCurrency,
     currency_choices,
+    format_amount,
     format_money,
     parse_amount,
 )
 from invoices.pdf.admin_mixin import InvoicePdfAdminMixin
 from invoices.selectors import UNPAID_STATUSES
 from invoices.tenancy import Capability
+from invoices.timezones import company_today
 
 
 @admin.register(Company)
@@ -215,11 +218,91 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
+def amount_input(text: str, currency: str) -> int:
+    """What staff typed (major units, like 1,200.00) as minor units, through the one parser."""
+    try:
+        return parse_amount(text, currency, "en")
+    except (AmountError, UnknownCurrency) as exc:
+        raise forms.ValidationError(getattr(exc, "message", str(exc))) from None
+
+
+def amount_initial(amount: int | None, currency: str) -> str:
+    """An amount as staff read and type it: ``120000, "usd"`` -> ``1,200.00``."""
+    if amount is None:
+        return ""
+    try:
+        return format_amount(amount, currency, "en")
+    except UnknownCurrency:
+        return str(amount)
+
+
+class LineItemForm(ModelForm):  # type: ignore[type-arg]
+    """A line with its unit amount typed in major units of the invoice's currency."""
+
+    unit_amount = forms.CharField(
+        label=_("Unit amount"),
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 12}),
+        help_text=_("In the invoice's currency, like 1,200.00."),
+    )
+
+    def __init__(self, *args: Any, currency: str = "usd", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        if self.instance.pk is not None:
+            self.initial["unit_amount"] = amount_initial(self.instance.unit_amount, currency)
+
+    def clean_unit_amount(self) -> int:
+        return amount_input(self.cleaned_data["unit_amount"], self.currency)
+
+
+class LineItemFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
+    """Lines read in the currency the invoice form posts (or the invoice has)."""
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        posted = (self.data.get("currency") or "") if self.is_bound else ""
+        currency = posted or getattr(self.instance, "currency", "") or "usd"
+        return {**super().get_form_kwargs(index), "currency": currency}
+
+
 class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
     model = LineItem
-    extra = 1
-    fields = ["position", "description", "quantity", "unit_amount", "tax_rate", "amount"]
-    readonly_fields = ["amount"]
+    form = LineItemForm
+    formset = LineItemFormSet
+    fields = ["position", "description", "quantity", "unit_amount", "tax_rate", "amount_display"]
+    readonly_fields = ["amount_display"]
+
+    @admin.display(description=_("Amount"))
+    def amount_display(self, line: LineItem) -> str:
+        if line.pk is None:
+            return ""
+        return format_money(line.amount, line.invoice.currency, "en")
+
+    @admin.display(description=_("Unit amount"))
+    def unit_amount_display(self, line: LineItem) -> str:
+        return format_money(line.unit_amount, line.invoice.currency, "en")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and obj.status != InvoiceStatus.DRAFT:
+            return [
+                "position",
+                "description",
+                "quantity",
+                "unit_amount_display",
+                "tax_rate",
+                "amount_display",
+            ]
+        return self.fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and obj.status != InvoiceStatus.DRAFT:
+            return self.get_fields(request, obj)
+        return self.readonly_fields
+
+    def get_extra(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> int:
+        # A new invoice opens with three empty lines; a draft with one more; issued: none.
+        if obj is None:
+            return 3
+        return 1 if obj.status == InvoiceStatus.DRAFT else 0
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Lines of a finalized invoice are part of a legal document: editable in drafts only,
@@ -269,6 +352,39 @@ class CreditApplicationInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
+class InvoiceForm(ModelForm):  # type: ignore[type-arg]
+    """The invoice's own fields, money in major units of its currency (no Meta: the admin
+    builds the form for Invoice with the fields it shows; other apps' forms extend it)."""
+
+    minimum_payment = forms.CharField(
+        label=_("Minimum payment"),
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 12}),
+        help_text=_("The smallest part payment accepted, like 50.00. Empty: no minimum."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and "minimum_payment" in self.fields:
+            self.initial["minimum_payment"] = amount_initial(
+                self.instance.minimum_payment, self.instance.currency
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        currency = data.get("currency") or self.instance.currency or ""
+        text = (data.get("minimum_payment") or "").strip()
+        if "minimum_payment" in self.fields:
+            try:
+                data["minimum_payment"] = amount_input(text, currency) if text else None
+            except forms.ValidationError as exc:
+                self.add_error("minimum_payment", exc)
+        issue, due = data.get("issue_date"), data.get("due_date")
+        if issue and due and due < issue:
+            self.add_error("due_date", _("The due date is before the issue date."))
+        return data
+
+
 class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin):
     """The invoice admin without other apps' parts (registered by ``backoffice.admin``)."""
 
@@ -285,16 +401,20 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
     list_select_related = ["customer", "company"]
     date_hierarchy = "issue_date"
     inlines = [LineItemInline, CreditApplicationInline]
+    form: Any = InvoiceForm
+    # Totals are derived (invoices.totals) and shown formatted in the invoice's currency.
+    exclude = ["subtotal", "tax_total", "total", "amount_paid", "amount_credited"]
     readonly_fields = [
         "public_id",
         "number",
         "sequence",
         "status",
-        "subtotal",
-        "tax_total",
-        "total",
-        "amount_paid",
-        "amount_credited",
+        "subtotal_display",
+        "tax_display",
+        "total_display",
+        "paid_display",
+        "credited_display",
+        "due_display",
         "buyer_snapshot",
         "seller_snapshot",
         "finalized_at",
@@ -320,18 +440,67 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
             f.name
             for f in Invoice._meta.fields
             if f.editable
-            and f.name != "company"
+            and f.name not in ("company", *self.exclude)
             and editable is not None
             and f.name not in editable
         ]
+        frozen = ["minimum_payment_display" if n == "minimum_payment" else n for n in frozen]
         return [*fields, *(name for name in frozen if name not in fields)]
 
     @admin.display(description=_("Total"), ordering="total")
     def total_display(self, invoice: Invoice) -> str:
         return format_money(invoice.total, invoice.currency, "en")
 
+    @admin.display(description=_("Subtotal"))
+    def subtotal_display(self, invoice: Invoice) -> str:
+        return format_money(invoice.subtotal, invoice.currency, "en") if invoice.pk else "—"
+
+    @admin.display(description=_("Tax"))
+    def tax_display(self, invoice: Invoice) -> str:
+        return format_money(invoice.tax_total, invoice.currency, "en") if invoice.pk else "—"
+
+    @admin.display(description=_("Amount paid"))
+    def paid_display(self, invoice: Invoice) -> str:
+        return format_money(invoice.amount_paid, invoice.currency, "en") if invoice.pk else "—"
+
+    @admin.display(description=_("Credit applied"))
+    def credited_display(self, invoice: Invoice) -> str:
+        if not invoice.pk:
+            return "—"
+        return format_money(invoice.amount_credited, invoice.currency, "en")
+
+    @admin.display(description=_("Minimum payment"))
+    def minimum_payment_display(self, invoice: Invoice) -> str:
+        if invoice.minimum_payment is None:
+            return "—"
+        return format_money(invoice.minimum_payment, invoice.currency, "en")
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """A new invoice opens in the staff member's company, in its currency, issued today
+        and due by its payment terms."""
+        initial = dict(super().get_changeform_initial_data(request))
+        ids = company_ids(request, Capability.MANAGE_INVOICES)
+        chosen = initial.get("company")
+        company = None
+        if isinstance(chosen, str) and chosen.isdigit():
+            company = Company.objects.filter(pk=int(chosen)).first()
+        elif ids:
+            company = Company.objects.filter(pk__in=ids).order_by("name").first()
+        if company is None or not allows(request, company.pk, Capability.MANAGE_INVOICES):
+            return initial
+        today = company_today(company)
+        return {
+            **initial,
+            "company": company.pk,
+            "currency": company.default_currency,
+            "issue_date": today,
+            "due_date": today + dt.timedelta(days=company.payment_terms_days),
+        }
+
     @admin.display(description=_("Amount due"))
     def due_display(self, invoice: Invoice) -> str:
+        if not invoice.pk:
+            return "—"
         return format_money(invoice.amount_due, invoice.currency, "en")
 
     def save_model(

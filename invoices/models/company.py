@@ -51,6 +51,10 @@ class Company(models.Model):
     # transaction, so numbers are gap-free and unique (see services.invoice_number_allocate).
     invoice_prefix = models.CharField(max_length=12, default="INV")
     next_invoice_sequence = models.PositiveIntegerField(default=1)
+    # A new invoice is due this many days after its issue date unless staff choose otherwise.
+    payment_terms_days = models.PositiveSmallIntegerField(
+        default=30, help_text=_("A new invoice is due this many days after it is issued.")
+    )
 
     # Portal settings.
     comment_write_mode = models.CharField(

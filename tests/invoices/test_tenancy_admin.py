@@ -164,7 +164,7 @@ def test_it_numbers_an_invoice_added_in_the_admin(
             "lines-0-position": "0",
             "lines-0-description": "Consulting",
             "lines-0-quantity": "2",
-            "lines-0-unit_amount": "1250",
+            "lines-0-unit_amount": "12.50",
             "lines-0-tax_rate": "10",
         },
     )
