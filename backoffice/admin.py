@@ -36,6 +36,10 @@ class InvoiceAdmin(InvoicePaymentsAdminMixin, InvoiceCommentsAdminMixin, Invoice
         "comment_thread",
     ]
     form = InvoiceAdminForm
+    object_actions = {
+        **InvoiceAdminBase.object_actions,
+        "send_invoice_by_email": frozenset({"open", "uncollectible", "paid"}),
+    }
     actions = [*InvoiceAdminBase.actions, send_invoice_by_email, "mark_resolved"]
 
     class Media:

@@ -20,6 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from invoices import services, staff
@@ -352,6 +353,13 @@ class CreditApplicationInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
+_BUTTON_LABELS: dict[str, Any] = {
+    "finalize": _("Finalize"),
+    "mark_uncollectible": _("Mark uncollectible"),
+    "send_invoice_by_email": _("Send"),
+}
+
+
 class InvoiceForm(ModelForm):  # type: ignore[type-arg]
     """The invoice's own fields, money in major units of its currency (no Meta: the admin
     builds the form for Invoice with the fields it shows; other apps' forms extend it)."""
@@ -423,6 +431,79 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
         "pdf_link",
     ]
     actions = ["finalize", "void", "mark_uncollectible"]
+    # Actions offered as buttons on the change page, with the statuses they apply to; each
+    # shows only where its tenant_action capability holds in the invoice's company.
+    object_actions: dict[str, frozenset[str]] = {
+        "finalize": frozenset({InvoiceStatus.DRAFT}),
+        "mark_uncollectible": frozenset({InvoiceStatus.OPEN}),
+    }
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<path:object_id>/do/<str:name>/",
+                self.admin_site.admin_view(require_POST(self._object_action_view)),
+                name="invoices_invoice_object_action",
+            )
+        ]
+        return own + super().get_urls()
+
+    def _object_action_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
+        """One invoice's action from its button: the same tenant_action the list runs."""
+        invoice: Invoice = self.get_object(request, object_id)  # 404 outside their companies
+        found = self.get_actions(request).get(name)
+        if name not in self.object_actions or found is None:
+            raise PermissionDenied
+        if not allows(
+            request, invoice.company_id, getattr(found[0], "capability", Capability.ADMINISTER)
+        ):
+            raise PermissionDenied
+        found[0](self, request, Invoice.objects.filter(pk=invoice.pk))
+        return HttpResponseRedirect(reverse("admin:invoices_invoice_change", args=[invoice.pk]))
+
+    def object_buttons(self, request: HttpRequest, invoice: Invoice) -> list[dict[str, Any]]:
+        """The buttons the change page offers this user for this invoice (other apps' mixins
+        add theirs): ``{"label", "url", "post", "kind"}``."""
+        buttons: list[dict[str, Any]] = []
+        actions = self.get_actions(request)
+        for name, statuses in self.object_actions.items():
+            found = actions.get(name)
+            if found is None or invoice.status not in statuses:
+                continue
+            if not allows(
+                request, invoice.company_id, getattr(found[0], "capability", Capability.ADMINISTER)
+            ):
+                continue
+            buttons.append(
+                {
+                    "label": _BUTTON_LABELS.get(name, found[2]),
+                    "url": reverse("admin:invoices_invoice_object_action", args=[invoice.pk, name]),
+                    "post": True,
+                    "name": name,
+                }
+            )
+        return buttons
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        invoice = self.get_object(request, object_id)
+        managed = allows(request, invoice.company_id, Capability.MANAGE_INVOICES)
+        extra_context = {
+            **(extra_context or {}),
+            "object_buttons": self.object_buttons(request, invoice),
+            "share_pdf_url": (
+                reverse("admin:invoices_invoice_pdf", args=[invoice.pk])
+                if managed and invoice.status != InvoiceStatus.DRAFT
+                else ""
+            ),
+            "share_pdf_name": f"{invoice.number}.pdf",
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "currency":

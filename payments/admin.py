@@ -18,8 +18,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
-from invoices.admin_scoping import TenantScopedAdmin, tenant_action
-from invoices.models import Company, Invoice
+from invoices.admin_scoping import TenantScopedAdmin, allows, tenant_action
+from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import AmountError, UnknownCurrency, format_money, parse_amount
 from invoices.tenancy import Capability
 from invoices.timezones import company_day_start, company_today
@@ -88,6 +88,24 @@ class RefundForm(forms.Form):
         return amount_from_form(text, self.currency) if text.strip() else None
 
 
+class VoidForm(forms.Form):
+    """Voiding an invoice: when money was paid on it, what becomes of that money."""
+
+    payments = forms.ChoiceField(
+        label=_("Money paid on this invoice"),
+        widget=forms.RadioSelect,
+        choices=[
+            ("refund", _("Refund it to the customer (through Stripe for online payments)")),
+            ("credit", _("Keep it as customer credit (a credit note)")),
+        ],
+    )
+
+    def __init__(self, *args: Any, has_payments: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not has_payments:
+            del self.fields["payments"]
+
+
 class InvoicePaymentsAdminMixin:
     """Adds "Record a payment" (money received outside Stripe) to the invoice admin: a form at
     ``<id>/record-payment/`` for staff who manage the invoice's company (404 for others), and
@@ -105,9 +123,91 @@ class InvoicePaymentsAdminMixin:
                 "<path:object_id>/record-payment/",
                 self.admin_site.admin_view(self._record_payment_view),
                 name="invoices_invoice_record_payment",
-            )
+            ),
+            path(
+                "<path:object_id>/void/",
+                self.admin_site.admin_view(self._void_view),
+                name="invoices_invoice_void",
+            ),
         ]
         return own + super().get_urls()  # type: ignore[misc]
+
+    @staticmethod
+    def _void_capability(invoice: Invoice) -> Capability:
+        # Money already paid is refunded or credited: that is managing money.
+        return Capability.MANAGE_MONEY if invoice.amount_paid else Capability.MANAGE_INVOICES
+
+    def _void_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        invoice: Invoice = self.get_object(request, object_id)  # 404 outside their companies
+        if not allows(request, invoice.company_id, self._void_capability(invoice)):
+            raise PermissionDenied
+        back = reverse("admin:invoices_invoice_change", args=[invoice.pk])
+        form = VoidForm(
+            request.POST if request.method == "POST" else None,
+            has_payments=invoice.amount_paid > 0,
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.invoice_void(
+                    invoice=invoice,
+                    payments=form.cleaned_data.get("payments"),
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                form.add_error("payments" if exc.field == "payments" else None, exc.message)
+            else:
+                self.message_user(request, _("Invoice %s voided.") % invoice.number)
+                return HttpResponseRedirect(back)
+        paid = format_money(invoice.amount_paid, invoice.currency, "en")
+        return ledger_form_page(
+            request,
+            title=_("Void invoice"),
+            subject=(
+                _("%(number)s: %(paid)s has been paid on it.")
+                % {"number": invoice.number, "paid": paid}
+                if invoice.amount_paid
+                else invoice.number
+            ),
+            form=form,
+            back_url=back,
+        )
+
+    def object_buttons(self, request: HttpRequest, invoice: Invoice) -> list[dict[str, Any]]:
+        buttons: list[dict[str, Any]] = super().object_buttons(request, invoice)  # type: ignore[misc]
+        company = invoice.company_id
+        if invoice.status in services.PAYABLE_STATUSES and allows(
+            request, company, Capability.MANAGE_INVOICES
+        ):
+            buttons.append(
+                {
+                    "label": _("Record payment"),
+                    "url": reverse("admin:invoices_invoice_record_payment", args=[invoice.pk]),
+                    "name": "record_payment",
+                }
+            )
+        if allows(request, company, Capability.MANAGE_MONEY):
+            for payment in Payment.objects.filter(invoice=invoice).order_by("created_at"):
+                if payment.amount_refunded < payment.amount:
+                    buttons.append(
+                        {
+                            "label": _("Refund %s") % payment.public_id,
+                            "url": reverse("admin:payments_payment_refund", args=[payment.pk]),
+                            "name": "refund",
+                        }
+                    )
+        if invoice.status in (
+            InvoiceStatus.DRAFT,
+            InvoiceStatus.OPEN,
+            InvoiceStatus.UNCOLLECTIBLE,
+        ) and allows(request, company, self._void_capability(invoice)):
+            buttons.append(
+                {
+                    "label": _("Void"),
+                    "url": reverse("admin:invoices_invoice_void", args=[invoice.pk]),
+                    "name": "void",
+                }
+            )
+        return buttons
 
     def _record_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         invoice: Invoice = self.get_object(request, object_id)  # 404 outside their companies

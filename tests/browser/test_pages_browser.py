@@ -222,8 +222,15 @@ def test_it_generates_copies_and_revokes_a_link_in_the_admin(
         screenshot(page, "admin")
         token = url.rsplit("/", 1)[1]
         assert page.request.get(f"{live_server.url}/invoice/{token}").status == 200
+        # Revoking asks first; dismissing keeps the link live, accepting revokes it.
+        page.once("dialog", lambda dialog: dialog.dismiss())
+        page.get_by_role("button", name="Revoke").click()
+        assert page.request.get(f"{live_server.url}/invoice/{token}").status == 200
+        messages: list[str] = []
+        page.once("dialog", lambda dialog: (messages.append(dialog.message), dialog.accept()))
         page.get_by_role("button", name="Revoke").click()
         page.get_by_role("button", name="Generate link").wait_for(state="visible")
+        assert messages == ["Revoke this link? It stops opening at once."]
         assert page.get_by_text("Share link revoked").is_visible()
         assert page.request.get(f"{live_server.url}/invoice/{token}").status == 404
     finally:
