@@ -26,6 +26,7 @@ from api.schemas import (
 from invoices import selectors, services
 from invoices.models import Invoice, InvoiceStatus
 from invoices.money import UnknownCurrency, exponent
+from payments import services as payment_services
 
 router = Router(tags=["invoices"])
 
@@ -278,6 +279,8 @@ def _transition(request: HttpRequest, invoice_id: str, action: str) -> InvoiceOu
         services.invoice_finalize(invoice=invoice)
     elif action == "void":
         services.invoice_void(invoice=invoice)
+        # Nothing may be paid any more: its open Checkout Sessions close, in Stripe too.
+        payment_services.invoice_checkouts_expire(invoice=invoice)
     else:
         services.invoice_mark_uncollectible(invoice=invoice)
     return invoice_out(get_invoice(request, invoice_id))

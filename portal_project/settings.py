@@ -195,6 +195,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "payments.tasks.webhook_events_retry_task",
         "schedule": 60.0,
     },
+    # Overpayment surpluses whose refund task was lost (broker down at commit).
+    "payments-retry-surplus-refunds": {
+        "task": "payments.tasks.payment_surpluses_retry_task",
+        "schedule": 60.0,
+    },
     # Webhook retries that are due (and deliveries whose Celery message was lost).
     "webhooks-deliver-due": {
         "task": "webhooks.tasks.deliver_due_task",
