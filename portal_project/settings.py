@@ -57,7 +57,8 @@ EMAIL_URL = os.environ.get("EMAIL_URL", "console:")
 COMMENTS_STREAM_BASE_URL = os.environ.get("COMMENTS_STREAM_BASE_URL", "").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the staff sign-in site (rate limits, TOTP) as admin.site.
+    "backoffice.admin_config.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
