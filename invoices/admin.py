@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
-from invoices import services, staff
+from invoices import services, sign_in, staff
 from invoices.admin_links import CustomerPortalLinkAdminMixin, InvoiceShareLinkAdminMixin
 from invoices.admin_scoping import TenantScopedAdmin, allows, company_ids, tenant_action
 from invoices.models import (
@@ -37,6 +37,7 @@ from invoices.models import (
     LineItem,
     Membership,
     StaffInvitation,
+    StaffSignInSettings,
 )
 from invoices.money import (
     AmountError,
@@ -116,6 +117,13 @@ class MembershipAdmin(TenantScopedAdmin):
     list_display = ["user", "company", "role"]
     list_filter = ["role"]
     list_select_related = ["user", "company"]
+    actions = ["unlock_sign_in"]
+
+    @tenant_action(Capability.MANAGE_STAFF, description=_("Unlock sign-in (after a lock-out)"))
+    def unlock_sign_in(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset.select_related("company", "user"):
+            if sign_in.staff_unlock(membership=membership, actor=request.user):
+                self.message_user(request, _("%(user)s unlocked.") % {"user": membership.user})
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -193,6 +201,28 @@ class StaffInvitationAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(StaffSignInSettings)
+class StaffSignInSettingsAdmin(TenantScopedAdmin):
+    """How the company's staff sign in: the owners' second factor. The owners'."""
+
+    write_capability = Capability.MANAGE_STAFF
+    list_display = ["company", "owners_require_otp", "updated_at"]
+    list_select_related = ["company"]
+    fields = ["company", "owners_require_otp"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A company's settings never move to another company.
+        return ["company"] if obj is not None else []
+
+    def save_model(
+        self, request: HttpRequest, obj: StaffSignInSettings, form: ModelForm[Any], change: bool
+    ) -> None:
+        self.check_writable(request, obj)
+        sign_in.sign_in_settings_save(
+            settings_row=obj, changed=form.changed_data, actor=request.user
+        )
 
 
 @admin.register(Customer)

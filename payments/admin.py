@@ -24,7 +24,13 @@ from invoices.money import AmountError, UnknownCurrency, format_money, parse_amo
 from invoices.tenancy import Capability
 from invoices.timezones import company_day_start, company_today
 from payments import services
-from payments.models import OFFLINE_METHODS, Payment, StripeConnection, WebhookEvent
+from payments.models import (
+    OFFLINE_METHODS,
+    OverpaymentHandling,
+    Payment,
+    StripeConnection,
+    WebhookEvent,
+)
 
 
 def amount_from_form(text: str, currency: str) -> int:
@@ -106,16 +112,43 @@ class VoidForm(forms.Form):
             del self.fields["payments"]
 
 
+def surplus_text(payment: Payment) -> str:
+    """What became of the part of a payment beyond what the invoice owed."""
+    if not payment.surplus:
+        return "—"
+    amount = format_money(payment.surplus, payment.currency, "en")
+    if payment.surplus_handling == OverpaymentHandling.CREDIT:
+        note = payment.surplus_credit_note
+        return str(_("%(amount)s kept as credit (%(note)s)")) % {
+            "amount": amount,
+            "note": note.number if note is not None else "—",
+        }
+    if payment.surplus_refund_id:
+        return str(_("%(amount)s refunded (%(refund)s)")) % {
+            "amount": amount,
+            "refund": payment.surplus_refund_id,
+        }
+    return str(_("%(amount)s to refund")) % {"amount": amount}
+
+
 class InvoicePaymentsAdminMixin:
     """Adds "Record a payment" (money received outside Stripe) to the invoice admin: a form at
     ``<id>/record-payment/`` for staff who manage the invoice's company (404 for others), and
-    a ``record_payment_link`` read-only field."""
+    a ``record_payment_link`` read-only field. Voiding closes the invoices' open Checkout
+    Sessions, in Stripe too."""
 
     # Provided by TenantScopedAdmin / ModelAdmin.
     admin_site: Any
     get_object: Callable[..., Any]
     has_change_permission: Callable[..., bool]
     message_user: Callable[..., None]
+
+    @tenant_action(Capability.MANAGE_INVOICES, description=_("Void selected invoices"))
+    def void(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> Any:
+        response = super().void(request, queryset)  # type: ignore[misc]
+        for invoice in queryset.filter(status=InvoiceStatus.VOID):
+            services.invoice_checkouts_expire(invoice=invoice, actor=request.user)
+        return response
 
     def get_urls(self) -> list[URLPattern]:
         own = [
@@ -278,7 +311,7 @@ class StripeConnectionForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = StripeConnection
-        fields = ["company", "publishable_key", "active"]
+        fields = ["company", "publishable_key", "active", "overpayment_handling"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -320,6 +353,7 @@ class StripeConnectionAdmin(TenantScopedAdmin):
             webhook_secret=data.get("webhook_secret") or None,
             publishable_key=data.get("publishable_key", ""),
             active=data.get("active", True),
+            overpayment_handling=data.get("overpayment_handling") or None,
             actor=request.user,
         )
         obj.pk = obj.id = connection.pk
@@ -341,6 +375,7 @@ class PaymentInline(admin.TabularInline):  # type: ignore[type-arg]
         "reference",
         "source",
         "flagged_overpayment",
+        "surplus_display",
         "review_reason",
         "refund_link",
     )
@@ -353,9 +388,13 @@ class PaymentInline(admin.TabularInline):  # type: ignore[type-arg]
     def amount_display(self, obj: Payment) -> str:
         return format_money(obj.amount, obj.currency, "en")
 
+    @admin.display(description=_("Surplus"))
+    def surplus_display(self, obj: Payment) -> str:
+        return surplus_text(obj)
+
     @admin.display(description=_("Refund"))
     def refund_link(self, obj: Payment) -> str:
-        if obj.pk is None or obj.amount_refunded >= obj.amount:
+        if obj.pk is None or obj.amount_refundable <= 0:
             return "—"
         url = reverse("admin:payments_payment_refund", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, _("Refund"))
@@ -376,7 +415,7 @@ class FlaggedFilter(admin.SimpleListFilter):
     parameter_name = "flagged"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", str(_("Overpayment, to refund or credit")))]
+        return [("yes", str(_("Overpayment (refunded or credited)")))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(flagged_overpayment=True) if self.value() == "yes" else queryset
@@ -392,18 +431,23 @@ class PaymentAdmin(TenantScopedAdmin):
         "method",
         "source",
         "flagged_overpayment",
+        "surplus_display",
         "created_at",
     ]
     list_filter = [FlaggedFilter, "status", "method"]
-    list_select_related = ["invoice", "company"]
+    list_select_related = ["invoice", "company", "surplus_credit_note"]
     search_fields = ["public_id", "invoice__number", "provider_payment_intent_id"]
     actions = ["refund_in_full"]
     write_capability = Capability.MANAGE_MONEY
-    readonly_fields = [*(f.name for f in Payment._meta.fields), "refund_link"]
+    readonly_fields = [*(f.name for f in Payment._meta.fields), "surplus_display", "refund_link"]
 
     @admin.display(description=_("Amount"), ordering="amount")
     def amount_display(self, obj: Payment) -> str:
         return format_money(obj.amount, obj.currency, "en")
+
+    @admin.display(description=_("Surplus"), ordering="surplus")
+    def surplus_display(self, obj: Payment) -> str:
+        return surplus_text(obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -439,7 +483,7 @@ class PaymentAdmin(TenantScopedAdmin):
             else:
                 self.message_user(request, _("Refund recorded for %s.") % payment.public_id)
                 return HttpResponseRedirect(back)
-        left = format_money(payment.amount - payment.amount_refunded, payment.currency, "en")
+        left = format_money(payment.amount_refundable, payment.currency, "en")
         return ledger_form_page(
             request,
             title=_("Refund"),
@@ -450,7 +494,7 @@ class PaymentAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("Refund"))
     def refund_link(self, payment: Payment) -> str:
-        if payment.pk is None or payment.amount_refunded >= payment.amount:
+        if payment.pk is None or payment.amount_refundable <= 0:
             return "—"
         url = reverse("admin:payments_payment_refund", args=[payment.pk])
         return format_html('<a class="button" href="{}">{}</a>', url, _("Refund"))

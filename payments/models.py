@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from invoices.ids import new_public_id
-from invoices.models import Company, Invoice
+from invoices.models import Company, CreditNote, Invoice
 
 
 def new_webhook_key() -> str:
@@ -28,6 +28,11 @@ def new_attempt_id() -> str:
     return new_public_id("att")
 
 
+class OverpaymentHandling(models.TextChoices):
+    REFUND = "refund", _("Refund the surplus through Stripe")
+    CREDIT = "credit", _("Keep the surplus as customer credit (a credit note)")
+
+
 class StripeConnection(models.Model):
     """A company's own Stripe account. Secrets are stored encrypted (payments.crypto) and are
     never shown again after saving."""
@@ -42,6 +47,11 @@ class StripeConnection(models.Model):
     publishable_key = models.CharField(max_length=200, blank=True)
     webhook_key = models.CharField(max_length=40, unique=True, default=new_webhook_key)
     active = models.BooleanField(default=True)
+    # What becomes of the part of a Stripe payment beyond what the invoice still owed (two
+    # tabs, an old session): never kept silently. A void invoice's payment is always refunded.
+    overpayment_handling = models.CharField(
+        max_length=10, choices=OverpaymentHandling.choices, default=OverpaymentHandling.REFUND
+    )
     connected_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -155,10 +165,23 @@ class Payment(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # More than was still due when it arrived (two tabs, a paid or void invoice): kept, and
-    # shown to staff to refund or credit; never dropped.
+    # More than was still due when it arrived (two tabs, a paid or void invoice): the amount
+    # owed is applied, the rest (``surplus``) refunded or credited, and shown to staff.
     flagged_overpayment = models.BooleanField(default=False)
     review_reason = models.CharField(max_length=300, blank=True)
+    # Minor units: the part of ``amount`` beyond what the invoice still owed when it arrived.
+    # It never counts toward the invoice's amount_paid.
+    surplus = models.BigIntegerField(default=0)
+    # OverpaymentHandling chosen when it arrived ("" without a surplus).
+    surplus_handling = models.CharField(
+        max_length=10, choices=OverpaymentHandling.choices, blank=True
+    )
+    # Stripe's refund of the surplus (re_…), once made.
+    surplus_refund_id = models.CharField(max_length=255, blank=True)
+    # The credit note that keeps the surplus for the customer.
+    surplus_credit_note = models.ForeignKey(
+        CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -171,6 +194,17 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return self.public_id
+
+    @property
+    def surplus_refundable(self) -> int:
+        """The part of the surplus that refunds give back first without touching the invoice
+        (none when it was kept as credit: the credit note holds it)."""
+        return self.surplus if self.surplus_handling == OverpaymentHandling.REFUND else 0
+
+    @property
+    def amount_refundable(self) -> int:
+        credited = self.surplus if self.surplus_handling == OverpaymentHandling.CREDIT else 0
+        return max(self.amount - credited - self.amount_refunded, 0)
 
 
 def new_refund_id() -> str:

@@ -5,12 +5,19 @@ storing webhook events.
 The one invariant: an invoice's ``amount_paid`` and status change only in payment_record()
 and payment_refund_record(), holding a row lock on the invoice, so concurrent payments,
 webhooks and redirects are applied one at a time and each PaymentIntent counts once.
+
+No over-collection: an invoice has at most one open Checkout Session (the same amount reuses
+it, another amount expires it, in Stripe too; voiding expires them all), and a Stripe payment
+for more than is still owed counts up to what is owed: the rest (its ``surplus``) is refunded
+through Stripe automatically or kept as a credit note (the company's overpayment setting),
+audited and flagged for staff.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,7 +32,7 @@ from invoices import services as invoice_services
 from invoices.events import Actor, acting_user
 from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import AmountError, format_money
-from invoices.services import invoice_transition
+from invoices.services import credit_note_create, invoice_transition
 from invoices.transitions import check_transition
 from payments import stripe_client
 from payments.gates import pay_gate
@@ -34,6 +41,7 @@ from payments.models import (
     AttemptKind,
     AttemptStatus,
     CheckoutAttempt,
+    OverpaymentHandling,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -41,6 +49,7 @@ from payments.models import (
     StripeConnection,
 )
 from payments.rules import offline_amount_check, payment_amount_check
+from payments.tasks import payment_surplus_refund_task
 from webhooks.services import event_emit
 
 logger = logging.getLogger("payments")
@@ -70,6 +79,7 @@ def stripe_connection_save(
     webhook_secret: str | None,
     publishable_key: str | None = None,
     active: bool = True,
+    overpayment_handling: str | None = None,
     actor: Actor = None,
 ) -> StripeConnection:
     """Connect (or reconnect) the company's Stripe account. Secrets are encrypted here and
@@ -97,6 +107,10 @@ def stripe_connection_save(
             raise ValueError("The publishable key must start with pk_.")
         connection.publishable_key = publishable_key
     connection.active = active
+    if overpayment_handling is not None:
+        if overpayment_handling not in OverpaymentHandling.values:
+            raise ValueError("Overpayments are either refunded or kept as credit.")
+        connection.overpayment_handling = overpayment_handling
     connection.save()
     events.record(
         company=company,
@@ -104,6 +118,7 @@ def stripe_connection_save(
         object_id=connection.webhook_key,
         actor=actor,
         key_hint=connection.secret_key_hint,
+        overpayment_handling=connection.overpayment_handling,
     )
     return connection
 
@@ -141,9 +156,13 @@ def _refuse_unless_payable(invoice: Invoice, amount: int, locale: str) -> None:
         raise PaymentRefused(exc.message, code=exc.code, field="amount") from None
 
 
-def _attempt_for(*, invoice: Invoice, kind: str, amount: int, locale: str) -> CheckoutAttempt:
-    """The open attempt for this invoice, amount and state of payment, or a new one. The
-    invoice row lock serialises two clicks, so both get the same attempt (and Stripe key)."""
+def _attempt_for(
+    *, invoice: Invoice, kind: str, amount: int, locale: str
+) -> tuple[CheckoutAttempt, list[str]]:
+    """The open attempt for this invoice, amount and state of payment, or a new one; and the
+    Checkout Sessions it supersedes (to expire in Stripe once committed). The invoice row lock
+    serialises two clicks, so both get the same attempt (and Stripe key), and an invoice never
+    keeps two open Checkout attempts: asking for another amount closes the open one."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().select_related("company").get(pk=invoice.pk)
         if not StripeConnection.objects.filter(company_id=locked.company_id, active=True).exists():
@@ -163,6 +182,11 @@ def _attempt_for(*, invoice: Invoice, kind: str, amount: int, locale: str) -> Ch
             .order_by("-created_at")
             .first()
         )
+        superseded: list[str] = []
+        if kind == AttemptKind.CHECKOUT:
+            superseded = _checkout_attempts_close(
+                locked, keep=attempt.pk if attempt is not None else None
+            )
         if attempt is None:
             attempt = CheckoutAttempt(
                 company_id=locked.company_id,
@@ -174,7 +198,59 @@ def _attempt_for(*, invoice: Invoice, kind: str, amount: int, locale: str) -> Ch
             )
             attempt.idempotency_key = f"invoice-portal-{kind}-{attempt.public_id}"
             attempt.save()
-        return attempt
+        return attempt, superseded
+
+
+def _checkout_attempts_close(invoice: Invoice, *, keep: int | None = None) -> list[str]:
+    """Mark the invoice's open Checkout attempts (but ``keep``) expired and return their
+    sessions, for the caller to expire in Stripe after it commits; the caller holds the
+    invoice lock. An attempt whose session Stripe has not answered yet has no id here: its own
+    start finds it closed when it stores the id, and expires that session itself."""
+    open_attempts = CheckoutAttempt.objects.filter(
+        invoice=invoice, kind=AttemptKind.CHECKOUT, status=AttemptStatus.OPEN
+    )
+    if keep is not None:
+        open_attempts = open_attempts.exclude(pk=keep)
+    sessions = [a.provider_id for a in open_attempts.select_for_update() if a.provider_id]
+    open_attempts.update(
+        status=AttemptStatus.EXPIRED, error="Superseded", updated_at=timezone.now()
+    )
+    return sessions
+
+
+def _sessions_expire(company: Company, session_ids: list[str]) -> None:
+    """Expire Checkout Sessions in Stripe (outside any transaction). A failure is logged: the
+    attempt is closed on our side, and a payment that still arrives is never kept beyond what
+    is owed (payment_record refunds or credits the surplus)."""
+    if not session_ids:
+        return
+    try:
+        secret_key = _secret_key(company)
+    except stripe_client.PaymentProviderError:
+        return
+    for session_id in session_ids:
+        try:
+            stripe_client.checkout_session_expire(secret_key=secret_key, session_id=session_id)
+        except stripe_client.PaymentProviderError as exc:
+            logger.warning("checkout.expire_failed session=%s code=%s", session_id, exc.code)
+
+
+def invoice_checkouts_expire(*, invoice: Invoice, actor: Actor = None) -> int:
+    """Close every open Checkout of the invoice, in Stripe too: called after a void (from the
+    API and the invoice admin), when nothing may be paid any more. How many sessions closed."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().select_related("company").get(pk=invoice.pk)
+        sessions = _checkout_attempts_close(locked)
+    _sessions_expire(locked.company, sessions)
+    if sessions:
+        events.record(
+            company=locked.company,
+            action="checkout.sessions_expired",
+            object_id=locked.public_id,
+            actor=actor,
+            sessions=sessions,
+        )
+    return len(sessions)
 
 
 def _metadata(invoice: Invoice, attempt: CheckoutAttempt) -> dict[str, str]:
@@ -208,7 +284,10 @@ def checkout_session_start(
     transaction (no row lock is held while waiting for Stripe). ``return_base_url`` is the
     page to come back to (``…/invoice/<token>``); success and cancel live below it.
     """
-    attempt = _attempt_for(invoice=invoice, kind=AttemptKind.CHECKOUT, amount=amount, locale=locale)
+    attempt, superseded = _attempt_for(
+        invoice=invoice, kind=AttemptKind.CHECKOUT, amount=amount, locale=locale
+    )
+    _sessions_expire(invoice.company, superseded)
     # The page language travels to Stripe and back: the return pages speak it too.
     query = f"?attempt={attempt.public_id}&lang={locale}"
     session = stripe_client.checkout_session_create(
@@ -223,10 +302,27 @@ def checkout_session_start(
         idempotency_key=_stripe_key(attempt),
         locale=locale,
     )
+    previous = attempt.provider_id
     attempt.provider_id = session.id
     attempt.provider_intent_id = session.payment_intent or ""
     attempt.checkout_url = session.url or ""
-    attempt.save(update_fields=["provider_id", "provider_intent_id", "checkout_url", "updated_at"])
+    # Stored only while the attempt is still open: a start for another amount (or a void)
+    # may have closed it meanwhile, and then this session must not stay payable.
+    stored = CheckoutAttempt.objects.filter(pk=attempt.pk, status=AttemptStatus.OPEN).update(
+        provider_id=session.id,
+        provider_intent_id=attempt.provider_intent_id,
+        checkout_url=attempt.checkout_url,
+        updated_at=timezone.now(),
+    )
+    if not stored:
+        _sessions_expire(invoice.company, [session.id])
+        raise PaymentRefused(
+            _("Another payment of this invoice was started meanwhile. Please try again."),
+            code="superseded",
+        )
+    if previous and previous != session.id:
+        # The same attempt opened in another language got its own session: one stays open.
+        _sessions_expire(invoice.company, [previous])
     return attempt
 
 
@@ -235,7 +331,9 @@ def card_intent_start(
 ) -> tuple[CheckoutAttempt, str]:
     """A PaymentIntent for the card form on the page: the attempt and the client secret that
     Stripe.js confirms in the browser (the secret is never stored)."""
-    attempt = _attempt_for(invoice=invoice, kind=AttemptKind.CARD, amount=amount, locale=locale)
+    attempt, _superseded = _attempt_for(
+        invoice=invoice, kind=AttemptKind.CARD, amount=amount, locale=locale
+    )
     intent = stripe_client.payment_intent_create(
         secret_key=_secret_key(invoice.company),
         amount=amount,
@@ -420,9 +518,11 @@ def payment_record(
     for it is returned untouched. Otherwise the payment is stored, the invoice's amount_paid
     grows, and an invoice paid in full becomes ``paid`` (with its status-change row).
 
-    Stripe's money is real whatever our rules say: a payment the amount rules would refuse now
-    (more than is due: two tabs, or an invoice already paid or void) is still recorded, and
-    flagged for staff. An offline payment is what staff type: it is refused
+    Stripe's money is real whatever our rules say: a payment for more than is owed (two tabs,
+    an invoice already paid or void, another currency) is recorded whole and flagged for
+    staff, counts up to what is owed, and its surplus is refunded through Stripe (a task, once
+    this commits) or kept as a credit note, as the company chose; a void invoice's or another
+    currency's is always refunded. An offline payment is what staff type: it is refused
     (OfflinePaymentRefused) when it is more than is owed or the invoice is not open, and then
     nothing changes.
     """
@@ -433,6 +533,7 @@ def payment_record(
             .get(company=company, public_id=received.invoice_public_id)
         )
         flagged, reason = False, ""
+        surplus, handling = 0, ""
         attempt = None
         if received.offline:
             _refuse_offline(invoice, received)
@@ -442,6 +543,11 @@ def payment_record(
             if existing is not None:
                 return existing, False
             flagged, reason = _stripe_payment_flag(invoice, received)
+            surplus = received.amount - _owed(invoice, received)
+            if surplus > 0:
+                flagged = True
+                reason = reason or "More than was owed."
+                handling = _surplus_handling(invoice, received)
             attempt = CheckoutAttempt.objects.filter(
                 invoice=invoice, public_id=received.attempt_public_id or "-"
             ).first()
@@ -465,12 +571,15 @@ def payment_record(
                     recorded_by=acting_user(actor),
                     flagged_overpayment=flagged,
                     review_reason=reason[:300],
+                    surplus=max(surplus, 0),
+                    surplus_handling=handling,
                 )
         except IntegrityError:
             # Belt and braces: the lock already serialises payments of one invoice.
             return Payment.objects.get(provider_payment_intent_id=received.intent_id), False
-        if received.currency == invoice.currency:
-            invoice.amount_paid += received.amount
+        applied = received.amount - payment.surplus
+        if applied:
+            invoice.amount_paid += applied
             invoice.save(update_fields=["amount_paid", "updated_at"])
         if attempt is not None:
             CheckoutAttempt.objects.filter(pk=attempt.pk).update(
@@ -490,7 +599,11 @@ def payment_record(
             method=method,
             source=source,
             flagged_overpayment=flagged,
+            applied=applied,
+            surplus=payment.surplus,
         )
+        if payment.surplus:
+            _surplus_dispose(invoice=invoice, payment=payment, actor=actor)
         event_emit(
             company=company,
             type="payment.succeeded",
@@ -516,6 +629,137 @@ def payment_record(
                 reason,
             )
         return payment, True
+
+
+def _owed(invoice: Invoice, received: ReceivedPayment) -> int:
+    """How much of a Stripe payment the (locked) invoice can take: what it still owes, if it
+    takes payments in that currency."""
+    if received.currency != invoice.currency or invoice.status not in PAYABLE_STATUSES:
+        return 0
+    return min(received.amount, max(invoice.amount_due, 0))
+
+
+def _surplus_handling(invoice: Invoice, received: ReceivedPayment) -> str:
+    """Refund or credit, as the company chose; a void invoice's payment, or one in another
+    currency, is refunded whole (there is nothing the customer owes that credit could meet)."""
+    if received.currency != invoice.currency or invoice.status == InvoiceStatus.VOID:
+        return OverpaymentHandling.REFUND
+    chosen = (
+        StripeConnection.objects.filter(company_id=invoice.company_id)
+        .values_list("overpayment_handling", flat=True)
+        .first()
+    )
+    return chosen or OverpaymentHandling.REFUND
+
+
+def _surplus_dispose(*, invoice: Invoice, payment: Payment, actor: Actor) -> None:
+    """The surplus of a payment just recorded (locks held): a credit note at once, or a Stripe
+    refund queued for when this commits. Audited either way."""
+    if payment.surplus_handling == OverpaymentHandling.CREDIT:
+        note = credit_note_create(
+            company=invoice.company,
+            customer=invoice.customer,
+            currency=payment.currency,
+            amount=payment.surplus,
+            reason=f"Overpayment {payment.public_id} of invoice {invoice.number}",
+            invoice=invoice,
+            actor=actor,
+        )
+        payment.surplus_credit_note = note
+        payment.save(update_fields=["surplus_credit_note", "updated_at"])
+    else:
+        transaction.on_commit(_surplus_refund_queuer(payment.pk), robust=True)
+    events.record(
+        company=invoice.company,
+        action="payment.overpaid",
+        object_id=payment.public_id,
+        actor=actor,
+        invoice=invoice.public_id,
+        amount=payment.amount,
+        surplus=payment.surplus,
+        currency=payment.currency,
+        handling=payment.surplus_handling,
+        credit_note=payment.surplus_credit_note.public_id if payment.surplus_credit_note else "",
+    )
+
+
+def _surplus_refund_queuer(payment_pk: int) -> Callable[[], None]:
+    # A named function, not a functools.partial: Django's robust on_commit logs the callback's
+    # name when it fails (the broker is down), and a partial has none.
+    def queue_surplus_refund() -> None:
+        payment_surplus_refund_task.apply_async((payment_pk,), ignore_result=True)
+
+    return queue_surplus_refund
+
+
+def payment_surplus_refund(*, payment_pk: int) -> str:
+    """Refund a payment's surplus through Stripe, once (a fixed idempotency key; the refund id
+    stored), and record it from Stripe's running total: the Refund row, which leaves the
+    invoice's amount_paid alone. Returns the refund id ("" when there is nothing to refund).
+    Stripe's refusal is audited and left to staff (the payment stays flagged "to refund"); an
+    outage raises ProviderUnavailable for the task to retry."""
+    payment = Payment.objects.select_related("company", "invoice").get(pk=payment_pk)
+    if (
+        payment.surplus <= 0
+        or payment.surplus_handling != OverpaymentHandling.REFUND
+        or payment.surplus_refund_id
+        or not payment.provider_payment_intent_id
+    ):
+        return payment.surplus_refund_id
+    try:
+        result = stripe_client.refund_create(
+            secret_key=_secret_key(payment.company),
+            intent_id=payment.provider_payment_intent_id,
+            amount=payment.surplus,
+            idempotency_key=f"invoice-portal-surplus-{payment.public_id}",
+        )
+    except stripe_client.ProviderUnavailable:
+        raise
+    except stripe_client.PaymentProviderError as exc:
+        logger.error(
+            "payment.surplus_refund_failed payment=%s code=%s", payment.public_id, exc.code
+        )
+        events.record(
+            company=payment.company,
+            action="payment.surplus_refund_failed",
+            object_id=payment.public_id,
+            invoice=payment.invoice.public_id,
+            amount=payment.surplus,
+            error=exc.code,
+        )
+        return ""
+    Payment.objects.filter(pk=payment.pk, surplus_refund_id="").update(
+        surplus_refund_id=result.id, updated_at=timezone.now()
+    )
+    payment_refund_record(
+        company=payment.company,
+        intent_id=payment.provider_payment_intent_id,
+        amount_refunded=result.charge_amount_refunded,
+        provider_refund_id=result.id,
+    )
+    events.record(
+        company=payment.company,
+        action="payment.surplus_refunded",
+        object_id=payment.public_id,
+        invoice=payment.invoice.public_id,
+        amount=payment.surplus,
+        currency=payment.currency,
+        refund=result.id,
+    )
+    return result.id
+
+
+def payments_surplus_unrefunded(*, older_than: dt.timedelta) -> list[int]:
+    """Payments whose surplus is still to be refunded (the queued task was lost), for the
+    periodic pick-up."""
+    return list(
+        Payment.objects.filter(
+            surplus__gt=0,
+            surplus_handling=OverpaymentHandling.REFUND,
+            surplus_refund_id="",
+            created_at__lt=timezone.now() - older_than,
+        ).values_list("pk", flat=True)[:500]
+    )
 
 
 def _stripe_payment_flag(invoice: Invoice, received: ReceivedPayment) -> tuple[bool, str]:
@@ -591,8 +835,12 @@ def _refund_apply(
 ) -> Refund:
     """Apply ``delta`` more refunded on ``payment`` (both rows locked by the caller): a refund
     row, the payment's running total and status, the invoice's amount_paid; a paid invoice
-    that owes something again reopens (with its status-change row)."""
+    that owes something again reopens (with its status-change row). A surplus to refund is
+    given back first and never counted toward the invoice, so it leaves amount_paid alone."""
+    shield = payment.surplus_refundable
+    counted_before = max(payment.amount_refunded - shield, 0)
     payment.amount_refunded += delta
+    counted = max(payment.amount_refunded - shield, 0) - counted_before
     payment.status = (
         PaymentStatus.REFUNDED
         if payment.amount_refunded >= payment.amount
@@ -607,8 +855,8 @@ def _refund_apply(
         provider_refund_id=provider_refund_id,
         actor=acting_user(actor),
     )
-    if payment.currency == invoice.currency:
-        invoice.amount_paid = max(invoice.amount_paid - delta, 0)
+    if counted and payment.currency == invoice.currency:
+        invoice.amount_paid = max(invoice.amount_paid - counted, 0)
         invoice.save(update_fields=["amount_paid", "updated_at"])
         if invoice.status == InvoiceStatus.PAID and invoice.amount_due > 0:
             invoice_transition(
@@ -668,7 +916,8 @@ def payment_refund_record(
 
 
 def _refundable(payment: Payment, amount: int | None) -> int:
-    left = payment.amount - payment.amount_refunded
+    # A surplus kept as credit is not refundable here: the credit note holds it.
+    left = payment.amount_refundable
     if left <= 0:
         raise RefundRefused("already_refunded", "This payment has been refunded in full.")
     if amount is None:
@@ -758,9 +1007,12 @@ def invoice_void(
         for payment in Payment.objects.filter(invoice=current).select_related("company"):
             if payment.amount_refunded < payment.amount:
                 payment_refund(payment=payment, actor=actor)
-    return invoice_services.invoice_void(
+    voided = invoice_services.invoice_void(
         invoice=invoice,
         actor=actor,
         reason=reason,
         payments=None if payments == invoice_services.VOID_PAYMENTS_REFUND else payments,
     )
+    # Nothing may be paid any more: its open Checkout Sessions close, in Stripe too.
+    invoice_checkouts_expire(invoice=voided, actor=actor)
+    return voided

@@ -233,6 +233,24 @@ def checkout_session_retrieve(*, secret_key: str, session_id: str) -> CheckoutSe
     return session
 
 
+def checkout_session_expire(*, secret_key: str, session_id: str) -> CheckoutSession | None:
+    """Expire an open Checkout Session so it can no longer be paid. None when it was not open
+    any more (completed or already expired): nothing to do, and not an error."""
+    started = time.monotonic()
+    try:
+        obj = _client(secret_key).v1.checkout.sessions.expire(session_id)
+    except stripe.InvalidRequestError as exc:
+        if getattr(exc, "code", None) in ("checkout_session_not_open", "checkout_session_expired"):
+            _log("checkout_session_expire", started, session=session_id, status="not_open")
+            return None
+        raise _translate(exc, "checkout_session_expire") from exc
+    except stripe.StripeError as exc:
+        raise _translate(exc, "checkout_session_expire") from exc
+    session = _session(obj)
+    _log("checkout_session_expire", started, session=session.id, status=session.status)
+    return session
+
+
 def payment_intent_create(
     *,
     secret_key: str,

@@ -7,6 +7,8 @@ import datetime as dt
 
 from celery import shared_task
 
+from payments.stripe_client import ProviderUnavailable
+
 
 @shared_task(acks_late=True, ignore_result=True)
 def webhook_event_process_task(event_pk: int) -> str | None:
@@ -23,4 +25,30 @@ def webhook_events_retry_task() -> int:
     pending = webhooks.webhook_events_unprocessed(older_than=dt.timedelta(minutes=1))
     for event_pk in pending:
         webhook_event_process_task.apply_async((event_pk,), ignore_result=True)
+    return len(pending)
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(ProviderUnavailable,),
+    retry_backoff=True,
+    max_retries=8,
+)
+def payment_surplus_refund_task(payment_pk: int) -> None:
+    """Refund an overpayment's surplus through Stripe; idempotent (a fixed idempotency key, and
+    nothing happens once the refund id is stored), retried while Stripe is unreachable."""
+    from payments import services
+
+    services.payment_surplus_refund(payment_pk=payment_pk)
+
+
+@shared_task
+def payment_surpluses_retry_task() -> int:
+    """Periodic (CELERY_BEAT_SCHEDULE): surpluses whose refund task was lost (broker down)."""
+    from payments import services
+
+    pending = services.payments_surplus_unrefunded(older_than=dt.timedelta(minutes=3))
+    for payment_pk in pending:
+        payment_surplus_refund_task.apply_async((payment_pk,), ignore_result=True)
     return len(pending)

@@ -57,7 +57,8 @@ EMAIL_URL = os.environ.get("EMAIL_URL", "console:")
 COMMENTS_STREAM_BASE_URL = os.environ.get("COMMENTS_STREAM_BASE_URL", "").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the staff sign-in site (rate limits, TOTP) as admin.site.
+    "backoffice.admin_config.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -193,6 +194,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Stripe events stored but never processed (worker down, crash): picked up again.
     "payments-retry-webhook-events": {
         "task": "payments.tasks.webhook_events_retry_task",
+        "schedule": 60.0,
+    },
+    # Overpayment surpluses whose refund task was lost (broker down at commit).
+    "payments-retry-surplus-refunds": {
+        "task": "payments.tasks.payment_surpluses_retry_task",
         "schedule": 60.0,
     },
     # Webhook retries that are due (and deliveries whose Celery message was lost).

@@ -1,6 +1,6 @@
 from .api_key import ApiKey
 from .audit import AuditEvent
-from .company import Company, Membership, StaffInvitation
+from .company import Company, Membership, StaffInvitation, StaffSignInSettings
 from .credit_note import CreditApplication, CreditNote
 from .customer import Customer
 from .invoice import Invoice, InvoiceStatus, InvoiceStatusChange, LineItem
@@ -21,4 +21,5 @@ __all__ = [
     "ShareLink",
     "ShareLinkKind",
     "StaffInvitation",
+    "StaffSignInSettings",
 ]

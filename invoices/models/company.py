@@ -106,6 +106,24 @@ class Membership(models.Model):
         return f"{self.user} @ {self.company} ({self.role})"
 
 
+class StaffSignInSettings(models.Model):
+    """How the company's staff sign in to the admin: the owners' second factor (TOTP)."""
+
+    company = models.OneToOneField(
+        Company, on_delete=models.CASCADE, related_name="sign_in_settings"
+    )
+    # Owners of this company must confirm each admin sign-in with an authenticator code.
+    owners_require_otp = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "staff sign-in settings"
+        verbose_name_plural = "staff sign-in settings"
+
+    def __str__(self) -> str:
+        return f"Sign-in for {self.company}"
+
+
 class StaffInvitation(models.Model):
     """An owner's invitation to an email address with no account yet: the emailed link lets the
     person create their staff account and joins them with the role chosen. Only a SHA-256 of

@@ -28,6 +28,7 @@ from invoices.models import (
     CreditNote,
     Membership,
     StaffInvitation,
+    StaffSignInSettings,
 )
 from invoices.models.company import Role
 from invoices.services import api_key_create
@@ -116,6 +117,9 @@ FACTORIES: dict[str, Callable[[Company], Model]] = {
         amount=500,
     ),
     "invoices.apikey": lambda company: api_key_create(company=company)[0],
+    "invoices.staffsigninsettings": lambda company: StaffSignInSettings.objects.create(
+        company=company
+    ),
     "embed.embedsettings": lambda company: EmbedSettings.objects.create(company=company),
     "comments.customertotpdevice": lambda company: CustomerTotpDevice.objects.create(
         company=company, customer=factories.make_customer(company)

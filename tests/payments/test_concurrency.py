@@ -76,12 +76,14 @@ def test_it_applies_two_racing_partial_payments_one_after_the_other(tenant: Comp
     )
     assert not [r for r in results if isinstance(r, Exception)], results
     invoice.refresh_from_db()
-    # Without the row lock both would read amount_paid=0 and one 60.00 would be lost.
-    assert invoice.amount_paid == 12000
+    # Without the row lock both would read amount_paid=0 and count 60.00 each.
+    assert invoice.amount_paid == 10000
     assert invoice.status == InvoiceStatus.PAID
     assert Payment.objects.count() == 2
-    # The second to arrive found only 40.00 due: recorded, and flagged for staff.
-    assert Payment.objects.filter(flagged_overpayment=True).count() == 1
+    # The second to arrive found only 40.00 due: recorded whole, 40.00 applied, the 20.00
+    # surplus to refund, and flagged for staff.
+    flagged = Payment.objects.get(flagged_overpayment=True)
+    assert (flagged.amount, flagged.surplus) == (6000, 2000)
 
 
 def test_it_records_one_payment_when_the_redirect_and_the_webhook_race(tenant: Company) -> None:

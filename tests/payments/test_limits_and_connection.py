@@ -172,7 +172,13 @@ def test_it_never_shows_the_secrets_in_the_admin(client: Any, tenant: Company) -
     # Saving with the secrets left blank keeps them.
     response = client.post(
         f"/admin/payments/stripeconnection/{connection.pk}/change/",
-        {"publishable_key": "pk_test_new", "active": "on", "secret_key": "", "webhook_secret": ""},
+        {
+            "publishable_key": "pk_test_new",
+            "active": "on",
+            "overpayment_handling": "refund",
+            "secret_key": "",
+            "webhook_secret": "",
+        },
     )
     assert response.status_code == 302
     connection.refresh_from_db()
