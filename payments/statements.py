@@ -50,6 +50,8 @@ from payments.models import Payment, Refund
 OPEN_ITEM = "open_item"
 BALANCE_FORWARD = "balance_forward"
 KINDS = (OPEN_ITEM, BALANCE_FORWARD)
+# The query parameters a statement request reads; any other is ignored.
+PARAMETERS = ("type", "currency", "as_of", "month", "from", "to")
 
 # The months a statement is offered for: the current one and this many before it.
 MONTHS_OFFERED = 36
