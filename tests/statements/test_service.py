@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 from unittest import mock
 
@@ -181,3 +182,32 @@ def test_it_is_scoped_to_the_customer(tenant: Company, customer: Customer) -> No
         ledger=_ledger(customer), currency="usd", as_of=timezone.localdate()
     )
     assert statement.total == 100
+
+
+def test_a_36_month_statement_reads_no_row_by_row(
+    tenant: Company, customer: Customer, django_assert_num_queries: Any
+) -> None:
+    today = company_today(tenant)
+    for back in range(statements.MONTHS_OFFERED + 1):
+        day = statements.month_start(today, back)
+        invoice = factories.make_invoice(
+            tenant, customer, lines=[("Month", "1", 10000, "0")], issue_date=day
+        )
+        payment_record_offline(invoice=invoice, amount=4000, method="cash", paid_at=_at(day))
+    started = time.perf_counter()
+    # The five ledger queries, then every one of the 37 monthly statements and the open items
+    # from memory: no query per invoice, payment or month.
+    with django_assert_num_queries(5):
+        ledger = _ledger(customer)
+        earliest = statements.month_start(today, statements.MONTHS_OFFERED)
+        whole = statements.balance_forward_statement(
+            ledger=ledger, currency="usd", start=earliest, end=today
+        )
+        for first in statements.months_offered(today):
+            statements.balance_forward_statement(
+                ledger=ledger, currency="usd", start=first, end=statements.month_end(first)
+            )
+        items = statements.open_item_statement(ledger=ledger, currency="usd", as_of=today)
+    assert time.perf_counter() - started < 2.0
+    assert len(whole.lines) == 74
+    assert whole.closing == items.total == 37 * 6000
