@@ -26,7 +26,7 @@ from invoices import selectors, services
 from invoices.models import Company, InvoiceStatus
 from invoices.timezones import company_today
 from payments import statements
-from payments.models import Payment
+from payments.models import Payment, Refund
 from payments.services import payment_record_offline, payment_refund
 from tests import factories
 
@@ -101,7 +101,9 @@ def _run(company: Company, customer: Any, ops: list[Any], start: dt.date) -> tup
                     left = payment.amount - payment.amount_refunded
                     if left // b > 0:
                         payment_refund(payment=payment, amount=left // b)
-                        payment.refunds.order_by("-id").update(refunded_at=moment)
+                        # Refund.refunded_at defaults to the real now: date the new one.
+                        newest = payment.refunds.latest("id")
+                        Refund.objects.filter(pk=newest.pk).update(refunded_at=moment)
                 elif name == "credit_note":
                     notes.append(
                         services.credit_note_create(
