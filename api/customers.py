@@ -27,6 +27,7 @@ from api.schemas import (
 from invoices import selectors, services
 from invoices.models import Customer
 from invoices.timezones import company_today
+from payments import statements
 from preferences.selectors import email_preference_for_address
 from preferences.services import email_preference_ensure, email_preferences_url
 
@@ -257,3 +258,158 @@ def customer_balance(request: HttpRequest, customer_id: str) -> BalanceOut:
             for row in rows
         ]
     )
+
+
+class StatementFilters(Schema):
+    type: str | None = Field(None, description="`open_item` or `balance_forward` (default)")
+    currency: str | None = Field(
+        None, description="Default: the company's, when the customer has it"
+    )
+    as_of: str | None = Field(None, description="Open item: the day (YYYY-MM-DD), default today")
+    month: str | None = Field(None, description="Balance forward: a month (YYYY-MM)")
+    from_: str | None = Field(None, alias="from", description="Balance forward: first day")
+    to: str | None = Field(None, description="Balance forward: last day, default today")
+
+
+class StatementRow(Schema):
+    """A balance-forward row: debit raises the balance, credit lowers it (minor units)."""
+
+    date: str
+    type: str = Field(
+        description="invoice, invoice_void, credit_note, credit_note_void, payment or refund"
+    )
+    number: str
+    debit: int
+    credit: int
+    balance: int
+
+
+class OpenItemRow(Schema):
+    """An open-item row: an invoice still owing (``amount_due`` > 0) or unused credit (< 0)."""
+
+    type: str = Field(description="invoice, credit_note or unapplied_payment")
+    number: str
+    issue_date: str
+    due_date: str | None
+    days_overdue: int
+    total: int
+    amount_paid_or_credited: int
+    amount_due: int
+
+
+class StatementSummary(Schema):
+    invoiced: int = Field(description="Invoices issued less invoices voided in the period")
+    paid: int
+    credited: int = Field(description="Credit notes issued less credit notes voided")
+    refunded: int
+
+
+class StatementOut(Schema):
+    type: str
+    currency: str
+    currencies: list[str] = Field(description="Every currency the customer has a statement in")
+    as_of: str | None
+    from_: str | None = Field(None, alias="from")
+    to: str | None
+    opening_balance: int | None = Field(description="Balance forward only; null for open item")
+    closing_balance: int
+    rows: list[StatementRow] | list[OpenItemRow]
+    summary: StatementSummary | None
+    aging: dict[str, int] = Field(
+        description="Owed by days past due: current, 1_30, 31_60, 61_90, over_90"
+    )
+
+
+def statement_out(ledger: statements.Ledger, statement: statements.Statement) -> StatementOut:
+    if isinstance(statement, statements.OpenItemStatement):
+        return StatementOut.model_validate(
+            {
+                "type": statements.OPEN_ITEM,
+                "currency": statement.currency,
+                "currencies": ledger.currencies,
+                "as_of": statement.as_of.isoformat(),
+                "from": None,
+                "to": None,
+                "opening_balance": None,
+                "closing_balance": statement.total,
+                "rows": [
+                    OpenItemRow(
+                        type=row.kind,
+                        number=row.number,
+                        issue_date=row.date.isoformat(),
+                        due_date=row.due_date.isoformat() if row.due_date else None,
+                        days_overdue=row.days_overdue,
+                        total=row.total,
+                        amount_paid_or_credited=row.settled,
+                        amount_due=row.due,
+                    )
+                    for row in statement.rows
+                ],
+                "summary": None,
+                "aging": statement.aging.as_dict(),
+            }
+        )
+    return StatementOut.model_validate(
+        {
+            "type": statements.BALANCE_FORWARD,
+            "currency": statement.currency,
+            "currencies": ledger.currencies,
+            "as_of": None,
+            "from": statement.start.isoformat(),
+            "to": statement.end.isoformat(),
+            "opening_balance": statement.opening,
+            "closing_balance": statement.closing,
+            "rows": [
+                StatementRow(
+                    date=line.date.isoformat(),
+                    type=line.type,
+                    number=line.number,
+                    debit=line.debit,
+                    credit=line.credit,
+                    balance=line.balance,
+                )
+                for line in statement.lines
+            ],
+            "summary": StatementSummary(
+                invoiced=statement.invoiced,
+                paid=statement.paid,
+                credited=statement.credited,
+                refunded=statement.refunded,
+            ),
+            "aging": statement.aging.as_dict(),
+        }
+    )
+
+
+def _query_params(request: HttpRequest) -> dict[str, str]:
+    return {name: request.GET.get(name, "") for name in statements.PARAMETERS}
+
+
+@router.get(
+    "/customers/{customer_id}/statement",
+    response=StatementOut,
+    by_alias=True,
+    **described(
+        "A customer's statement",
+        "GET",
+        "/customers/cus_123/statement?type=balance_forward&month=2026-03&currency=usd",
+        None,
+        "One currency. `type=open_item` (with `as_of`, default today): the invoices still "
+        "owing on that day and unused credit as negative rows. `type=balance_forward` (the "
+        "default; `month=YYYY-MM`, or `from`/`to`, default the current month): the opening "
+        "balance, every invoice, void, credit note, payment and refund with the running "
+        "balance, the closing balance. Dates in the company's time zone; the current month "
+        "and the 36 before it. A value out of range answers 400.",
+    ),
+)
+def customer_statement(
+    request: HttpRequest, customer_id: str, filters: Query[StatementFilters]
+) -> StatementOut:
+    """The customer's statement in one currency: open item or balance forward."""
+    customer = get_customer(request, customer_id)
+    customer.company = company_of(request)
+    ledger = statements.customer_ledger(customer=customer)
+    wanted = statements.statement_request(
+        params=_query_params(request), ledger=ledger, today=company_today(customer.company)
+    )
+    return statement_out(ledger, statements.statement_build(ledger=ledger, request=wanted))

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from invoices.admin import CustomerAdmin as CustomerAdminBase
 from invoices.admin import InvoiceAdminBase, InvoiceForm
-from invoices.models import Invoice
-from payments.admin import InvoicePaymentsAdminMixin, PaymentInline
+from invoices.models import Customer, Invoice
+from payments.admin import CustomerStatementAdminMixin, InvoicePaymentsAdminMixin, PaymentInline
 from portal.comments.admin import (
     InvoiceCommentsAdminMixin,
     InvoiceCommentsForm,
     NeedsAttentionFilter,
 )
-from preferences.admin import SentEmailInline, send_invoice_by_email
+from preferences.admin import (
+    CustomerStatementEmailAdminMixin,
+    SentEmailInline,
+    send_invoice_by_email,
+    send_statement_by_email,
+)
 from tracking.admin import ADMIN_CSS, view_log, views_badge
 
 
@@ -44,3 +50,15 @@ class InvoiceAdmin(InvoicePaymentsAdminMixin, InvoiceCommentsAdminMixin, Invoice
 
     class Media:
         css = {"all": [ADMIN_CSS]}
+
+
+# The customer admin, with the statement page (payments) and emailing it (preferences).
+admin.site.unregister(Customer)
+
+
+@admin.register(Customer)
+class CustomerAdmin(
+    CustomerStatementEmailAdminMixin, CustomerStatementAdminMixin, CustomerAdminBase
+):
+    readonly_fields = [*CustomerAdminBase.readonly_fields, "statement_link"]
+    actions = [send_statement_by_email]

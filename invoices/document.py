@@ -353,6 +353,13 @@ SURFACE_SOURCES: dict[str, tuple[str, ...]] = {
         "templates/payments/_pay_action.html",
     ),
     "pdf": ("templates/pdf", "templates/invoices/partials", "static/pdf", "static/fonts"),
+    # Statements of account (payments.statement_document): the PDF and its shared partial.
+    "statement": (
+        "templates/pdf/statement.html",
+        "templates/statements",
+        "static/pdf",
+        "static/fonts",
+    ),
 }
 
 

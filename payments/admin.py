@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -15,6 +16,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.http import content_disposition_header
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
@@ -23,7 +26,7 @@ from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import AmountError, UnknownCurrency, format_money, parse_amount
 from invoices.tenancy import Capability
 from invoices.timezones import company_day_start, company_today
-from payments import services
+from payments import services, statement_document, statements
 from payments.models import (
     OFFLINE_METHODS,
     OverpaymentHandling,
@@ -526,3 +529,120 @@ class WebhookEventAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# The customer's statement --------------------------------------------------------------------
+
+
+class CustomerStatementAdminMixin:
+    """On the customer admin (composed in backoffice.admin): a "Statement" page for staff who
+    may read the customer's company, showing the statement the customer sees (the same
+    partial), and its PDF. ``statement_send_url`` is the hook a sending mixin fills."""
+
+    admin_site: Any
+    model: Any
+    get_object: Callable[..., Any]
+    has_view_permission: Callable[..., bool]
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        own = [
+            path(
+                "<path:object_id>/statement/",
+                wrap(self.statement_view),
+                name="invoices_customer_statement",
+            ),
+            path(
+                "<path:object_id>/statement.pdf",
+                wrap(self.statement_pdf_view),
+                name="invoices_customer_statement_pdf",
+            ),
+        ]
+        return own + super().get_urls()  # type: ignore[misc]
+
+    @admin.display(description=_("Statement"))
+    def statement_link(self, obj: Any) -> str:
+        if obj is None or obj.pk is None:
+            return ""
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:invoices_customer_statement", args=[obj.pk]),
+            _("Statement of account"),
+        )
+
+    def statement_send_url(self, request: HttpRequest, customer: Any) -> str:
+        return ""
+
+    def _statement_customer(self, request: HttpRequest, object_id: str) -> Any:
+        customer = self.get_object(request, object_id)  # 404 outside the staff's companies
+        if not self.has_view_permission(request, customer):
+            raise PermissionDenied
+        return customer
+
+    def statement_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        customer = self._statement_customer(request, object_id)
+        ledger = statements.customer_ledger(customer=customer)
+        today = company_today(customer.company)
+        params = {name: request.GET.get(name, "") for name in statements.PARAMETERS}
+        error, view, wanted = "", None, None
+        try:
+            wanted = statements.statement_request(params=params, ledger=ledger, today=today)
+        except statements.StatementRefused as refused:
+            error = refused.message
+        if wanted is not None:
+            language = get_language() or "en"
+            view = statement_document.statement_view(
+                company=customer.company,
+                customer=customer,
+                statement=statements.statement_build(ledger=ledger, request=wanted),
+                locale=language,
+                today=today,
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Statement of account"),
+            "opts": self.model._meta,
+            "original": customer,
+            "customer": customer,
+            "statement": view,
+            "error": error,
+            "wanted": wanted.query() if wanted is not None else {},
+            "query": urlencode(wanted.query()) if wanted is not None else "",
+            "kind": wanted.kind if wanted is not None else "",
+            "months": statement_document.month_choices(
+                today=today,
+                selected=wanted.month if wanted is not None else None,
+                locale=get_language() or "en",
+            ),
+            "currencies": statement_document.currency_choices(
+                ledger=ledger,
+                selected=wanted.currency if wanted is not None else ledger.default_currency(),
+            ),
+            "as_of": (wanted.as_of if wanted is not None else today).isoformat(),
+            "send_url": self.statement_send_url(request, customer),
+        }
+        return render(
+            request, "admin/statements/statement.html", context, status=400 if error else 200
+        )
+
+    def statement_pdf_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        customer = self._statement_customer(request, object_id)
+        ledger = statements.customer_ledger(customer=customer)
+        today = company_today(customer.company)
+        params = {name: request.GET.get(name, "") for name in statements.PARAMETERS}
+        try:
+            wanted = statements.statement_request(params=params, ledger=ledger, today=today)
+        except statements.StatementRefused as refused:
+            return HttpResponse(refused.message, status=400, content_type="text/plain")
+        language = customer.preferred_language or customer.company.language or "en"
+        body = statement_document.statement_pdf(
+            company=customer.company,
+            customer=customer,
+            statement=statements.statement_build(ledger=ledger, request=wanted),
+            language=language,
+            today=today,
+        )
+        response = HttpResponse(body, content_type="application/pdf")
+        filename = statement_document.statement_filename(wanted, "pdf")
+        response["Content-Disposition"] = content_disposition_header(True, filename) or ""
+        return response

@@ -1,18 +1,25 @@
 """Admin: who wants what (read-only: only the customer changes their own preferences), the
-email log, and the "Send invoice by email" action used by the invoice list."""
+email log, the "Send invoice by email" action used by the invoice list, and emailing a
+statement from the customer admin."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
-from invoices.admin_scoping import TenantScopedAdmin, tenant_action
-from invoices.models import Invoice
+from invoices.admin_scoping import TenantScopedAdmin, allows, tenant_action
+from invoices.models import Customer, Invoice
 from invoices.tenancy import Capability
+from payments import statements
 from preferences import emails
 from preferences.models import EmailPreference, ReminderSent, SentEmail, SentEmailStatus
 
@@ -105,3 +112,72 @@ class SentEmailInline(admin.TabularInline):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+def _statement_queued_message(sent: SentEmail) -> str:
+    if sent.status == SentEmailStatus.SKIPPED:
+        return str(_("Statement not sent to %(email)s: the customer turned documents off.")) % {
+            "email": sent.to_email
+        }
+    return str(_("Statement queued for %(email)s.")) % {"email": sent.to_email}
+
+
+class CustomerStatementEmailAdminMixin:
+    """On the customer admin (composed in backoffice.admin, over the statement page of
+    payments.admin): "Email this statement" for staff who manage the customer's invoices."""
+
+    admin_site: Any
+    get_object: Callable[..., Any]
+    message_user: Callable[..., None]
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<path:object_id>/statement/send/",
+                self.admin_site.admin_view(require_POST(self.statement_send_view)),
+                name="invoices_customer_statement_send",
+            )
+        ]
+        return own + super().get_urls()  # type: ignore[misc]
+
+    def statement_send_url(self, request: HttpRequest, customer: Any) -> str:
+        if not allows(request, customer.company_id, Capability.MANAGE_INVOICES):
+            return ""
+        return reverse("admin:invoices_customer_statement_send", args=[customer.pk])
+
+    def statement_send_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        customer = self.get_object(request, object_id)  # 404 outside the staff's companies
+        if not allows(request, customer.company_id, Capability.MANAGE_INVOICES):
+            raise PermissionDenied
+        params = {name: request.POST.get(name, "") for name in statements.PARAMETERS}
+        back = reverse("admin:invoices_customer_statement", args=[customer.pk])
+        try:
+            sent = emails.statement_email_queue(
+                customer=customer, params=params, actor=request.user
+            )
+        except statements.StatementRefused as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+            return HttpResponseRedirect(back)
+        self.message_user(request, _statement_queued_message(sent))
+        query = urlencode({k: v for k, v in params.items() if v})
+        return HttpResponseRedirect(f"{back}?{query}" if query else back)
+
+
+@tenant_action(Capability.MANAGE_INVOICES, description=_("Email this month's statement"))
+def send_statement_by_email(
+    modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Customer]
+) -> None:
+    """Queue the current month's statement (in the company's currency when the customer has
+    it) to each selected customer the user may manage."""
+    queued = skipped = 0
+    for customer in queryset.select_related("company"):
+        sent = emails.statement_email_queue(customer=customer, params={}, actor=request.user)
+        if sent.status == SentEmailStatus.SKIPPED:
+            skipped += 1
+        else:
+            queued += 1
+    modeladmin.message_user(
+        request,
+        _("%(queued)d statement(s) queued; %(skipped)d skipped (the customer opted out).")
+        % {"queued": queued, "skipped": skipped},
+    )

@@ -15,12 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from email.mime.image import MIMEImage
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -34,7 +34,9 @@ from invoices import events
 from invoices import services as invoice_services
 from invoices.document import LOGO_INLINE_MAX_BYTES, brand_color, invoice_summary
 from invoices.events import Actor
-from invoices.models import Company, Invoice, InvoiceStatus
+from invoices.models import Company, Customer, Invoice, InvoiceStatus
+from invoices.timezones import company_today
+from payments import statement_document, statements
 from payments.gates import pay_gate, stripe_connected
 from preferences import tasks
 from preferences.models import (
@@ -133,6 +135,46 @@ def _delivery_queuer(sent_email_id: int) -> Callable[[], None]:
     return queue_email_delivery
 
 
+@transaction.atomic
+def statement_email_queue(
+    *, customer: Customer, params: Mapping[str, str], actor: Actor = None
+) -> SentEmail:
+    """Record a statement email to ``customer`` (documents category) and queue its delivery.
+
+    ``params`` asks for the statement as the portal and the API do (type, currency, month,
+    as_of, from, to); a bad value raises payments.statements.StatementRefused (400) and
+    nothing is recorded. An address that turned documents off gets a ``skipped`` row.
+    """
+    company = customer.company
+    ledger = statements.customer_ledger(customer=customer)
+    wanted = statements.statement_request(
+        params=params, ledger=ledger, today=company_today(company)
+    )
+    category = KIND_CATEGORY[EmailKind.STATEMENT]
+    allowed = can_email(company=company, email=customer.email, category=category)
+    sent = SentEmail.objects.create(
+        company=company,
+        customer=customer,
+        to_email=normalize_email(customer.email),
+        kind=EmailKind.STATEMENT,
+        category=category,
+        status=SentEmailStatus.QUEUED if allowed else SentEmailStatus.SKIPPED,
+        detail="" if allowed else "opted_out",
+        statement=wanted.query(),
+    )
+    events.record(
+        company=company,
+        action="email.queued" if allowed else "email.skipped",
+        object_id=customer.public_id,
+        actor=actor,
+        email=sent.public_id,
+        kind=EmailKind.STATEMENT,
+    )
+    if allowed:
+        transaction.on_commit(_delivery_queuer(sent.pk), robust=True)
+    return sent
+
+
 def reminders_queue(*, now: dt.datetime) -> int:
     """Queue every reminder step due at ``now``; each (invoice, step) at most once ever.
     Returns how many steps were taken (sent or skipped for an opted-out address)."""
@@ -171,14 +213,18 @@ def email_deliver(*, sent_email_id: int, final_attempt: bool = True) -> SentEmai
         return None
     sent = SentEmail.objects.select_related("company", "customer", "invoice").get(pk=sent_email_id)
     invoice, company = sent.invoice, sent.company
-    if invoice is None:
+    is_statement = sent.kind == EmailKind.STATEMENT
+    if is_statement and sent.customer is None:
+        _finish(sent, SentEmailStatus.SKIPPED, detail="customer_deleted")
+        return sent
+    if not is_statement and invoice is None:
         _finish(sent, SentEmailStatus.SKIPPED, detail="invoice_deleted")
         return sent
     # Asked again at send time: a customer may have opted out, or paid, while it waited.
     if not can_email(company=company, email=sent.to_email, category=sent.category):
         _finish(sent, SentEmailStatus.SKIPPED, detail="opted_out")
         return sent
-    if (refusal := _refusal(invoice, sent.kind)) is not None:
+    if invoice is not None and (refusal := _refusal(invoice, sent.kind)) is not None:
         _finish(sent, SentEmailStatus.SKIPPED, detail=refusal)
         return sent
 
@@ -186,8 +232,15 @@ def email_deliver(*, sent_email_id: int, final_attempt: bool = True) -> SentEmai
     preference = email_preference_ensure(company_id=company.pk, email=sent.to_email)
     try:
         # Building inside the try too: whatever fails, the row never stays "sending".
-        message = build_invoice_email(sent=sent, invoice=invoice, preference=preference)
+        if invoice is not None:
+            message = build_invoice_email(sent=sent, invoice=invoice, preference=preference)
+        else:
+            message = build_statement_email(sent=sent, preference=preference)
         message.send(fail_silently=False)
+    except statements.StatementRefused:
+        # Asked for in range when queued, out of range by now (a month no longer offered).
+        _finish(sent, SentEmailStatus.SKIPPED, detail="statement_out_of_range")
+        return sent
     except Exception as exc:  # any transport error: SMTP, socket, file backend
         status = SentEmailStatus.FAILED if final_attempt else SentEmailStatus.QUEUED
         _finish(sent, status, detail=f"{type(exc).__name__}: {exc}"[:500])
@@ -212,8 +265,12 @@ def _finish(
 
 def email_language(invoice: Invoice) -> str:
     """The customer's language, else the company's, else English (only languages we ship)."""
+    return customer_email_language(invoice.customer, invoice.company)
+
+
+def customer_email_language(customer: Customer, company: Company) -> str:
     shipped = {code for code, _name in settings.LANGUAGES}
-    for code in (invoice.customer.preferred_language, invoice.company.language):
+    for code in (customer.preferred_language, company.language):
         if code and code in shipped:
             return code
     return "en"
@@ -350,6 +407,70 @@ def build_invoice_email(
     message.attach_alternative(html, "text/html")
     if logo is not None:
         message.attach(logo)
+    return message
+
+
+def build_statement_email(
+    *, sent: SentEmail, preference: EmailPreference
+) -> EmailMultiAlternatives:
+    """The statement email for ``sent``: HTML and plain text in the customer's language, the
+    statement as a PDF attachment (the very PDF the portal serves), a link to the statement
+    page in the portal, and RFC 8058 headers. Raises StatementRefused when the statement asked
+    for is out of range by now."""
+    company, customer = sent.company, sent.customer
+    assert customer is not None  # checked by email_deliver
+    customer.company = company
+    language = customer_email_language(customer, company)
+    sent.language = language
+    ledger = statements.customer_ledger(customer=customer)
+    today = company_today(company)
+    wanted = statements.statement_request(params=sent.statement, ledger=ledger, today=today)
+    statement = statements.statement_build(ledger=ledger, request=wanted)
+    link = invoice_services.portal_link_create(customer=customer)
+    query = urlencode({**wanted.query(), "lang": language})
+    statement_url = f"{invoice_services.share_link_url(link)}/statement?{query}"
+    unsubscribe_url = email_unsubscribe_url(preference, category=sent.category)
+    token = email_preference_token(preference)
+    domain = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
+    pdf = statement_document.statement_pdf(
+        company=company, customer=customer, statement=statement, language=language, today=today
+    )
+    with translation.override(language):
+        view = statement_document.statement_view(
+            company=company, customer=customer, statement=statement, locale=language, today=today
+        )
+        subject = statement_document.statement_subject(company)
+        context: dict[str, Any] = {
+            "kind": sent.kind,
+            "company": company,
+            "customer_name": customer.name,
+            "statement": view,
+            "statement_url": statement_url,
+            "preferences_url": email_preferences_url(preference),
+            "unsubscribe_url": unsubscribe_url,
+            "language": language,
+            "subject": subject,
+            **_branding(company, None),
+        }
+        text = render_to_string("emails/statement.txt", context)
+        html = render_to_string("emails/statement.html", context)
+    headers = {
+        "Message-ID": make_msgid(domain=domain),
+        "List-Unsubscribe": f"<{unsubscribe_url}>, <{_mailto_unsubscribe(token, sent.category)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Content-Language": language,
+        "X-Entity-Ref-ID": sent.public_id,
+    }
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=_from_address(company),
+        to=[sent.to_email],
+        reply_to=[company.email] if company.email else None,
+        headers=headers,
+    )
+    message.attach_alternative(html, "text/html")
+    message.attach(statement_document.statement_filename(wanted, "pdf"), pdf, "application/pdf")
     return message
 
 

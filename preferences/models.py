@@ -21,12 +21,14 @@ class EmailKind(models.TextChoices):
     INVOICE = "invoice", _("Invoice")
     REMINDER_DUE_SOON = "reminder_due_soon", _("Reminder: due soon")
     REMINDER_OVERDUE = "reminder_overdue", _("Reminder: overdue")
+    STATEMENT = "statement", _("Statement of account")
 
 
 KIND_CATEGORY: dict[str, str] = {
     EmailKind.INVOICE: EmailCategory.DOCUMENTS,
     EmailKind.REMINDER_DUE_SOON: EmailCategory.REMINDERS,
     EmailKind.REMINDER_OVERDUE: EmailCategory.REMINDERS,
+    EmailKind.STATEMENT: EmailCategory.DOCUMENTS,
 }
 
 
@@ -97,6 +99,9 @@ class SentEmail(models.Model):
     )
     # Why it was skipped or failed, for staff (a code like "opted_out" or an SMTP error).
     detail = models.CharField(max_length=500, blank=True)
+    # A statement email: the statement it carries, as its query parameters (type, currency,
+    # month, as_of or from/to; payments.statements.StatementRequest.query()).
+    statement = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
