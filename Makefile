@@ -1,4 +1,5 @@
 # make run: set up everything and serve the demo on http://127.0.0.1:8000
+# make api-key COMPANY=acme: print a new API key for a company of the local database
 # make test: ruff, the import floors, mypy and the whole pytest suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 PYTHON ?= python3
 VENV := .venv
@@ -6,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EMULATOR_PORT ?= 8420
 
-.PHONY: run test install lock lint typecheck pytest messages bench clean
+.PHONY: run api-key test install lock lint typecheck pytest messages bench clean
 
 UV_VERSION := 0.13.9
 # Every install comes from uv.lock (exact versions and hashes): a fresh clone installs what CI
@@ -28,7 +29,7 @@ lock:
 
 # A stable secret for local runs, so demo links keep working across restarts.
 .secret_key:
-	$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > .secret_key
+	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > .secret_key
 
 # Compile the translations with Babel (no system gettext needed on a fresh machine).
 messages: $(STAMP)
@@ -36,6 +37,13 @@ messages: $(STAMP)
 
 run: $(STAMP) .secret_key messages
 	DEBUG=1 SECRET_KEY=$$(cat .secret_key) ./scripts/run-local.sh
+
+# `make api-key COMPANY=acme`: a new API key for the company, alone on stdout, with the same
+# settings as `make run` (its .secret_key, DEBUG=1, DATABASE_URL if set).
+api-key: $(STAMP) .secret_key
+	@test -n "$(COMPANY)" || { echo "Usage: make api-key COMPANY=<company slug>" >&2; exit 2; }
+	@out=$$(DEBUG=1 SECRET_KEY=$$(cat .secret_key) $(BIN)/python manage.py create_api_key "$(COMPANY)") \
+		|| exit $$?; printf '%s\n' "$$out" | tail -n1
 
 # ruff, then the floors (import-linter contracts in pyproject.toml).
 lint: $(STAMP)

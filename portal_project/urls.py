@@ -4,8 +4,10 @@ from django.urls import include, path
 from api.app import urls as api_urls
 from backoffice.views import invitation_accept
 from portal_project.health import healthz
+from portal_project.landing import landing
 
 urlpatterns = [
+    path("", landing, name="landing"),
     path("admin/", admin.site.urls),
     path("api/v1/", api_urls()),
     path("healthz", healthz, name="healthz"),

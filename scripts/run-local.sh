@@ -115,7 +115,7 @@ Customer pages (no login):
 $pages
 Admin: $BASE/admin/
 $logins
-API docs: $BASE/api/v1/docs  (a key: DEBUG=1 $BIN/python manage.py create_api_key acme)
+API docs: $BASE/api/v1/docs  (a key: make api-key COMPANY=acme)
 Stripe emulator: $emulator_status
 Health: $BASE/healthz
 $reload_note
