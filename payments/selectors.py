@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from invoices.models import Company, Invoice
-from payments.models import CheckoutAttempt, Payment, StripeConnection
+from payments.models import CheckoutAttempt, Payment, PaymentStatus, StripeConnection
 
 
 def connection_for_webhook_key(webhook_key: str) -> StripeConnection | None:
@@ -48,3 +48,24 @@ def publishable_key_for(*, company: Company) -> str:
         .first()
     )
     return key or ""
+
+
+def payment_for_invoice(*, invoice: Invoice, public_id: str) -> Payment | None:
+    """One payment of ``invoice`` by its public id; another invoice's payment is None."""
+    if not public_id:
+        return None
+    return (
+        Payment.objects.select_related("invoice__company", "invoice__customer")
+        .filter(company_id=invoice.company_id, invoice=invoice, public_id=public_id)
+        .first()
+    )
+
+
+def last_payment_for_invoice(*, invoice: Invoice) -> Payment | None:
+    """The latest payment still standing (not wholly refunded): what a paid invoice links."""
+    return (
+        Payment.objects.filter(company_id=invoice.company_id, invoice=invoice)
+        .exclude(status=PaymentStatus.REFUNDED)
+        .order_by("-paid_at", "-id")
+        .first()
+    )

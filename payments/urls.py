@@ -10,5 +10,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "invoice/<str:token>/pay/card/<str:attempt_id>", views.card_status, name="pay_card_status"
     ),
+    path(
+        "invoice/<str:token>/payments/<str:pay_id>/receipt.pdf",
+        views.payment_receipt_pdf,
+        name="payment_receipt_pdf",
+    ),
     path("webhooks/stripe/<str:webhook_key>", views.stripe_webhook, name="stripe_webhook"),
 ]

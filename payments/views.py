@@ -14,17 +14,18 @@ from typing import Any
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from core.errors import error_body
 from core.http import not_found
 from invoices.decorators import share_link_page
 from invoices.document import brand_color
 from invoices.models import Invoice
-from invoices.money import AmountError
-from payments import selectors, services, stripe_client, webhooks
+from invoices.money import AmountError, format_money
+from payments import receipts, selectors, services, stripe_client, webhooks
 from payments.gates import pay_gate, stripe_connected
 from payments.models import AttemptKind
 from payments.ratelimits import pay_limited, poll_limited
@@ -209,8 +210,31 @@ def card_status(
             "message": messages.get(outcome.state, ""),
             "invoice_status": invoice.status,
             "amount_due": invoice.amount_due,
+            # The page shows it at once, as the heading does (the reload then confirms it).
+            "amount_due_display": format_money(
+                invoice.amount_due, invoice.currency, request.LANGUAGE_CODE
+            ),
         }
     )
+
+
+@require_safe
+@share_link_page
+def payment_receipt_pdf(
+    request: HttpRequest, invoice: Invoice, token: str, pay_id: str
+) -> HttpResponse:
+    """GET /invoice/<token>/payments/<pay_id>/receipt.pdf: the receipt of one of this invoice's
+    payments, in the page's language; any other payment id answers the not-found page."""
+    payment = selectors.payment_for_invoice(invoice=invoice, public_id=pay_id)
+    if payment is None:
+        return not_found(request)
+    body = receipts.receipt_pdf(payment=payment, language=request.LANGUAGE_CODE)
+    response = HttpResponse(body, content_type="application/pdf")
+    disposition = content_disposition_header(True, receipts.receipt_pdf_filename(payment))
+    if disposition:  # always, for an attachment with a name
+        response["Content-Disposition"] = disposition
+    response["Content-Length"] = str(len(body))
+    return response
 
 
 @csrf_exempt

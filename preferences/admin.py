@@ -17,11 +17,17 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from invoices.admin_scoping import TenantScopedAdmin, allows, tenant_action
-from invoices.models import Customer, Invoice
+from invoices.models import Customer, Invoice, Membership
 from invoices.tenancy import Capability
 from payments import statements
 from preferences import emails
-from preferences.models import EmailPreference, ReminderSent, SentEmail, SentEmailStatus
+from preferences.models import (
+    EmailPreference,
+    ReminderSent,
+    SentEmail,
+    SentEmailStatus,
+    StaffNotificationSettings,
+)
 
 
 class ReadOnlyTenantAdmin(TenantScopedAdmin):
@@ -181,3 +187,59 @@ def send_statement_by_email(
         _("%(queued)d statement(s) queued; %(skipped)d skipped (the customer opted out).")
         % {"queued": queued, "skipped": skipped},
     )
+
+
+@admin.register(StaffNotificationSettings)
+class StaffNotificationSettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Each staff member's own notification settings, one row per company they belong to:
+    nobody sees or changes anyone else's (superusers included: they are settings of a
+    person). A member without a row gets their role's defaults until they save one."""
+
+    list_display = ["membership", "comments", "payments", "first_view"]
+    fields = ["membership", "comments", "payments", "first_view"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StaffNotificationSettings]:
+        return (
+            super()
+            .get_queryset(request)
+            .filter(membership__user_id=request.user.pk or 0)
+            .select_related("membership__company", "membership__user")
+        )
+
+    def _own(self, request: HttpRequest) -> QuerySet[Membership]:
+        return Membership.objects.filter(user_id=request.user.pk or 0)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        # No query: every admin page asks this of every admin (a member without a company
+        # simply finds the list empty and no membership to choose).
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._mine(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._mine(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def _mine(self, request: HttpRequest, obj: Model | None) -> bool:
+        if not self.has_module_permission(request):
+            return False
+        return obj is None or getattr(obj, "membership", None) in self._own(request)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        return ["membership"] if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "membership":
+            kwargs["queryset"] = self._own(request).filter(notification_settings__isnull=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if obj.membership.user_id != request.user.pk:
+            raise PermissionDenied
+        super().save_model(request, obj, form, change)

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -34,19 +35,26 @@ from invoices import events
 from invoices import services as invoice_services
 from invoices.document import LOGO_INLINE_MAX_BYTES, brand_color, invoice_summary
 from invoices.events import Actor
-from invoices.models import Company, Customer, Invoice, InvoiceStatus
+from invoices.models import Company, Customer, Invoice, InvoiceStatus, Membership
+from invoices.money import format_money
 from invoices.timezones import company_today
 from payments import statement_document, statements
 from payments.gates import pay_gate, stripe_connected
+from payments.models import Payment
+from payments.receipts import payment_receipt, receipt_pdf, receipt_pdf_filename
 from preferences import tasks
 from preferences.models import (
     KIND_CATEGORY,
+    STAFF_CATEGORY,
+    STAFF_KINDS,
+    EmailCategory,
     EmailKind,
     EmailPreference,
     ReminderSent,
     ReminderStep,
     SentEmail,
     SentEmailStatus,
+    StaffNotificationSettings,
 )
 from preferences.selectors import email_preference_for_token, invoices_needing_reminders
 from preferences.services import (
@@ -76,6 +84,8 @@ def _refusal(invoice: Invoice, kind: str) -> str | None:
     """Why this kind of email must not go out for the invoice now, or None."""
     if invoice.status == InvoiceStatus.DRAFT:
         return "draft"  # drafts never reach customers
+    if kind == EmailKind.RECEIPT:
+        return None  # the money was received: its receipt is due whatever became of the invoice
     if invoice.status == InvoiceStatus.VOID:
         return "void"
     if kind != EmailKind.INVOICE and (
@@ -175,6 +185,42 @@ def statement_email_queue(
     return sent
 
 
+def receipt_email_queue(*, payment: Payment) -> SentEmail | None:
+    """Record the receipt for ``payment`` to the invoice's customer and queue its delivery
+    (``skipped`` when the address turned documents off). A payment gets one receipt: a second
+    call returns None."""
+    invoice = payment.invoice
+    company, customer = invoice.company, invoice.customer
+    if not customer.email:
+        return None
+    allowed = can_email(company=company, email=customer.email, category=EmailCategory.DOCUMENTS)
+    try:
+        with transaction.atomic():
+            sent = SentEmail.objects.create(
+                company=company,
+                customer=customer,
+                invoice=invoice,
+                payment=payment,
+                to_email=normalize_email(customer.email),
+                kind=EmailKind.RECEIPT,
+                category=EmailCategory.DOCUMENTS,
+                status=SentEmailStatus.QUEUED if allowed else SentEmailStatus.SKIPPED,
+                detail="" if allowed else "opted_out",
+            )
+            events.record(
+                company=company,
+                action="email.queued" if allowed else "email.skipped",
+                object_id=payment.public_id,
+                email=sent.public_id,
+                kind=EmailKind.RECEIPT,
+            )
+    except IntegrityError:
+        return None  # already queued for this payment
+    if allowed:
+        transaction.on_commit(_delivery_queuer(sent.pk), robust=True)
+    return sent
+
+
 def reminders_queue(*, now: dt.datetime) -> int:
     """Queue every reminder step due at ``now``; each (invoice, step) at most once ever.
     Returns how many steps were taken (sent or skipped for an opted-out address)."""
@@ -211,12 +257,16 @@ def email_deliver(*, sent_email_id: int, final_attempt: bool = True) -> SentEmai
     )
     if not claimed:
         return None
-    sent = SentEmail.objects.select_related("company", "customer", "invoice").get(pk=sent_email_id)
+    sent = SentEmail.objects.select_related(
+        "company", "customer", "invoice", "payment__invoice__company", "payment__invoice__customer"
+    ).get(pk=sent_email_id)
     invoice, company = sent.invoice, sent.company
     is_statement = sent.kind == EmailKind.STATEMENT
     if is_statement and sent.customer is None:
         _finish(sent, SentEmailStatus.SKIPPED, detail="customer_deleted")
         return sent
+    if sent.kind in STAFF_KINDS:
+        return _staff_deliver(sent, final_attempt=final_attempt)
     if not is_statement and invoice is None:
         _finish(sent, SentEmailStatus.SKIPPED, detail="invoice_deleted")
         return sent
@@ -232,19 +282,33 @@ def email_deliver(*, sent_email_id: int, final_attempt: bool = True) -> SentEmai
     preference = email_preference_ensure(company_id=company.pk, email=sent.to_email)
     try:
         # Building inside the try too: whatever fails, the row never stays "sending".
-        if invoice is not None:
+        if sent.kind == EmailKind.RECEIPT:
+            message = build_receipt_email(sent=sent, preference=preference)
+        elif invoice is not None:
             message = build_invoice_email(sent=sent, invoice=invoice, preference=preference)
         else:
             message = build_statement_email(sent=sent, preference=preference)
-        message.send(fail_silently=False)
     except statements.StatementRefused:
         # Asked for in range when queued, out of range by now (a month no longer offered).
         _finish(sent, SentEmailStatus.SKIPPED, detail="statement_out_of_range")
         return sent
+    except Exception as exc:
+        _failed(sent, exc, final_attempt=final_attempt)
+        raise
+    return _send(sent, message, final_attempt=final_attempt)
+
+
+def _failed(sent: SentEmail, exc: Exception, *, final_attempt: bool) -> None:
+    status = SentEmailStatus.FAILED if final_attempt else SentEmailStatus.QUEUED
+    _finish(sent, status, detail=f"{type(exc).__name__}: {exc}"[:500])
+    logger.warning("email %s to %s failed: %s", sent.public_id, sent.to_email, exc)
+
+
+def _send(sent: SentEmail, message: EmailMultiAlternatives, *, final_attempt: bool) -> SentEmail:
+    try:
+        message.send(fail_silently=False)
     except Exception as exc:  # any transport error: SMTP, socket, file backend
-        status = SentEmailStatus.FAILED if final_attempt else SentEmailStatus.QUEUED
-        _finish(sent, status, detail=f"{type(exc).__name__}: {exc}"[:500])
-        logger.warning("email %s to %s failed: %s", sent.public_id, sent.to_email, exc)
+        _failed(sent, exc, final_attempt=final_attempt)
         raise
     sent.subject = str(message.subject)[:300]
     sent.message_id = message.extra_headers["Message-ID"]
@@ -351,6 +415,24 @@ def build_invoice_email(
 ) -> EmailMultiAlternatives:
     """The message for ``sent``: HTML and plain text, branded, in the customer's language,
     with the share link, a pay link where payment is possible, and RFC 8058 headers."""
+    template = "invoice" if sent.kind == EmailKind.INVOICE else "reminder"
+    return _customer_email(sent=sent, invoice=invoice, preference=preference, template=template)
+
+
+def build_receipt_email(*, sent: SentEmail, preference: EmailPreference) -> EmailMultiAlternatives:
+    """The receipt for ``sent.payment``: the invoice email's frame (links, headers, language)
+    saying what was received, with the receipt PDF attached."""
+    payment = sent.payment
+    if payment is None:
+        raise ValueError(f"Receipt {sent.public_id} has no payment.")
+    return _customer_email(
+        sent=sent, invoice=payment.invoice, preference=preference, template="receipt"
+    )
+
+
+def _customer_email(
+    *, sent: SentEmail, invoice: Invoice, preference: EmailPreference, template: str
+) -> EmailMultiAlternatives:
     company, customer = invoice.company, invoice.customer
     language = email_language(invoice)
     sent.language = language
@@ -363,6 +445,7 @@ def build_invoice_email(
     token = email_preference_token(preference)
     domain = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
     logo = _logo_part(company, domain=domain)
+    attachment: tuple[str, bytes, str] | None = None
 
     with translation.override(language):
         summary = invoice_summary(invoice=invoice, locale=language)
@@ -381,9 +464,15 @@ def build_invoice_email(
             "language": language,
             **_branding(company, logo),
         }
+        if sent.payment is not None and sent.kind == EmailKind.RECEIPT:
+            context["receipt"] = payment_receipt(payment=sent.payment, language=language)
+            attachment = (
+                receipt_pdf_filename(sent.payment),
+                receipt_pdf(payment=sent.payment, language=language),
+                "application/pdf",
+            )
         subject = _subject(sent.kind, invoice=invoice, company=company)
         context["subject"] = subject
-        template = "invoice" if sent.kind == EmailKind.INVOICE else "reminder"
         text = render_to_string(f"emails/{template}.txt", context)
         html = render_to_string(f"emails/{template}.html", context)
 
@@ -396,7 +485,10 @@ def build_invoice_email(
     }
     if sent.kind != EmailKind.INVOICE:
         headers["Auto-Submitted"] = "auto-generated"
-    message = _RelatedEmail(
+    # With a file attached the message is multipart/mixed; otherwise the logo is its only
+    # part besides the text and it is wrapped in multipart/related.
+    message_class = EmailMultiAlternatives if attachment else _RelatedEmail
+    message = message_class(
         subject=subject,
         body=text,
         from_email=_from_address(company),
@@ -407,6 +499,8 @@ def build_invoice_email(
     message.attach_alternative(html, "text/html")
     if logo is not None:
         message.attach(logo)
+    if attachment is not None:
+        message.attach(*attachment)
     return message
 
 
@@ -484,4 +578,149 @@ def _subject(kind: str, *, invoice: Invoice, company: Company) -> str:
         return _("Reminder: invoice %(number)s from %(company)s is due on %(date)s") % values
     if kind == EmailKind.REMINDER_OVERDUE:
         return _("Overdue: invoice %(number)s from %(company)s was due on %(date)s") % values
+    if kind == EmailKind.RECEIPT:
+        return _("Receipt for your payment of invoice %(number)s to %(company)s") % values
     return _("Invoice %(number)s from %(company)s") % values
+
+
+# Staff notifications ------------------------------------------------------------------------
+#
+# The company's own people hear of customer comments, payments and an invoice's first view,
+# through the same log and delivery as customer email. Who gets what is each staff member's own
+# StaffNotificationSettings (asked when queueing and again when sending).
+
+STAFF_SETTING: dict[str, str] = {
+    EmailKind.STAFF_COMMENT: "comments",
+    EmailKind.STAFF_PAYMENT: "payments",
+    EmailKind.STAFF_FIRST_VIEW: "first_view",
+}
+
+
+def staff_wants(membership: Membership, kind: str) -> bool:
+    """Whether this staff member wants this kind of notification (their row, else the
+    default for their role)."""
+    try:
+        settings_row = membership.notification_settings
+    except StaffNotificationSettings.DoesNotExist:
+        return StaffNotificationSettings.defaults_for(membership.role)
+    return bool(getattr(settings_row, STAFF_SETTING[kind]))
+
+
+def staff_notification_queue(
+    *,
+    invoice: Invoice,
+    kind: str,
+    payment: Payment | None = None,
+    exclude_user_id: int | None = None,
+) -> list[SentEmail]:
+    """Record a notification of ``kind`` about ``invoice`` for every staff member of its
+    company who wants it (not ``exclude_user_id``: who did it) and queue each delivery."""
+    memberships = (
+        Membership.objects.filter(company_id=invoice.company_id, user__is_active=True)
+        .exclude(user__email="")
+        .select_related("user", "notification_settings")
+        .order_by("pk")
+    )
+    queued: list[SentEmail] = []
+    for membership in memberships:
+        if membership.user_id == exclude_user_id or not staff_wants(membership, kind):
+            continue
+        try:
+            with transaction.atomic():
+                sent = SentEmail.objects.create(
+                    company_id=invoice.company_id,
+                    invoice=invoice,
+                    payment=payment,
+                    staff_member=membership,
+                    to_email=normalize_email(membership.user.email),
+                    kind=kind,
+                    category=STAFF_CATEGORY,
+                )
+        except IntegrityError:
+            continue  # this payment's notification is already on its way to them
+        queued.append(sent)
+    ids = [sent.pk for sent in queued]
+    for pk in ids:
+        transaction.on_commit(_delivery_queuer(pk), robust=True)
+    return queued
+
+
+def first_view_notification_queue(*, invoice: Invoice) -> list[SentEmail]:
+    """The first counted view of ``invoice``: staff hear of it once."""
+    if SentEmail.objects.filter(invoice=invoice, kind=EmailKind.STAFF_FIRST_VIEW).exists():
+        return []
+    return staff_notification_queue(invoice=invoice, kind=EmailKind.STAFF_FIRST_VIEW)
+
+
+def _staff_deliver(sent: SentEmail, *, final_attempt: bool) -> SentEmail:
+    membership = (
+        Membership.objects.select_related("user", "notification_settings")
+        .filter(pk=sent.staff_member_id or 0)
+        .first()
+    )
+    if membership is None or not membership.user.is_active:
+        _finish(sent, SentEmailStatus.SKIPPED, detail="not_staff")
+        return sent
+    if not staff_wants(membership, sent.kind):
+        _finish(sent, SentEmailStatus.SKIPPED, detail="opted_out")
+        return sent
+    if sent.invoice is None:
+        _finish(sent, SentEmailStatus.SKIPPED, detail="invoice_deleted")
+        return sent
+    try:
+        message = build_staff_email(sent=sent, invoice=sent.invoice)
+    except Exception as exc:
+        _failed(sent, exc, final_attempt=final_attempt)
+        raise
+    return _send(sent, message, final_attempt=final_attempt)
+
+
+def build_staff_email(*, sent: SentEmail, invoice: Invoice) -> EmailMultiAlternatives:
+    """A short notification in the company's language: what happened, and links to the
+    invoice in the admin and to the member's own notification settings."""
+    company = invoice.company
+    language = company.language if company.language in dict(settings.LANGUAGES) else "en"
+    sent.language = language
+    base = settings.PUBLIC_BASE_URL
+    invoice_url = base + reverse("admin:invoices_invoice_change", args=[invoice.pk])
+    settings_url = base + reverse("admin:preferences_staffnotificationsettings_changelist")
+    domain = urlsplit(base).hostname or "localhost"
+    values = {"number": invoice.number, "customer": invoice.customer.name}
+    with translation.override(language):
+        if sent.kind == EmailKind.STAFF_PAYMENT and sent.payment is not None:
+            values["amount"] = format_money(sent.payment.amount, sent.payment.currency, language)
+            subject = _("Payment of %(amount)s received for invoice %(number)s") % values
+            line = _("%(customer)s paid %(amount)s on invoice %(number)s.") % values
+        elif sent.kind == EmailKind.STAFF_COMMENT:
+            subject = _("New comment on invoice %(number)s") % values
+            line = _("%(customer)s wrote a comment on invoice %(number)s.") % values
+        else:
+            subject = _("Invoice %(number)s was opened for the first time") % values
+            line = _("%(customer)s opened invoice %(number)s for the first time.") % values
+        context = {
+            "subject": subject,
+            "line": line,
+            "invoice_url": invoice_url,
+            "settings_url": settings_url,
+            "company": company,
+            "language": language,
+            "brand_color": brand_color(company),
+        }
+        text = render_to_string("emails/staff.txt", context)
+        html = render_to_string("emails/staff.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=_from_address(company),
+        to=[sent.to_email],
+        headers={
+            "Message-ID": make_msgid(domain=domain),
+            # Where the member turns these off (their settings in the admin; needs a login).
+            "List-Unsubscribe": f"<{settings_url}>",
+            "Auto-Submitted": "auto-generated",
+            "Content-Language": language,
+            "X-Entity-Ref-ID": sent.public_id,
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    return message

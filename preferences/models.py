@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from invoices.ids import new_public_id
-from invoices.models import Company, Customer, Invoice
+from invoices.models import Company, Customer, Invoice, Membership
+from invoices.models.company import Role
+from payments.models import Payment
 
 
 class EmailCategory(models.TextChoices):
@@ -22,13 +25,30 @@ class EmailKind(models.TextChoices):
     REMINDER_DUE_SOON = "reminder_due_soon", _("Reminder: due soon")
     REMINDER_OVERDUE = "reminder_overdue", _("Reminder: overdue")
     STATEMENT = "statement", _("Statement of account")
+    RECEIPT = "receipt", _("Payment receipt")
+    STAFF_COMMENT = "staff_comment", _("Staff: new comment")
+    STAFF_PAYMENT = "staff_payment", _("Staff: payment received")
+    STAFF_FIRST_VIEW = "staff_first_view", _("Staff: first view")
+
+
+# Emails to the company's own staff: not a customer category (customers' preferences never
+# apply); each staff member's StaffNotificationSettings decide.
+STAFF_CATEGORY = "staff"
+SENT_EMAIL_CATEGORIES = [*EmailCategory.choices, (STAFF_CATEGORY, _("Staff notifications"))]
+STAFF_KINDS = frozenset(
+    {EmailKind.STAFF_COMMENT, EmailKind.STAFF_PAYMENT, EmailKind.STAFF_FIRST_VIEW}
+)
 
 
 KIND_CATEGORY: dict[str, str] = {
     EmailKind.INVOICE: EmailCategory.DOCUMENTS,
+    EmailKind.RECEIPT: EmailCategory.DOCUMENTS,
     EmailKind.REMINDER_DUE_SOON: EmailCategory.REMINDERS,
     EmailKind.REMINDER_OVERDUE: EmailCategory.REMINDERS,
     EmailKind.STATEMENT: EmailCategory.DOCUMENTS,
+    EmailKind.STAFF_COMMENT: STAFF_CATEGORY,
+    EmailKind.STAFF_PAYMENT: STAFF_CATEGORY,
+    EmailKind.STAFF_FIRST_VIEW: STAFF_CATEGORY,
 }
 
 
@@ -88,9 +108,17 @@ class SentEmail(models.Model):
     invoice = models.ForeignKey(
         Invoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="sent_emails"
     )
+    # The payment a receipt (or a staff notification) is about.
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="sent_emails"
+    )
     to_email = models.EmailField()
     kind = models.CharField(max_length=24, choices=EmailKind.choices)
-    category = models.CharField(max_length=12, choices=EmailCategory.choices)
+    category = models.CharField(max_length=12, choices=SENT_EMAIL_CATEGORIES)
+    # The staff member a staff notification is for (their settings are asked again on send).
+    staff_member = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     language = models.CharField(max_length=8, blank=True)
     subject = models.CharField(max_length=300, blank=True)
     message_id = models.CharField(max_length=255, blank=True)
@@ -110,6 +138,14 @@ class SentEmail(models.Model):
         indexes = [
             models.Index(fields=["company", "-created_at"], name="sent_email_company_time"),
             models.Index(fields=["invoice", "-created_at"], name="sent_email_invoice_time"),
+        ]
+        constraints = [
+            # One receipt per payment and address, however often the payment is announced.
+            models.UniqueConstraint(
+                fields=["payment", "kind", "to_email"],
+                condition=Q(payment__isnull=False),
+                name="sent_email_once_per_payment",
+            )
         ]
 
     def __str__(self) -> str:
@@ -140,3 +176,27 @@ class ReminderSent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice} {self.step}"
+
+
+class StaffNotificationSettings(models.Model):
+    """Which emails one staff member gets about one company's invoices. Without a row, owners
+    and billing managers get all three and read-only members none (``defaults_for``)."""
+
+    membership = models.OneToOneField(
+        Membership, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    comments = models.BooleanField(_("new customer comments"), default=True)
+    payments = models.BooleanField(_("payments received"), default=True)
+    first_view = models.BooleanField(_("first view of an invoice"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("my email notifications")
+        verbose_name_plural = _("my email notifications")
+
+    def __str__(self) -> str:
+        return str(self.membership)
+
+    @staticmethod
+    def defaults_for(role: str) -> bool:
+        return role in (Role.OWNER, Role.MANAGER)

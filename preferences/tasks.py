@@ -47,3 +47,21 @@ def send_reminders() -> int:
     from preferences import emails
 
     return emails.reminders_queue(now=timezone.now())
+
+
+@shared_task
+def payment_emails(company_id: int, payment_public_id: str) -> None:
+    """After a payment commits: queue its receipt (and what staff hear of it)."""
+    from preferences import notifications
+
+    notifications.payment_emails_queue(company_id=company_id, payment_public_id=payment_public_id)
+
+
+@shared_task
+def staff_notify(company_id: int, invoice_public_id: str, kind: str) -> None:
+    """After a customer's comment or an invoice's first view: queue the staff notifications."""
+    from preferences import notifications
+
+    notifications.staff_notify(
+        company_id=company_id, invoice_public_id=invoice_public_id, kind=kind
+    )

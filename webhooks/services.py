@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.cache import cache
@@ -63,12 +63,27 @@ class WebhookError(ApplicationError):
 # Emitting --------------------------------------------------------------------------------
 
 
+# Apps above that act on the same events themselves (the customer's receipt, staff
+# notifications: preferences) plug a listener in when Django starts. Each is called for every
+# event, in the caller's transaction, whoever subscribes: it should only queue work on commit.
+EventListener = Callable[..., None]
+_listeners: list[EventListener] = []
+
+
+def event_listeners_connect(listener: EventListener) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
 def event_emit(*, company: Company, type: str, object_id: str, data: dict[str, Any]) -> None:
-    """Announce ``type`` about ``object_id`` (a public id) to the company's endpoints that
-    subscribe to it: writes the outbox row and one delivery per endpoint in the caller's
-    transaction, and queues the deliveries once it commits. No subscriber: no write."""
+    """Announce ``type`` about ``object_id`` (a public id) to the listeners in the project and
+    to the company's endpoints that subscribe to it: writes the outbox row and one delivery per
+    endpoint in the caller's transaction, and queues the deliveries once it commits. No
+    subscriber: no write."""
     if type not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type: {type}")
+    for listener in _listeners:
+        listener(company=company, type=type, object_id=object_id, data=data)
     if type not in subscribed_types(company_id=company.pk):
         return
     endpoints = [

@@ -148,7 +148,12 @@ FACTORIES: dict[str, Callable[[Company], Model]] = {
 REGISTRY = sorted(
     (model._meta.label_lower, model_admin) for model, model_admin in admin.site._registry.items()
 )
-TENANT_ADMINS = [(label, ma) for label, ma in REGISTRY if label not in GLOBAL_ADMINS]
+# Admins of a person's own settings (in every company they belong to): each user sees and
+# changes only their own rows, whatever their roles; checked below, not by the role matrix.
+PERSONAL_ADMINS = {"preferences.staffnotificationsettings"}
+TENANT_ADMINS = [
+    (label, ma) for label, ma in REGISTRY if label not in GLOBAL_ADMINS | PERSONAL_ADMINS
+]
 
 
 def _caps(role: str | None) -> frozenset[Capability]:
@@ -278,3 +283,31 @@ def test_roles_split_capabilities() -> None:
     assert Capability.MANAGE_MONEY in ROLE_CAPABILITIES[Role.MANAGER]
     assert ROLE_CAPABILITIES[Role.VIEWER] == {Capability.READ}
     assert all(Capability.ADMINISTER not in caps for caps in ROLE_CAPABILITIES.values())
+
+
+@pytest.mark.parametrize("label", sorted(PERSONAL_ADMINS))
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_personal_admins_show_each_user_only_their_own(
+    world: dict[str, Any], label: str, role: str
+) -> None:
+    model_admin = next(ma for lbl, ma in REGISTRY if lbl == label)
+    model = model_admin.model
+    user = world["users"][role]
+    # Someone else's row in company A, and the user's own rows in each of their companies.
+    colleague = Membership.objects.create(
+        user=factories.make_user(f"colleague-{role}"), company=world["a"], role=Role.OWNER
+    )
+    theirs = model.objects.create(membership=colleague)
+    own = [model.objects.create(membership=m) for m in Membership.objects.filter(user=user)]
+    request = _request(user)
+
+    assert set(model_admin.get_queryset(request)) == set(own)
+    assert not model_admin.has_view_permission(request, theirs)
+    assert not model_admin.has_change_permission(request, theirs)
+    assert not model_admin.has_delete_permission(request, theirs)
+    with pytest.raises(PermissionDenied):
+        model_admin.save_model(request, theirs, None, True)
+    for row in own:
+        assert model_admin.has_change_permission(request, row)
+    form = model_admin.get_form(request, None)()
+    assert not form.fields["membership"].queryset.exclude(user=user).exists()

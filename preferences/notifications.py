@@ -1,0 +1,104 @@
+"""What the project's events mean for email: the customer's receipt for each payment, and the
+staff notifications (a customer's comment, a payment, an invoice's first view).
+
+The webhooks app announces every event (``webhooks.services.event_emit``); this module listens
+(connected in ``preferences.apps``) and only queues a Celery task once the transaction commits,
+so a payment is never held up, or undone, by an email. The task loads the rows and calls the
+queueing functions in ``preferences.emails``, which write the SentEmail rows and hand each to
+the one sending pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+from invoices.models import Company, Invoice
+from preferences import tasks
+from preferences.models import EmailKind
+
+
+def event_heard(*, company: Company, type: str, object_id: str, data: dict[str, Any]) -> None:
+    company_id = company.pk
+    if type == "payment.succeeded":
+        transaction.on_commit(
+            lambda: tasks.payment_emails.delay(company_id, object_id), robust=True
+        )
+    elif type == "comment.created" and data.get("role") == "customer":
+        transaction.on_commit(
+            lambda: tasks.staff_notify.delay(company_id, object_id, EmailKind.STAFF_COMMENT),
+            robust=True,
+        )
+    elif type == "invoice.viewed" and _maybe_first_view(object_id):
+        transaction.on_commit(
+            lambda: tasks.staff_notify.delay(company_id, object_id, EmailKind.STAFF_FIRST_VIEW),
+            robust=True,
+        )
+
+
+def _maybe_first_view(invoice_public_id: str) -> bool:
+    """Views are frequent: only the first one heard of per invoice goes on to the database
+    check (a cache key, no query). Without a cache every view does."""
+    try:
+        return bool(cache.add(f"preferences:first-view:{invoice_public_id}", 1, timeout=None))
+    except Exception:
+        return True
+
+
+def _invoice(company_id: int, invoice_public_id: str) -> Invoice | None:
+    return (
+        Invoice.objects.select_related("company", "customer")
+        .filter(company_id=company_id, public_id=invoice_public_id)
+        .first()
+    )
+
+
+def _lock_like_payments(invoice: Invoice) -> None:
+    """Lock the invoice's row and its company's first, as payment_record does (the same
+    statement, so the same order). The rows written next reference both, and PostgreSQL checks
+    those references at commit with a key-share lock: taken the other way round while a payment
+    of the invoice is being recorded, the two would deadlock and one of them (perhaps the
+    payment) would fail. NO KEY UPDATE: view tracking's own reference checks are not held up."""
+    Invoice.objects.select_for_update(no_key=True).select_related("company").only(
+        "id", "company__id"
+    ).get(pk=invoice.pk)
+
+
+def payment_emails_queue(*, company_id: int, payment_public_id: str) -> None:
+    """The emails a new payment sends: the customer's receipt, and the staff who want it hear
+    of it (not whoever recorded it)."""
+    from payments.models import Payment
+    from preferences.emails import receipt_email_queue, staff_notification_queue
+
+    payment = (
+        Payment.objects.select_related("invoice__company", "invoice__customer")
+        .filter(company_id=company_id, public_id=payment_public_id)
+        .first()
+    )
+    if payment is None:
+        return
+    with transaction.atomic():
+        _lock_like_payments(payment.invoice)
+        receipt_email_queue(payment=payment)
+        staff_notification_queue(
+            invoice=payment.invoice,
+            kind=EmailKind.STAFF_PAYMENT,
+            payment=payment,
+            exclude_user_id=payment.recorded_by_id,
+        )
+
+
+def staff_notify(*, company_id: int, invoice_public_id: str, kind: str) -> None:
+    """A customer's comment or an invoice's first view: tell the staff who want it."""
+    from preferences.emails import first_view_notification_queue, staff_notification_queue
+
+    invoice = _invoice(company_id, invoice_public_id)
+    if invoice is None:
+        return
+    with transaction.atomic():
+        _lock_like_payments(invoice)
+        if kind == EmailKind.STAFF_FIRST_VIEW:
+            first_view_notification_queue(invoice=invoice)
+        else:
+            staff_notification_queue(invoice=invoice, kind=kind)
