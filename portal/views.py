@@ -12,10 +12,13 @@ from django.views.defaults import page_not_found as default_page_not_found
 from core.http import not_found
 from core.i18n import activate_language
 from invoices.decorators import share_link_page
-from invoices.document import brand_color, invoice_summary
+from invoices.document import brand_color, date_display, invoice_summary
 from invoices.models import Invoice
+from invoices.money import format_money
 from invoices.selectors import customer_for_portal_token, customer_languages
+from invoices.timezones import company_date
 from payments.gates import pay_gate, stripe_connected, stripe_state
+from payments.selectors import last_payment_for_invoice
 from portal.middleware import is_customer_facing
 from portal.presenters import invoice_document_html, portal_list_html
 from tracking.services import view_record_for_request
@@ -50,6 +53,8 @@ def invoice_page(request: HttpRequest, invoice: Invoice, token: str) -> HttpResp
     stripe = stripe_state(company)
     pay = pay_gate(invoice=invoice, connected=stripe.connected)
     context = {
+        # Only once money came in (one query then): when, and the receipt.
+        "paid": _last_payment(invoice, token=token, lang=lang),
         # The heading values; the document itself comes rendered (and cached) as HTML.
         "doc": invoice_summary(invoice=invoice, locale=lang),
         "document_html": invoice_document_html(invoice=invoice, locale=lang),
@@ -62,6 +67,19 @@ def invoice_page(request: HttpRequest, invoice: Invoice, token: str) -> HttpResp
         "source": view_source(request),
     }
     return render(request, "portal/invoice.html", context)
+
+
+def _last_payment(invoice: Invoice, *, token: str, lang: str) -> dict[str, str] | None:
+    if invoice.amount_paid <= 0:
+        return None
+    payment = last_payment_for_invoice(invoice=invoice)
+    if payment is None:
+        return None
+    return {
+        "date": date_display(company_date(invoice.company, payment.paid_at), lang),
+        "amount": format_money(payment.amount, payment.currency, lang),
+        "receipt_url": f"/invoice/{token}/payments/{payment.public_id}/receipt.pdf?lang={lang}",
+    }
 
 
 @require_safe  # GET and HEAD (link checkers)

@@ -30,7 +30,12 @@
         showStatus(body.message);
         if (body.state === "succeeded") {
           box.setAttribute("data-state", "succeeded");
-          window.setTimeout(function () { window.location.reload(); }, 1500);
+          statusBox.classList.add("pay-status-success");
+          // The amount due in the heading changes at once; the reload then shows the
+          // server's account of it (paid on, the receipt).
+          var due = document.querySelector("[data-testid=summary-amount-due]");
+          if (due && body.amount_due_display) { due.textContent = body.amount_due_display; }
+          window.setTimeout(function () { window.location.reload(); }, 2500);
         } else if (body.state === "failed" || body.state === "expired") {
           showError(body.message); button.disabled = false;
         } else if (tries > 0) {
