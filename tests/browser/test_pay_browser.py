@@ -115,3 +115,28 @@ def test_it_shows_a_declined_card_plainly(
     assert "declined" in error.inner_text()
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.OPEN
+
+
+def test_a_german_customer_pays_part_with_a_decimal_comma(
+    browser: Any, live_server: Any, demo: dict[str, Any], screenshot: Any
+) -> None:
+    """The field shows the amount due as a German writes it, says how to type one, and 100,50
+    typed there opens Checkout for 100.50 in German."""
+    invoice, token = _unpaid_demo_invoice()
+    Invoice.objects.filter(pk=invoice.pk).update(allow_partial_payments=True, minimum_payment=None)
+    context = browser.new_context(locale="de-DE", extra_http_headers={"Accept-Language": "de"})
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/invoice/{token}")
+        field = page.get_by_test_id("pay-amount")
+        due = invoice.amount_due
+        assert field.input_value() == f"{due // 100},{due % 100:02d}"
+        assert "Geben Sie den Betrag so ein: 12,50." in page.content()
+        field.fill("100,50")
+        screenshot(page, "german-amount")
+        page.get_by_test_id("pay-button").click()
+        page.wait_for_url(f"{demo['base']}/checkout/**")
+        attempt = invoice.pay_attempts.get()
+        assert attempt.amount == 10050
+    finally:
+        context.close()
