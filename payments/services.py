@@ -339,7 +339,9 @@ def card_intent_start(
         amount=amount,
         currency=invoice.currency,
         description=_description(invoice),
-        receipt_email=invoice.customer.email or None,
+        # No Stripe receipt: the customer gets ours for every payment (preferences honoured,
+        # in their language, with the PDF), so a card payment never brings two.
+        receipt_email=None,
         metadata=_metadata(invoice, attempt),
         idempotency_key=_stripe_key(attempt),
     )

@@ -121,7 +121,7 @@ def test_a_german_customer_pays_part_with_a_decimal_comma(
     browser: Any, live_server: Any, demo: dict[str, Any], screenshot: Any
 ) -> None:
     """The field shows the amount due as a German writes it, says how to type one, and 100,50
-    typed there opens Checkout for 100.50 in German."""
+    typed there opens Checkout for 100.50."""
     invoice, token = _unpaid_demo_invoice()
     Invoice.objects.filter(pk=invoice.pk).update(allow_partial_payments=True, minimum_payment=None)
     context = browser.new_context(locale="de-DE", extra_http_headers={"Accept-Language": "de"})

@@ -101,3 +101,19 @@ def test_it_refuses_the_card_when_the_gate_is_closed(
     response = client.post(f"/invoice/{token}/pay/card", {"amount": "10.00"})
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "not_payable"
+
+
+def test_it_asks_stripe_for_no_receipt_of_its_own(
+    client: Any, tenant: Company, connected: StripeConnection, emulator: Any
+) -> None:
+    import stripe
+
+    from payments.models import CheckoutAttempt
+    from tests.payments.conftest import SECRET_KEY
+
+    token = share_token(make_invoice(tenant))
+    assert client.post(f"/invoice/{token}/pay/card", {"amount": "10.00"}).status_code == 201
+    attempt = CheckoutAttempt.objects.get()
+    stripe_ = stripe.StripeClient(SECRET_KEY, base_addresses={"api": emulator.base_url})
+    intent = stripe_.v1.payment_intents.retrieve(attempt.provider_intent_id)
+    assert not getattr(intent, "receipt_email", None)
