@@ -99,6 +99,12 @@ class StatementRefused(ApplicationError):
 # The ledger ---------------------------------------------------------------------------------
 
 
+def voided_payments_reason(number: str) -> str:
+    """The reason invoices.services.invoice_void gives the credit note that keeps what was paid
+    on an invoice voided with ``payments="credit"`` (tests/statements hold the two together)."""
+    return f"Paid on {number}, which was voided"
+
+
 @dataclass(frozen=True)
 class LedgerInvoice:
     id: int
@@ -120,6 +126,10 @@ class LedgerNote:
     amount: int
     issue_date: dt.date
     void_date: dt.date | None
+    # The invoice whose money this note keeps (a payment's surplus kept as credit, or what was
+    # paid on an invoice voided with its payments kept as credit): not new credit, the money
+    # was counted when it was received; it moves from that invoice to the note.
+    moved_from: int | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +205,7 @@ def customer_ledger(*, customer: Customer) -> Ledger:
     def day(moment: dt.datetime) -> dt.date:
         return company_date(company, moment)
 
+    surplus_notes: dict[int, int] = {}  # credit note id -> the invoice its payment was for
     voided_at = (
         InvoiceStatusChange.objects.filter(invoice=OuterRef("pk"), to_status=InvoiceStatus.VOID)
         .order_by("-changed_at")
@@ -258,55 +269,14 @@ def customer_ledger(*, customer: Customer) -> Ledger:
                 )
             )
 
-    for note_row in CreditNote.objects.filter(
-        company_id=company.pk,
-        customer=customer,
-        status__in=(CreditNoteStatus.ISSUED, CreditNoteStatus.VOID),
-        issued_at__isnull=False,
-    ).values("id", "number", "currency", "amount", "status", "issued_at", "voided_at"):
-        issued_at = note_row["issued_at"]
-        assert issued_at is not None  # filtered above
-        issue_date = day(issued_at)
-        void_date = None
-        if note_row["status"] == CreditNoteStatus.VOID:
-            void_date = (
-                max(day(note_row["voided_at"]), issue_date) if note_row["voided_at"] else issue_date
-            )
-        note = LedgerNote(
-            id=note_row["id"],
-            number=note_row["number"],
-            currency=note_row["currency"],
-            amount=note_row["amount"],
-            issue_date=issue_date,
-            void_date=void_date,
-        )
-        ledger.notes[note.id] = note
-        ledger.entries.append(
-            Entry(
-                issue_date,
-                CREDIT_NOTE,
-                note.number,
-                note.currency,
-                -note.amount,
-                note_row["issued_at"],
-            )
-        )
-        if void_date is not None:
-            ledger.entries.append(
-                Entry(
-                    void_date,
-                    CREDIT_NOTE_VOID,
-                    note.number,
-                    note.currency,
-                    note.amount,
-                    note_row["voided_at"],
-                )
-            )
-
     for payment_row in Payment.objects.filter(
         company_id=company.pk, invoice__customer=customer
-    ).values("invoice_id", "invoice__number", "amount", "currency", "paid_at"):
+    ).values(
+        "invoice_id", "invoice__number", "amount", "currency", "paid_at", "surplus_credit_note_id"
+    ):
         paid = day(payment_row["paid_at"])
+        if payment_row["surplus_credit_note_id"] is not None:
+            surplus_notes[payment_row["surplus_credit_note_id"]] = payment_row["invoice_id"]
         ledger.payments.append(
             Movement(
                 payment_row["invoice_id"], payment_row["currency"], paid, payment_row["amount"]
@@ -322,6 +292,67 @@ def customer_ledger(*, customer: Customer) -> Ledger:
                 payment_row["paid_at"],
             )
         )
+
+    for note_row in CreditNote.objects.filter(
+        company_id=company.pk,
+        customer=customer,
+        status__in=(CreditNoteStatus.ISSUED, CreditNoteStatus.VOID),
+        issued_at__isnull=False,
+    ).values(
+        "id",
+        "number",
+        "currency",
+        "amount",
+        "status",
+        "issued_at",
+        "voided_at",
+        "invoice_id",
+        "reason",
+    ):
+        issued_at = note_row["issued_at"]
+        assert issued_at is not None  # filtered above
+        issue_date = day(issued_at)
+        void_date = None
+        if note_row["status"] == CreditNoteStatus.VOID:
+            void_date = (
+                max(day(note_row["voided_at"]), issue_date) if note_row["voided_at"] else issue_date
+            )
+        moved_from = surplus_notes.get(note_row["id"])
+        source = ledger.invoices.get(note_row["invoice_id"] or 0)
+        if source is not None and note_row["reason"] == voided_payments_reason(source.number):
+            moved_from = source.id
+        note = LedgerNote(
+            id=note_row["id"],
+            number=note_row["number"],
+            currency=note_row["currency"],
+            amount=note_row["amount"],
+            issue_date=issue_date,
+            void_date=void_date,
+            moved_from=moved_from,
+        )
+        ledger.notes[note.id] = note
+        # Money moved into credit shows as a row of its own that changes nothing.
+        ledger.entries.append(
+            Entry(
+                issue_date,
+                CREDIT_NOTE,
+                note.number,
+                note.currency,
+                0 if moved_from is not None else -note.amount,
+                note_row["issued_at"],
+            )
+        )
+        if void_date is not None:
+            ledger.entries.append(
+                Entry(
+                    void_date,
+                    CREDIT_NOTE_VOID,
+                    note.number,
+                    note.currency,
+                    note.amount,
+                    note_row["voided_at"],
+                )
+            )
 
     for refund_row in Refund.objects.filter(
         company_id=company.pk, payment__invoice__customer=customer
@@ -463,6 +494,10 @@ def open_item_statement(*, ledger: Ledger, currency: str, as_of: dt.date) -> Ope
             last_received[movement.invoice_id] = max(
                 movement.day, last_received.get(movement.invoice_id, movement.day)
             )
+    for note in ledger.notes.values():
+        if note.moved_from is not None and note.currency == currency and note.issue_date <= as_of:
+            settled[note.moved_from] -= note.amount
+            received[note.moved_from] -= note.amount
     used: dict[int, int] = defaultdict(int)
     for application in ledger.applications:
         live = application.until is None or application.until > as_of

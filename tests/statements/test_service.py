@@ -211,3 +211,30 @@ def test_a_36_month_statement_reads_no_row_by_row(
     assert time.perf_counter() - started < 2.0
     assert len(whole.lines) == 74
     assert whole.closing == items.total == 37 * 6000
+
+
+def test_money_kept_as_credit_on_a_void_is_counted_once(
+    tenant: Company, customer: Customer
+) -> None:
+    from invoices.selectors import customer_balance
+    from payments.services import invoice_void
+
+    invoice = factories.make_invoice(tenant, customer, lines=[("A", "1", 10000, "0")])
+    payment_record_offline(invoice=invoice, amount=4000, method="cash")
+    invoice_void(invoice=invoice, payments="credit")
+    today = company_today(tenant)
+    ledger = _ledger(customer)
+    forward = statements.balance_forward_statement(
+        ledger=ledger, currency="usd", start=statements.month_start(today), end=today
+    )
+    # The credit note keeps the 40.00 already received: a row that changes nothing.
+    assert [(line.type, line.debit, line.credit) for line in forward.lines] == [
+        ("invoice", 10000, 0),
+        ("invoice_void", 0, 10000),
+        ("credit_note", 0, 0),
+        ("payment", 0, 4000),
+    ]
+    items = statements.open_item_statement(ledger=ledger, currency="usd", as_of=today)
+    assert [(row.kind, row.due) for row in items.rows] == [("credit_note", -4000)]
+    [balance] = customer_balance(customer=customer, today=today)
+    assert forward.closing == items.total == -balance.credit_available == -4000
