@@ -938,7 +938,17 @@ def payment_refund(*, payment: Payment, amount: int | None = None, actor: Actor 
     """Refund ``amount`` (default: all not yet refunded) of a payment. A Stripe payment is
     refunded through Stripe, then recorded from Stripe's running total (the charge.refunded
     webhook finds it done); an offline payment is recorded here. The invoice reopens when it
-    owes something again."""
+    owes something again.
+
+    A payment on a void invoice is not refunded here: voiding either refunded it already or
+    turned it into a credit note, and refunding it as well would pay the customer twice
+    (money arriving after a void is refunded whole on its own)."""
+    if Invoice.objects.filter(pk=payment.invoice_id, status=InvoiceStatus.VOID).exists():
+        raise RefundRefused(
+            "invoice_void",
+            "This invoice was voided and its payments kept as customer credit: "
+            "void or refund through the credit note instead.",
+        )
     if payment.provider_payment_intent_id:
         wanted = _refundable(payment, amount)
         result = stripe_client.refund_create(

@@ -91,6 +91,22 @@ def test_it_turns_the_payments_into_customer_credit(
     assert balance["data"][0]["credit_available"] == 4000
 
 
+def test_it_never_refunds_money_already_kept_as_credit(
+    api_client: Any, tenant: Company, customer: Customer
+) -> None:
+    invoice = _partly_paid(tenant, customer)
+    assert _void(api_client, invoice, {"payments": "credit"}).status_code == 200
+    payment = Payment.objects.get(invoice=invoice)
+    response = api_client.post(
+        f"/api/v1/payments/{payment.public_id}/refund", {}, content_type="application/json"
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "invoice_void"
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 0
+    assert CreditNote.objects.get().remaining == 4000
+
+
 def test_it_refunds_offline_payments_as_recorded_refunds(
     api_client: Any, tenant: Company, customer: Customer
 ) -> None:
