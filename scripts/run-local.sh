@@ -15,6 +15,10 @@ export DEBUG="${DEBUG:-1}"
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-$BASE}"
 export STRIPE_API_BASE="${STRIPE_API_BASE:-$EMULATOR}"
 export STRIPE_JS_URL="${STRIPE_JS_URL:-$EMULATOR/v3/stripe.js}"
+# The demo's emails (invoices, receipts, staff notices) go to files, one per message, instead of
+# filling the terminal; set EMAIL_URL to send them somewhere else.
+EMAIL_DIR="$(pwd)/media/emails"
+export EMAIL_URL="${EMAIL_URL:-file://$EMAIL_DIR}"
 
 # wait_for URL PID: until URL answers (any HTTP status); fails if PID exits first or after a
 # minute. Django's start-up takes a few seconds on a busy machine.
@@ -118,6 +122,7 @@ $logins
 API docs: $BASE/api/v1/docs  (a key: make api-key COMPANY=acme)
 Stripe emulator: $emulator_status
 Health: $BASE/healthz
+Emails: ${EMAIL_URL#file://}
 $reload_note
 Ctrl-C stops everything.
 $rule
