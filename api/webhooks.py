@@ -14,8 +14,8 @@ from api.auth import company_of
 from api.errors import not_found
 from api.examples import described
 from api.schemas import StrictSchema
-from webhooks import services
-from webhooks.models import WebhookEndpoint
+from invoices.webhooks import services
+from invoices.webhooks.models import WebhookEndpoint
 
 router = Router(tags=["webhooks"])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -25,25 +24,7 @@ def record(
     )
 
 
-# Outgoing events (webhooks) ---------------------------------------------------------------
-#
-# What happens here that a company's own systems may want to hear about (an invoice finalized,
-# paid or voided, a customer changed) is announced through ``outgoing_event``. The webhooks app
-# sits a floor up, so it plugs its ``event_emit`` in when Django starts (webhooks.apps); apps
-# above it call ``webhooks.services.event_emit`` directly.
-
-OutgoingEventSink = Callable[..., None]
-_outgoing_sinks: list[OutgoingEventSink] = []
-
-
-def outgoing_events_connect(sink: OutgoingEventSink) -> None:
-    if sink not in _outgoing_sinks:
-        _outgoing_sinks.append(sink)
-
-
-def outgoing_event(*, company: Company, type: str, object_id: str, data: dict[str, Any]) -> None:
-    for sink in _outgoing_sinks:
-        sink(company=company, type=type, object_id=object_id, data=data)
+# Outgoing events (webhooks): how events describe our objects -----------------------------
 
 
 def invoice_data(invoice: Invoice) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from invoices.tasks import queue_invoice_pdf_render
 from invoices.tokens import SHARE_LINK_PURPOSE, make_token, new_selector
 from invoices.totals import invoice_totals, line_amounts
 from invoices.transitions import check_transition
+from invoices.webhooks.services import event_emit
 
 API_KEY_PREFIX = "ipk_"
 
@@ -159,7 +160,7 @@ def customer_update(
         actor=actor,
         fields=sorted(changes),
     )
-    events.outgoing_event(
+    event_emit(
         company=locked.company,
         type="customer.updated",
         object_id=locked.public_id,
@@ -324,7 +325,7 @@ def invoice_transition(
     outgoing = OUTGOING_TRANSITION_EVENTS.get(to_status)
     if outgoing is not None:
         locked.customer = invoice.customer
-        events.outgoing_event(
+        event_emit(
             company=locked.company,
             type=outgoing,
             object_id=locked.public_id,
@@ -856,7 +857,7 @@ def credit_note_create(
         amount=amount,
         currency=currency,
     )
-    events.outgoing_event(
+    event_emit(
         company=company,
         type="credit_note.created",
         object_id=note.public_id,

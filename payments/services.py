@@ -34,6 +34,7 @@ from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import AmountError, format_money
 from invoices.services import credit_note_create, invoice_transition
 from invoices.transitions import check_transition
+from invoices.webhooks.services import event_emit
 from payments import stripe_client
 from payments.gates import pay_gate
 from payments.models import (
@@ -50,7 +51,6 @@ from payments.models import (
 )
 from payments.rules import offline_amount_check, payment_amount_check
 from payments.tasks import payment_surplus_refund_task
-from webhooks.services import event_emit
 
 logger = logging.getLogger("payments")
 

@@ -71,7 +71,7 @@ INSTALLED_APPS = [
     # the CSP forbids and the product may not reach.
     "ninja",
     "invoices",
-    "webhooks",
+    "invoices.webhooks",
     "portal",
     "portal.embed",
     "portal.comments",
@@ -203,7 +203,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Webhook retries that are due (and deliveries whose Celery message was lost).
     "webhooks-deliver-due": {
-        "task": "webhooks.tasks.deliver_due_task",
+        "task": "invoices.webhooks.tasks.deliver_due_task",
         "schedule": 60.0,
     },
     # Idempotency-Keys are kept for 24 hours.

@@ -6,9 +6,9 @@ class PreferencesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from invoices.webhooks.services import event_listeners_connect
         from preferences import checks  # noqa: F401  (registers the system checks)
         from preferences.notifications import event_heard
-        from webhooks.services import event_listeners_connect
 
         # Payments, comments and views sit below us or beside us: they announce themselves
         # through the webhooks app's event_emit, and we listen there.

@@ -17,8 +17,8 @@ from core.errors import ApplicationError
 from invoices import events
 from invoices.models import Company
 from invoices.tokens import make_token, new_selector
+from invoices.webhooks.services import event_emit
 from preferences.models import EmailCategory, EmailPreference
-from webhooks.services import event_emit
 
 PREFERENCES_TOKEN_PURPOSE = "email-preferences"  # noqa: S105 (a salt label, not a secret)
 CATEGORIES: tuple[str, ...] = tuple(EmailCategory.values)

@@ -42,6 +42,7 @@ from core.http import client_ip
 from invoices.events import invoice_data
 from invoices.models import Invoice
 from invoices.tenancy import is_staff_of
+from invoices.webhooks.services import event_emit
 from tracking.models import (
     USER_AGENT_MAX_LENGTH,
     InvoiceViewer,
@@ -50,7 +51,6 @@ from tracking.models import (
     ViewRecord,
     ViewSource,
 )
-from webhooks.services import event_emit
 
 logger = logging.getLogger(__name__)
 

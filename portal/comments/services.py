@@ -31,7 +31,7 @@ from invoices.models import Invoice
 from invoices.models.company import CommentWriteMode
 from invoices.tenancy import User, can_manage_invoices
 from invoices.tokens import make_token, new_selector, parse_token
-from webhooks.services import event_emit
+from invoices.webhooks.services import event_emit
 
 from . import realtime
 from .models import (

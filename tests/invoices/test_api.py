@@ -196,7 +196,7 @@ def test_it_checks_ownership(
     api_client: Any, other_tenant: Company, method: str, route: str
 ) -> None:
     """Every object route answers 404 for another company's objects, and changes nothing."""
-    from webhooks.services import endpoint_create
+    from invoices.webhooks.services import endpoint_create
 
     theirs = factories.make_invoice(other_tenant, status="draft")
     their_endpoint, _ = endpoint_create(

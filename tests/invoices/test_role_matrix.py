@@ -33,14 +33,14 @@ from invoices.models import (
 from invoices.models.company import Role
 from invoices.services import api_key_create
 from invoices.tenancy import ROLE_CAPABILITIES, Capability
+from invoices.webhooks.models import WebhookDelivery, WebhookEndpoint
+from invoices.webhooks.models import WebhookEvent as OutgoingEvent
 from payments.models import Payment, StripeConnection, WebhookEvent
 from portal.comments.models import CustomerTotpDevice
 from portal.embed.models import EmbedSettings
 from preferences.models import EmailPreference, ReminderSent, SentEmail
 from tests import factories
 from tracking.models import ViewRecord
-from webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhooks.models import WebhookEvent as OutgoingEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -12,11 +12,11 @@ from django.db import connection, connections
 from django.test import RequestFactory
 
 from invoices.models import Company, Invoice
+from invoices.webhooks.services import subscribed_types
 from tests import factories
 from tracking.models import InvoiceViewStats, ViewRecord
 from tracking.selectors import view_stats_for_invoice
 from tracking.services import view_record_for_request
-from webhooks.services import subscribed_types
 
 pytestmark = pytest.mark.django_db
 

@@ -21,10 +21,15 @@ from django.core import mail
 from django.utils import timezone
 
 from invoices.models import Company, Invoice
+from invoices.webhooks import services
+from invoices.webhooks.models import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from payments import services as payment_services
 from tests import factories
-from webhooks import services
-from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 JSON = "application/json"
 BROWSER = (
@@ -284,7 +289,7 @@ def test_it_retries_with_back_off_then_disables_and_tells_the_company(
         assert delivery.next_attempt_at is not None
         waits.append(delivery.next_attempt_at - timezone.now())
         WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-        from webhooks.tasks import deliver_due_task
+        from invoices.webhooks.tasks import deliver_due_task
 
         deliver_due_task()
     assert waits[-2] > waits[1] > waits[0]
@@ -330,7 +335,7 @@ def test_it_checks_the_address_again_at_delivery(
 
 @pytest.mark.django_db
 def test_it_writes_nothing_when_no_endpoint_listens(tenant: Company) -> None:
-    from webhooks.models import WebhookEvent
+    from invoices.webhooks.models import WebhookEvent
 
     services.endpoint_create(
         company=tenant, url="https://hooks.example.com/x", events_=["payment.refunded"]

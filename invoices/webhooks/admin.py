@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import ApplicationError
 from invoices.admin_scoping import TenantScopedAdmin, tenant_action
 from invoices.tenancy import Capability
-from webhooks import services
-from webhooks.models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from invoices.webhooks import services
+from invoices.webhooks.models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 class WebhookEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -109,7 +109,7 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
             def clean(self) -> Any:
                 data = super().clean()
                 if obj is None and data.get("url"):
-                    from webhooks.targets import TargetRefused, target_check_at_creation
+                    from invoices.webhooks.targets import TargetRefused, target_check_at_creation
 
                     try:
                         target_check_at_creation(data["url"])

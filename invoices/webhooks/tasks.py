@@ -7,7 +7,7 @@ from celery import shared_task
 
 @shared_task(acks_late=True)
 def deliver_task(delivery_id: int) -> str | None:
-    from webhooks.services import delivery_send
+    from invoices.webhooks.services import delivery_send
 
     return delivery_send(delivery_id=delivery_id)
 
@@ -15,8 +15,8 @@ def deliver_task(delivery_id: int) -> str | None:
 @shared_task
 def deliver_due_task() -> int:
     """Every minute: send the deliveries whose retry is due, and any whose message was lost."""
-    from webhooks.services import deliveries_due
-    from webhooks.tasks import deliver_task
+    from invoices.webhooks.services import deliveries_due
+    from invoices.webhooks.tasks import deliver_task
 
     ids = deliveries_due()
     for delivery_id in ids:

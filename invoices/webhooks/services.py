@@ -21,8 +21,8 @@ from invoices import events
 from invoices.events import Actor
 from invoices.models import Company, Membership
 from invoices.models.company import Role
-from webhooks import signing
-from webhooks.models import (
+from invoices.webhooks import signing
+from invoices.webhooks.models import (
     EVENT_TYPES,
     DeliveryStatus,
     WebhookAttempt,
@@ -30,7 +30,7 @@ from webhooks.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from webhooks.targets import post, target_check_at_creation
+from invoices.webhooks.targets import post, target_check_at_creation
 
 logger = logging.getLogger("webhooks")
 
@@ -163,7 +163,7 @@ def subscriptions_changed(*, company_id: int) -> None:
 
 
 def _queue(delivery_ids: Sequence[int], countdown: float = 0) -> None:
-    from webhooks.tasks import deliver_task
+    from invoices.webhooks.tasks import deliver_task
 
     for delivery_id in delivery_ids:
         try:
