@@ -15,7 +15,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -25,7 +24,13 @@ from django.views.decorators.http import require_POST
 from core.errors import ApplicationError
 from invoices import services, sign_in, staff
 from invoices.admin_links import CustomerPortalLinkAdminMixin, InvoiceShareLinkAdminMixin
-from invoices.admin_scoping import TenantScopedAdmin, allows, company_ids, tenant_action
+from invoices.admin_scoping import (
+    TenantScopedAdmin,
+    allows,
+    company_ids,
+    ledger_form_page,
+    tenant_action,
+)
 from invoices.models import (
     ApiKey,
     Company,
@@ -816,15 +821,12 @@ class CreditNoteAdmin(TenantScopedAdmin):
             else:
                 self.message_user(request, _("Credit applied."))
                 return HttpResponseRedirect(back)
-        return render(
+        return ledger_form_page(
             request,
-            "admin/ledger/form.html",
-            {
-                "title": _("Apply to an invoice"),
-                "subject": f"{note.number}: {format_money(note.remaining, note.currency, 'en')}",
-                "form": form,
-                "back_url": back,
-            },
+            title=_("Apply to an invoice"),
+            subject=f"{note.number}: {format_money(note.remaining, note.currency, 'en')}",
+            form=form,
+            back_url=back,
         )
 
     @tenant_action(Capability.MANAGE_MONEY, description=_("Void selected credit notes"))

@@ -20,7 +20,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import ForeignKey, Model, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from invoices.tenancy import Capability, company_ids_with
@@ -200,3 +201,14 @@ class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if ids is not None and lookup is not None:
             kwargs["queryset"] = related._default_manager.filter(**{f"{lookup}__in": ids})
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def ledger_form_page(
+    request: HttpRequest, *, title: Any, subject: str, form: Any, back_url: str
+) -> HttpResponse:
+    """The one admin page of the ledger's small forms (record a payment, refund, apply credit)."""
+    return render(
+        request,
+        "admin/ledger/form.html",
+        {"title": title, "subject": subject, "form": form, "back_url": back_url},
+    )

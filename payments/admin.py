@@ -21,7 +21,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
-from invoices.admin_scoping import TenantScopedAdmin, allows, tenant_action
+from invoices.admin_scoping import TenantScopedAdmin, allows, ledger_form_page, tenant_action
 from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import AmountError, UnknownCurrency, format_money, parse_amount
 from invoices.tenancy import Capability
@@ -42,16 +42,6 @@ def amount_from_form(text: str, currency: str) -> int:
         return parse_amount(text, currency, "en")
     except (AmountError, UnknownCurrency) as exc:
         raise forms.ValidationError(getattr(exc, "message", str(exc))) from None
-
-
-def ledger_form_page(
-    request: HttpRequest, *, title: Any, subject: str, form: forms.Form, back_url: str
-) -> HttpResponse:
-    return render(
-        request,
-        "admin/ledger/form.html",
-        {"title": title, "subject": subject, "form": form, "back_url": back_url},
-    )
 
 
 class OfflinePaymentForm(forms.Form):
