@@ -582,3 +582,20 @@ def test_it_uses_a_constant_number_of_queries_from_1_to_500_invoices(
             with django_assert_num_queries(count):
                 response = client.get(f"/portal/{token}{path}")
             assert response.status_code == 200, path
+
+
+def test_it_builds_the_zip_from_stored_pdfs_without_a_query_per_invoice(
+    client: Any,
+    tenant: Company,
+    customer: Customer,
+    portal_token: str,
+    django_assert_num_queries: Any,
+) -> None:
+    for _n in range(3):
+        factories.make_invoice(tenant, customer)
+    url = f"/portal/{portal_token}/invoices.zip?lang=en"
+    client.get(url)  # stores any PDF not stored yet
+    # 1 the token, 2 the count (the 200 limit), 3 the invoices; the PDFs come from the store.
+    with django_assert_num_queries(3):
+        response = client.get(url)
+    assert len(zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()) == 3
