@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import api, control, hosted, stripe_js
+from . import api, billing, control, hosted, stripe_js  # noqa: F401  (billing: its routes)
 from .core import Emulator
 from .webhooks import Endpoint
 from .wire import Request, Response, json_response
