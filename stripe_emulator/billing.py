@@ -733,16 +733,25 @@ def _invoice_pay(ctx: Context, params: Params, match: re.Match[str]) -> Obj:
         _mark_paid(ctx, invoice)
         return invoice
     method_name = get_str(params, "payment_method")
+    if method_name is not None and method_name in cards.TOKENS:
+        return invoice_pay_with_card(ctx, invoice, cards.TOKENS[method_name])
     if method_name is None:
         raise StripeError(
             "The invoice has no payment method to charge; pass payment_method or "
             "paid_out_of_band=true.",
             code="invoice_no_payment_method_types",
         )
-    if method_name in cards.TOKENS:
-        method = actions.payment_method_create(ctx, cards.TOKENS[method_name])
-    else:
-        method = ctx.account.get(method_name, "payment_method", "payment_method")
+    method = ctx.account.get(method_name, "payment_method", "payment_method")
+    return _pay_with(ctx, invoice, method)
+
+
+def invoice_pay_with_card(ctx: Context, invoice: Obj, card: cards.Card) -> Obj:
+    """Charge the invoice's amount remaining to a card (the hosted invoice page's Pay)."""
+    _open_or_raise(invoice, "pay")
+    return _pay_with(ctx, invoice, actions.payment_method_create(ctx, card))
+
+
+def _pay_with(ctx: Context, invoice: Obj, method: Obj) -> Obj:
     intent = actions.payment_intent_create(
         ctx,
         amount=invoice["amount_remaining"],

@@ -89,3 +89,33 @@ def stripe_invoice(
     if finalize:
         invoice = sdk.v1.invoices.finalize_invoice(invoice.id)
     return invoice
+
+
+def stripe_events(emulator: EmulatorServer, types: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The events the account raised, oldest first, as Stripe's JSON (optionally of some
+    types only)."""
+    request = urllib.request.Request(
+        emulator.base_url + "/v1/events?limit=100",
+        headers={"Authorization": f"Bearer {SECRET_KEY}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        events: list[dict[str, Any]] = json.loads(response.read())["data"]
+    events.reverse()
+    return [event for event in events if not types or event["type"] in types]
+
+
+@pytest.fixture
+def deliver(
+    client: Any, connected: StripeConnection, django_capture_on_commit_callbacks: Any
+) -> Any:
+    """Post a signed event to the company's webhook endpoint, as Stripe delivers it, and run
+    the processing it queues on commit (the test's transaction never commits)."""
+    from tests.payments.conftest import signed_post
+
+    def _deliver(event: dict[str, Any]) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = signed_post(client, connected.webhook_key, event, secret=WEBHOOK_SECRET)
+        assert response.status_code == 200, response.content
+        return response
+
+    return _deliver
