@@ -70,3 +70,14 @@ def stripe_reconcile_task() -> int:
             # Stripe unreachable: the next pass reads from the same point.
             continue
     return refreshed
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def stripe_sync_task(company_pk: int) -> str:
+    """The import of a company's Stripe account, as the admin action starts it (the same as
+    ``manage.py stripe_sync SLUG``): resumable, so a worker that dies mid-way loses nothing."""
+    from invoices.models import Company
+    from payments.stripe_sync.backfill import stripe_sync
+
+    result = stripe_sync(company=Company.objects.get(pk=company_pk))
+    return result.summary()

@@ -26,7 +26,16 @@ from .api import _email, route
 from .core import Context
 from .errors import StripeError, invalid_param, missing_param
 from .objects import Obj, list_object, new_id, now, public
-from .params import Params, get_bool, get_currency, get_dict, get_int, get_list, get_metadata, get_str
+from .params import (
+    Params,
+    get_bool,
+    get_currency,
+    get_dict,
+    get_int,
+    get_list,
+    get_metadata,
+    get_str,
+)
 from .query import paginate
 
 DAY = 86_400
@@ -198,7 +207,9 @@ def _product_create(ctx: Context, params: Params, match: re.Match[str]) -> Obj:
     )
 
 
-@route("POST", "/v1/prices", "currency product product_data unit_amount recurring metadata nickname")
+@route(
+    "POST", "/v1/prices", "currency product product_data unit_amount recurring metadata nickname"
+)
 def _price_create(ctx: Context, params: Params, match: re.Match[str]) -> Obj:
     currency = get_currency(params, "currency")
     product = get_str(params, "product")
@@ -308,7 +319,9 @@ def _line(
 
 @route("POST", "/v1/invoiceitems", _ITEM_PARAMS)
 def _item_create(ctx: Context, params: Params, match: re.Match[str]) -> Obj:
-    customer = ctx.account.get(get_str(params, "customer", required=True) or "", "customer", "customer")
+    customer = ctx.account.get(
+        get_str(params, "customer", required=True) or "", "customer", "customer"
+    )
     quantity = get_int(params, "quantity", minimum=1) or 1
     price = None
     if get_str(params, "price") is not None:
@@ -525,7 +538,9 @@ def invoice_new(
 
 @route("POST", "/v1/invoices", _INVOICE_CREATE_PARAMS)
 def _invoice_create(ctx: Context, params: Params, match: re.Match[str]) -> Obj:
-    customer = ctx.account.get(get_str(params, "customer", required=True) or "", "customer", "customer")
+    customer = ctx.account.get(
+        get_str(params, "customer", required=True) or "", "customer", "customer"
+    )
     method = get_str(params, "collection_method") or "charge_automatically"
     if method not in ("charge_automatically", "send_invoice"):
         raise invalid_param("collection_method", "Invalid collection_method.")
@@ -601,7 +616,9 @@ def _invoice_retrieve(ctx: Context, params: Params, match: re.Match[str]) -> Obj
     return ctx.account.get(match["id"], "invoice")
 
 
-@route("POST", "/v1/invoices/<id>", "description metadata days_until_due due_date footer auto_advance")
+@route(
+    "POST", "/v1/invoices/<id>", "description metadata days_until_due due_date footer auto_advance"
+)
 def _invoice_update(ctx: Context, params: Params, match: re.Match[str]) -> Obj:
     invoice = ctx.account.get(match["id"], "invoice")
     previous: Obj = {}
@@ -610,13 +627,17 @@ def _invoice_update(ctx: Context, params: Params, match: re.Match[str]) -> Obj:
         invoice["metadata"].update(get_metadata(params))
     if any(name in params for name in ("description", "days_until_due", "due_date", "footer")):
         if invoice["status"] != "draft":
-            raise StripeError("Finalized invoices can't be updated in this way.", param="description")
+            raise StripeError(
+                "Finalized invoices can't be updated in this way.", param="description"
+            )
         for name in ("description", "footer"):
             if name in params:
                 previous[name] = invoice[name]
                 invoice[name] = get_str(params, name)
         if "days_until_due" in params:
-            invoice["due_date"] = invoice["created"] + DAY * (get_int(params, "days_until_due") or 0)
+            invoice["due_date"] = invoice["created"] + DAY * (
+                get_int(params, "days_until_due") or 0
+            )
         if "due_date" in params:
             invoice["due_date"] = get_int(params, "due_date")
     ctx.emit("invoice.updated", invoice, previous)
@@ -680,7 +701,9 @@ def _open_or_raise(invoice: Obj, verb: str) -> None:
     if invoice["status"] not in ("open", "uncollectible"):
         raise StripeError(
             f"You cannot {verb} an invoice with a status of {invoice['status']}.",
-            code="invoice_unexpected_state" if invoice["status"] != "paid" else "invoice_already_paid",
+            code="invoice_unexpected_state"
+            if invoice["status"] != "paid"
+            else "invoice_already_paid",
         )
 
 
@@ -720,7 +743,11 @@ def _apply_payment(ctx: Context, invoice: Obj, payment: Obj, amount: int) -> Non
         ctx.emit("invoice.updated", invoice, {"amount_paid": invoice["amount_paid"] - applied})
 
 
-@route("POST", "/v1/invoices/<id>/pay", "forgive mandate off_session paid_out_of_band payment_method source")
+@route(
+    "POST",
+    "/v1/invoices/<id>/pay",
+    "forgive mandate off_session paid_out_of_band payment_method source",
+)
 def _invoice_pay(ctx: Context, params: Params, match: re.Match[str]) -> Obj:
     invoice = ctx.account.get(match["id"], "invoice")
     _open_or_raise(invoice, "pay")
@@ -799,7 +826,9 @@ def _invoice_attach_payment(ctx: Context, params: Params, match: re.Match[str]) 
     intent_id = get_str(params, "payment_intent", required=True) or ""
     intent = ctx.account.get(intent_id, "payment_intent", "payment_intent")
     if intent.get("_invoice_payment"):
-        raise invalid_param("payment_intent", "This PaymentIntent is already attached to an invoice.")
+        raise invalid_param(
+            "payment_intent", "This PaymentIntent is already attached to an invoice."
+        )
     if intent["currency"] != invoice["currency"]:
         raise invalid_param("payment_intent", "The PaymentIntent's currency is not the invoice's.")
     if intent["status"] == "canceled":
@@ -964,9 +993,11 @@ proration_behavior trial_end trial_period_days
 
 @route("POST", "/v1/subscriptions", _SUBSCRIPTION_PARAMS)
 def _subscription_create(ctx: Context, params: Params, match: re.Match[str]) -> Obj:
-    customer = ctx.account.get(get_str(params, "customer", required=True) or "", "customer", "customer")
+    customer = ctx.account.get(
+        get_str(params, "customer", required=True) or "", "customer", "customer"
+    )
     method = get_str(params, "collection_method") or "charge_automatically"
-    items = []
+    items: list[Obj] = []
     for index, raw in enumerate(get_list(params, "items")):
         if not isinstance(raw, dict) or not raw.get("price"):
             raise missing_param(f"items[{index}][price]")
@@ -974,7 +1005,14 @@ def _subscription_create(ctx: Context, params: Params, match: re.Match[str]) -> 
         if price["recurring"] is None:
             raise invalid_param(f"items[{index}][price]", "The price must be recurring.")
         quantity = get_int(raw, "quantity", minimum=1, label=f"items[{index}][quantity]") or 1
-        items.append({"id": new_id("si_", 14), "object": "subscription_item", "price": price, "quantity": quantity})
+        items.append(
+            {
+                "id": new_id("si_", 14),
+                "object": "subscription_item",
+                "price": price,
+                "quantity": quantity,
+            }
+        )
     if not items:
         raise missing_param("items")
     subscription = ctx.add(
@@ -1024,7 +1062,7 @@ def subscription_invoice(ctx: Context, subscription: Obj, reason: str) -> Obj:
                 invoice_id=invoice["id"],
                 amount=int(price["unit_amount"]) * item["quantity"],
                 currency=price["currency"],
-                description=f"{item['quantity']} × {product.get('name', 'Subscription')}",
+                description=f"{item['quantity']} x {product.get('name', 'Subscription')}",
                 quantity=item["quantity"],
                 unit_amount=int(price["unit_amount"]),
                 metadata={},
@@ -1061,7 +1099,7 @@ def _subscription_list(ctx: Context, params: Params, match: re.Match[str]) -> Ob
 
 
 def customer_new(ctx: Context, *, name: str | None, email: str | None) -> Obj:
-    return _customer_create(ctx, {"name": name or "", "email": email or ""}, _NO_MATCH)
+    return _customer_create(ctx, {"name": name or "", "email": email or ""}, _match_id("-"))
 
 
 def seed_invoices(ctx: Context, specs: list[Obj]) -> list[str]:
@@ -1079,7 +1117,9 @@ def seed_invoices(ctx: Context, specs: list[Obj]) -> list[str]:
         else:
             raw = raw or {}
             key = str(raw.get("email") or raw.get("name") or "")
-            customer = made.get(key) or customer_new(ctx, name=raw.get("name"), email=raw.get("email"))
+            customer = made.get(key) or customer_new(
+                ctx, name=raw.get("name"), email=raw.get("email")
+            )
             made[key] = customer
         currency = str(spec.get("currency") or "usd")
         invoice = invoice_new(
@@ -1131,8 +1171,6 @@ def seed_invoices(ctx: Context, specs: list[Obj]) -> list[str]:
 
 
 _ID = re.compile(r"(?P<id>.+)")
-_NO_MATCH = _ID.fullmatch("-")
-assert _NO_MATCH is not None
 
 
 def _match_id(object_id: str) -> re.Match[str]:

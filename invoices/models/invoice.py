@@ -72,7 +72,7 @@ class Invoice(models.Model):
     stripe_invoice_id = models.CharField(max_length=255, blank=True, default="")
     stripe_subscription_id = models.CharField(max_length=255, blank=True, default="")
     stripe_billing_reason = models.CharField(max_length=40, blank=True, default="")
-    stripe_hosted_url = models.URLField(max_length=2000, blank=True, default="")
+    stripe_hosted_url = models.CharField(max_length=2000, blank=True, default="")
     stripe_synced_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)

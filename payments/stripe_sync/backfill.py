@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -125,7 +125,7 @@ class Known:
     invoices: set[str] = field(default_factory=set)
 
     @classmethod
-    def for_page(cls, company: Company, page: list[Json]) -> Known:
+    def for_page(cls, company: Company, page: Sequence[Json]) -> Known:
         customer_ids = {object_id(data.get("customer")) for data in page}
         invoice_ids = [str(data["id"]) for data in page]
         return cls(

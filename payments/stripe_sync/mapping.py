@@ -139,7 +139,7 @@ class LineFields:
 
 
 def line_fields(line: Json) -> LineFields:
-    """One of our lines from a Stripe invoice line: its amount exactly, and quantity × unit
+    """One of our lines from a Stripe invoice line: its amount exactly, and quantity times unit
     price when they multiply to it (else one of the whole amount)."""
     amount = int(line.get("amount") or 0)
     quantity = int(line.get("quantity") or 1)

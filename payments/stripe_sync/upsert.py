@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -404,7 +404,7 @@ def credit_note_upsert(*, company: Company, data: Json) -> tuple[CreditNote | No
         return note, "created"
 
 
-def lines_of(data: Json, rest: Callable[[str], list[Json]]) -> list[Json]:
+def lines_of(data: Json, rest: Callable[[str], Sequence[Json]]) -> list[Json]:
     """All of an invoice's lines: the embedded first page, then ``rest(last id)`` when Stripe
     says there are more."""
     embedded: dict[str, Any] = dict(data.get("lines") or {})

@@ -31,8 +31,12 @@ def ada(sdk: stripe.StripeClient) -> Any:
 
 
 def test_an_invoice_paid_in_stripe_after_the_import_shows_paid_once_its_webhook_arrives(
-    connected: StripeConnection, sdk: stripe.StripeClient, ada: Any, emulator: EmulatorServer,
-    deliver: Any, client: Any,
+    connected: StripeConnection,
+    sdk: stripe.StripeClient,
+    ada: Any,
+    emulator: EmulatorServer,
+    deliver: Any,
+    client: Any,
 ) -> None:
     invoice = stripe_invoice(sdk, ada.id, [("Audit", 1, 120_000)])
     _sync()
@@ -52,7 +56,10 @@ def test_an_invoice_paid_in_stripe_after_the_import_shows_paid_once_its_webhook_
 
 
 def test_reordered_and_duplicated_events_end_in_stripes_latest_state(
-    connected: StripeConnection, sdk: stripe.StripeClient, ada: Any, emulator: EmulatorServer,
+    connected: StripeConnection,
+    sdk: stripe.StripeClient,
+    ada: Any,
+    emulator: EmulatorServer,
     deliver: Any,
 ) -> None:
     _sync()  # nothing yet; from now on the webhooks keep the company in sync
@@ -91,7 +98,10 @@ def test_a_copy_read_earlier_never_overwrites_a_later_one(
 
     # A slow worker applies the open copy it read before the payment.
     _invoice, outcome = upsert.invoice_upsert(
-        company=connected.company, customer=ours.customer, data=open_copy, lines=[],
+        company=connected.company,
+        customer=ours.customer,
+        data=open_copy,
+        lines=[],
         synced_at=read_early,
     )
 
@@ -101,13 +111,14 @@ def test_a_copy_read_earlier_never_overwrites_a_later_one(
 
 
 def test_events_of_another_account_are_ignored(
-    connected: StripeConnection, sdk: stripe.StripeClient, ada: Any, emulator: EmulatorServer,
+    connected: StripeConnection,
+    sdk: stripe.StripeClient,
+    ada: Any,
+    emulator: EmulatorServer,
     deliver: Any,
 ) -> None:
     _sync()
-    other = stripe.StripeClient(
-        "sk_test_someone_else", base_addresses={"api": emulator.base_url}
-    )
+    other = stripe.StripeClient("sk_test_someone_else", base_addresses={"api": emulator.base_url})
     stranger = other.v1.customers.create(params={"email": "eve@example.com"})
     theirs = other.v1.invoices.create(
         params={"customer": stranger.id, "collection_method": "send_invoice", "days_until_due": 1}
@@ -160,7 +171,10 @@ def test_the_reconciliation_fills_the_gap_a_lost_webhook_left(
 
 
 def test_companies_that_never_imported_are_not_synced(
-    connected: StripeConnection, sdk: stripe.StripeClient, ada: Any, emulator: EmulatorServer,
+    connected: StripeConnection,
+    sdk: stripe.StripeClient,
+    ada: Any,
+    emulator: EmulatorServer,
     deliver: Any,
 ) -> None:
     stripe_invoice(sdk, ada.id, [("Audit", 1, 5_000)])

@@ -38,8 +38,11 @@ def test_the_imported_invoice_page_opens_with_stripes_number(
 
 
 def test_a_stripe_invoice_paid_from_our_page_is_paid_in_stripe_and_here(
-    client: Any, imported: tuple[Invoice, Any], sdk: stripe.StripeClient,
-    emulator: EmulatorServer, deliver: Any,
+    client: Any,
+    imported: tuple[Invoice, Any],
+    sdk: stripe.StripeClient,
+    emulator: EmulatorServer,
+    deliver: Any,
 ) -> None:
     invoice, theirs = imported
     token = share_token(invoice)

@@ -68,4 +68,6 @@ class Command(BaseCommand):
             ) from exc
         if interactive:
             self.stdout.write("")
-        self.stdout.write(self.style.SUCCESS(f"Stripe sync of {company.slug} done: {result.summary()}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Stripe sync of {company.slug} done: {result.summary()}")
+        )
