@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import Sum
 
 from invoices import events
 from invoices.document import seller_snapshot
@@ -36,6 +36,8 @@ logger = logging.getLogger("payments.stripe_sync")
 # Invoices issued in Stripe keep Stripe's number; they take sequences from here up, far above
 # any of the company's own numbering, which neither collides with them nor moves.
 STRIPE_SEQUENCE_BASE = 1_000_000_000
+# 2024-01-01: Stripe's creation times count from here (an earlier invoice takes the base).
+STRIPE_SEQUENCE_EPOCH = 1_704_067_200
 PAYMENT_SOURCE = "stripe"
 
 
@@ -139,13 +141,21 @@ def invoice_is_new(*, company: Company, stripe_invoice_id: str) -> bool:
     return not Invoice.objects.filter(company=company, stripe_invoice_id=stripe_invoice_id).exists()
 
 
-def _next_sequence(company: Company) -> int:
+def _next_sequence(company: Company, created: int) -> int:
+    """A sequence above our numbering, in the order Stripe created the invoices (one per
+    second from STRIPE_SEQUENCE_EPOCH; invoices of the same second take the next free ones),
+    so the lists' "newest first" holds for imported invoices too."""
     # The company row lock serialises this with our own numbering (invoice_number_allocate).
     Company.objects.select_for_update().only("id").get(pk=company.pk)
-    top = Invoice.objects.filter(company=company, sequence__gte=STRIPE_SEQUENCE_BASE).aggregate(
-        top=Max("sequence")
-    )["top"]
-    return (top or STRIPE_SEQUENCE_BASE - 1) + 1
+    candidate = STRIPE_SEQUENCE_BASE + max(created - STRIPE_SEQUENCE_EPOCH, 0)
+    taken = set(
+        Invoice.objects.filter(
+            company=company, sequence__gte=candidate, sequence__lt=candidate + 10_000
+        ).values_list("sequence", flat=True)
+    )
+    while candidate in taken:
+        candidate += 1
+    return candidate
 
 
 def _free_number(company: Company, number: str) -> str:
@@ -174,7 +184,7 @@ def _invoice_create(
         company=company,
         customer=customer,
         number=_free_number(company, str(data.get("number") or data["id"])[:40]),
-        sequence=_next_sequence(company),
+        sequence=_next_sequence(company, int(data["created"])),
         status=state.status,
         currency=str(data["currency"]).lower(),
         issue_date=issue_date,
