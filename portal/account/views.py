@@ -18,10 +18,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from core.http import not_found
+from core.ratelimits import over_limit
 from payments import receipts
 from payments.gates import stripe_connected
 from portal.account import exports, filters, presenters, selectors
 from portal.account.layout import Account, account_context, account_for_request
+
+ZIP_RATE = "10/m"
 
 
 def _params(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str]:
@@ -39,6 +42,7 @@ def _invoices_page(
     invoice_filter: filters.InvoiceFilter | None,
     error: str = "",
     error_field: str = "",
+    status: int = 400,
 ) -> HttpResponse:
     customer = account.customer
     company = customer.company
@@ -100,8 +104,7 @@ def _invoices_page(
             zip_allowed=paginator.count <= exports.ZIP_MAX_INVOICES,
             sort_links=_sort_links(invoice_filter, account.lang),
         )
-    status = 400 if error else 200
-    return render(request, "portal/account/invoices.html", context, status=status)
+    return render(request, "portal/account/invoices.html", context, status=status if error else 200)
 
 
 def _sort_links(invoice_filter: filters.InvoiceFilter, lang: str) -> dict[str, dict[str, str]]:
@@ -185,6 +188,12 @@ def invoices_zip(request: HttpRequest, token: str) -> HttpResponse | FileRespons
         return refused
     assert account is not None and invoice_filter is not None
     customer = account.customer
+    # Each ZIP may render up to 200 PDFs: a customer gets a few a minute, from any address.
+    if over_limit(request, group="portal.invoices_zip", rate=ZIP_RATE, key=f"c{customer.pk}"):
+        message = _("Too many downloads. Please wait a minute and try again.")
+        return _invoices_page(
+            request, account, invoice_filter=None, error=message, error_field="zip", status=429
+        )
     matching = selectors.invoices_filtered(
         customer=customer, invoice_filter=invoice_filter, today=account.today
     )

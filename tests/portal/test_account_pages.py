@@ -599,3 +599,16 @@ def test_it_builds_the_zip_from_stored_pdfs_without_a_query_per_invoice(
     with django_assert_num_queries(3):
         response = client.get(url)
     assert len(zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()) == 3
+
+
+def test_it_limits_zip_downloads_per_customer(
+    client: Any, tenant: Company, customer: Customer, portal_token: str, settings: Any
+) -> None:
+    settings.RATELIMIT_ENABLE = True
+    url = f"/portal/{portal_token}/invoices.zip?q=nothing-matches"
+    statuses = [client.get(url).status_code for _n in range(11)]
+    assert statuses[:10] == [200] * 10
+    assert statuses[10] == 429
+    refused = client.get(url)
+    assert "Too many downloads" in _html(refused)
+    assert refused["Cache-Control"] == "no-store"
