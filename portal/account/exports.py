@@ -61,7 +61,7 @@ def csv_row(invoice: Invoice) -> list[str]:
         invoice.issue_date.isoformat(),
         invoice.due_date.isoformat(),
         str(invoice.status),
-        currency.upper(),
+        currency,  # lower-case ISO code, as in the API and the statement CSV
         str(to_major(invoice.total, currency)),
         str(to_major(invoice.amount_paid, currency)),
         str(to_major(due, currency)),

@@ -353,13 +353,13 @@ def test_it_exports_the_filter_as_csv(
     open_invoice = mixed["open"]
     assert rows[open_invoice.number] == (
         f"{open_invoice.number},{open_invoice.issue_date},{open_invoice.due_date},"
-        "open,USD,10.00,2.50,7.50"
+        "open,usd,10.00,2.50,7.50"
     )
-    assert rows[yen.number].endswith(",open,JPY,12345,0,12345")
-    assert rows[mixed["paid"].number].endswith(",paid,USD,20.00,20.00,0.00")
+    assert rows[yen.number].endswith(",open,jpy,12345,0,12345")
+    assert rows[mixed["paid"].number].endswith(",paid,usd,20.00,20.00,0.00")
     # The filter applies; void only when asked, with nothing due.
     void = client.get(f"/portal/{portal_token}/invoices.csv?status=void").content.decode()
-    assert void.splitlines()[1].endswith(",void,USD,40.00,0.00,0.00")
+    assert void.splitlines()[1].endswith(",void,usd,40.00,0.00,0.00")
     assert len(void.splitlines()) == 2
 
 
