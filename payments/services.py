@@ -284,6 +284,11 @@ def checkout_session_start(
     transaction (no row lock is held while waiting for Stripe). ``return_base_url`` is the
     page to come back to (``…/invoice/<token>``); success and cancel live below it.
     """
+    if invoice.is_stripe_native:
+        # A Checkout payment would not be the Stripe invoice's: Stripe would still claim it.
+        raise PaymentRefused(
+            _("This invoice is paid on Stripe's invoice page."), code="pay_on_stripe_page"
+        )
     attempt, superseded = _attempt_for(
         invoice=invoice, kind=AttemptKind.CHECKOUT, amount=amount, locale=locale
     )

@@ -214,6 +214,12 @@ def _of_this_account(event: WebhookEvent) -> bool:
     return not (account and expected and account != expected)
 
 
+def _synced_if_sync_event(event: WebhookEvent) -> bool:
+    """False for an invoice, credit note or customer event of a company that does not sync
+    its Stripe account (it never imported it): nothing of ours to update."""
+    return event.type not in stripe_sync_live.HANDLERS or bool(event.connection.sync_enabled_at)
+
+
 def webhook_event_process(*, event_pk: int) -> str | None:
     """Process one stored event; returns its final status, or None if not ours to process."""
     if not _claim(event_pk):
@@ -221,7 +227,7 @@ def webhook_event_process(*, event_pk: int) -> str | None:
     event = WebhookEvent.objects.select_related("connection__company").get(pk=event_pk)
     handler = HANDLERS.get(event.type)
     status, error = WebhookEventStatus.PROCESSED, ""
-    if handler is None or not _of_this_account(event):
+    if handler is None or not _of_this_account(event) or not _synced_if_sync_event(event):
         status = WebhookEventStatus.IGNORED
     else:
         try:

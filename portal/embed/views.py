@@ -37,7 +37,7 @@ from invoices.selectors import customer_languages
 from invoices.services import share_link_create, share_link_url
 from payments.gates import pay_gate, stripe_connected
 from payments.rules import payment_amount_parse
-from payments.services import PaymentRefused, checkout_session_start
+from payments.services import PaymentRefused, checkout_session_start, stripe_hosted_page
 from portal.embed.access import EmbedAccess, EmbedCredentials, EmbedDenied, embed_authorize
 from portal.embed.i18n import custom_strings
 from portal.embed.models import EmbedSettings
@@ -359,6 +359,10 @@ def frame_invoice_pay(
     invoice = _invoice_or_denied(request, frame, access, invoice_id)
     if isinstance(invoice, HttpResponse):
         return invoice
+    hosted = stripe_hosted_page(invoice)
+    if hosted is not None:
+        # An invoice issued in Stripe is paid on its own Stripe page (a new tab, as Checkout).
+        return HttpResponseRedirect(hosted, status=303)
     try:
         # The one reading of a typed amount: the frame's language first, the dot form too.
         amount = payment_amount_parse(

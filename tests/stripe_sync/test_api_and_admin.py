@@ -11,7 +11,6 @@ from django.core.management import call_command
 
 from invoices.models import Invoice
 from payments.models import StripeConnection
-from portal_project.celery import app
 from tests.factories import make_staff
 from tests.stripe_sync.conftest import stripe_invoice
 
@@ -37,19 +36,15 @@ def test_the_apis_show_imported_customers_and_invoices_once(
 def test_the_admin_action_imports_the_account(
     client: Any, connected: StripeConnection, sdk: stripe.StripeClient
 ) -> None:
-    # The task runs in the request here, as it does under make run (no broker).
-    app.conf.task_always_eager = True
-    try:
-        ada = sdk.v1.customers.create(params={"name": "Ada", "email": "ada@example.com"})
-        theirs = stripe_invoice(sdk, ada.id, [("Audit", 1, 5_000)])
-        client.force_login(make_staff(connected.company, "owner", username="boss"))
+    # Tasks run eagerly under the tests (as under make run): the import runs in the request.
+    ada = sdk.v1.customers.create(params={"name": "Ada", "email": "ada@example.com"})
+    theirs = stripe_invoice(sdk, ada.id, [("Audit", 1, 5_000)])
+    client.force_login(make_staff(connected.company, "owner", username="boss"))
 
-        response = client.post(
-            "/admin/payments/stripeconnection/",
-            {"action": "import_from_stripe", "_selected_action": [connected.pk]},
-        )
-    finally:
-        app.conf.task_always_eager = False
+    response = client.post(
+        "/admin/payments/stripeconnection/",
+        {"action": "import_from_stripe", "_selected_action": [connected.pk]},
+    )
 
     assert response.status_code == 302
     assert Invoice.objects.get(stripe_invoice_id=theirs.id).number == theirs.number

@@ -127,3 +127,16 @@ def test_the_status_toggle_keeps_its_old_name(tenant: Any) -> None:
     assert stored.show_all_invoices is True
     stored.show_all_invoices = False
     assert stored.list_paid_and_void_invoices is False
+
+
+def test_paying_a_stripe_invoice_in_the_frame_opens_its_stripe_page(
+    client: Any, tenant: Any, account: dict[str, Any]
+) -> None:
+    _embed, secret = make_embed(tenant, identify_by=IdentifyBy.STRIPE_CUSTOMER)
+    invoice = Invoice.objects.get(stripe_invoice_id=account["one_off"])
+    url = frame_url(
+        tenant, f"/invoices/{invoice.public_id}/pay", **signed(secret, account["customer"])
+    )
+    response = client.post(url, {"amount": "500.00"})
+    assert response.status_code == 303
+    assert response["Location"] == invoice.stripe_hosted_url

@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 import stripe
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from invoices.models import Customer, Invoice, LineItem
-from payments.models import Payment, StripeConnection
+from invoices.models import CreditNote, Customer, Invoice, LineItem
+from payments.models import Payment, StripeConnection, SyncCheckpoint
+from payments.stripe_sync.backfill import SyncResult, stripe_sync
 from stripe_emulator.server import EmulatorServer
 from tests.stripe_sync.conftest import seed_invoices, stripe_invoice
 
@@ -114,12 +117,86 @@ def test_a_backfill_of_hundreds_of_invoices_with_paginated_lines_takes_seconds(
     seed_invoices(emulator, specs)
     started = time.monotonic()
 
-    _sync()
+    with CaptureQueriesContext(connection) as queries:
+        _sync()
 
     elapsed = time.monotonic() - started
+    # Per invoice: lock it, lock the company and find a free sequence, check the number,
+    # insert it and its lines, look up a payment (paid ones), plus per page the customers
+    # and invoices already held: a bounded number, whatever the account's size.
+    assert len(queries) < 12 * 300, len(queries)
     assert Invoice.objects.count() == 300
     assert Customer.objects.count() == 40
     assert LineItem.objects.count() == sum(len(spec["lines"]) for spec in specs)
     by_status = {s: Invoice.objects.filter(status=s).count() for s in statuses}
     assert by_status == {s: 75 for s in statuses}
-    assert elapsed < 30, elapsed
+    # Seconds on a quiet machine; the bound leaves room for a busy CI.
+    assert elapsed < 60, elapsed
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_import_resumes_after_its_checkpoint(
+    connected: StripeConnection, emulator: EmulatorServer
+) -> None:
+    specs = [
+        {
+            "customer": {"name": "Buyer", "email": "buyer@example.com"},
+            "lines": [{"description": "Item", "quantity": 1, "unit_amount": 500}],
+        }
+        for _ in range(150)
+    ]
+    seed_invoices(emulator, specs)
+
+    def crash_after_the_first_invoice_page(resource: str, done: int, result: SyncResult) -> None:
+        if resource == "invoices":
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        stripe_sync(company=connected.company, progress=crash_after_the_first_invoice_page)
+    checkpoint = SyncCheckpoint.objects.get(resource="invoices")
+    assert checkpoint.done == 100
+    assert checkpoint.starting_after.startswith("in_")
+    assert Invoice.objects.count() == 100
+
+    result = stripe_sync(company=connected.company)
+
+    # Only the rest was read: the first hundred were not listed again.
+    assert result.count("invoices", "created") == 50
+    assert sum(result.counts["invoices"].values()) == 50
+    assert Invoice.objects.count() == 150
+    assert not SyncCheckpoint.objects.exists()
+
+
+def test_it_imports_credit_notes_and_what_they_change(
+    connected: StripeConnection, sdk: stripe.StripeClient
+) -> None:
+    ada = sdk.v1.customers.create(params={"name": "Ada", "email": "ada@example.com"})
+    invoice = stripe_invoice(sdk, ada.id, [("Audit", 1, 10_000)])
+    note = sdk.v1.credit_notes.create(
+        params={"invoice": invoice.id, "amount": 2_500, "memo": "Goodwill"}
+    )
+
+    _sync()
+
+    ours = Invoice.objects.get(stripe_invoice_id=invoice.id)
+    assert ours.amount_due == 7_500 == sdk.v1.invoices.retrieve(invoice.id).amount_remaining
+    credit = CreditNote.objects.get(stripe_credit_note_id=note.id)
+    assert (credit.number, credit.amount, credit.invoice) == (note.number, 2_500, ours)
+    assert credit.remaining == 0  # applied in Stripe already: never spent again here
+
+
+def test_since_imports_only_what_was_created_from_that_day(
+    connected: StripeConnection, sdk: stripe.StripeClient
+) -> None:
+    ada = sdk.v1.customers.create(params={"name": "Ada", "email": "ada@example.com"})
+    stripe_invoice(sdk, ada.id, [("Audit", 1, 10_000)])
+
+    _sync("--since", "2999-01-01")
+    assert not Invoice.objects.exists()
+    _sync("--since", "2020-01-01")
+    assert Invoice.objects.count() == 1
+    with pytest.raises(CommandError):
+        _sync("--since", "yesterday")

@@ -181,4 +181,5 @@ def test_companies_that_never_imported_are_not_synced(
     for event in stripe_events(emulator, ("invoice.finalized",)):
         deliver(event)
     assert not Invoice.objects.exists()
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"ignored"}
     assert stripe_reconcile_task() == 0
