@@ -224,6 +224,27 @@ COMPANY_FIELDS: dict[str, FieldSpec] = {
         Literal["link", "email_code", "customer_session"],
         {"description": "Who may write comments on the customer pages"},
     ),
+    "portal_editable_fields": (
+        list[
+            Literal[
+                "name",
+                "address",
+                "billing_email",
+                "phone",
+                "tax_id",
+                "buyer_reference",
+                "language",
+                "email",
+                "preferred_language",
+            ]
+        ],
+        {
+            "max_length": 20,
+            "description": "The billing details customers may change in the portal "
+            "(/portal/<token>/billing-details); [] for none. email and preferred_language are "
+            "accepted for billing_email and language.",
+        },
+    ),
 }
 
 
