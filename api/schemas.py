@@ -201,6 +201,7 @@ CUSTOMER_FIELDS: dict[str, FieldSpec] = {
 CUSTOMER_LATER_FIELDS: dict[str, FieldSpec] = {
     "tax_id": (str, {"max_length": 64, "description": "VAT or other tax id"}),
     "buyer_reference": (str, {"max_length": 200, "description": "The buyer's reference"}),
+    "phone": (str, {"max_length": 40, "description": "Phone number"}),
 }
 
 # The company settings the API shows and changes. Other features add their own entries here

@@ -130,8 +130,12 @@ def _page(
     company = customer.company
     context: dict[str, Any] = {
         "form_fields": form_fields,
+        # The name first, then the address as one group, then the rest.
+        "name_fields": [f for f in form_fields if f.name == "name"],
         "address_fields": [f for f in form_fields if checks.FIELD_GROUP[f.name] == "address"],
-        "other_fields": [f for f in form_fields if checks.FIELD_GROUP[f.name] != "address"],
+        "other_fields": [
+            f for f in form_fields if checks.FIELD_GROUP[f.name] not in ("name", "address")
+        ],
         "errors": [(f.name, f.label, f.error) for f in form_fields if f.error],
         "shown": shown,
         "refusal": refusal,
