@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('invoices', '0009_customer_phone_portal_editable_fields_history_index'),
+        ('invoices', '0010_customer_phone_portal_editable_fields_history_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
