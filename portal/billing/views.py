@@ -21,7 +21,8 @@ from core.http import not_found
 from core.i18n import activate_language
 from invoices.document import brand_color
 from invoices.models import Customer
-from invoices.selectors import customer_for_portal_token, customer_languages
+from invoices.selectors import customer_languages
+from portal.account.layout import Account, account_context, account_for_request
 
 from . import fields as checks
 from .selectors import editable_fields, pending_email_change
@@ -95,15 +96,14 @@ def _current(customer: Customer, name: str, lang: str) -> str:
 
 def _page(
     request: HttpRequest,
-    customer: Customer,
-    token: str,
-    lang: str,
+    account: Account,
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     refusal: str = "",
     status: int = 200,
 ) -> HttpResponse:
+    customer, lang = account.customer, account.lang
     editable = set(editable_fields(customer))
     values = values or {}
     errors = errors or {}
@@ -127,8 +127,8 @@ def _page(
         for name in _ORDER
         if name not in editable
     ]
-    company = customer.company
     context: dict[str, Any] = {
+        **account_context(account, active="portal_billing_details"),
         "form_fields": form_fields,
         # The name first, then the address as one group, then the rest.
         "name_fields": [f for f in form_fields if f.name == "name"],
@@ -141,11 +141,6 @@ def _page(
         "refusal": refusal,
         "saved": request.method == "GET" and request.GET.get("saved") == "1",
         "pending": pending_email_change(customer=customer),
-        "token": token,
-        "lang": lang,
-        "customer_name": customer.name,
-        "brand_color": brand_color(company),
-        "company_name": company.name,
     }
     return render(request, "portal/billing_details.html", context, status=status)
 
@@ -153,24 +148,24 @@ def _page(
 @csrf_exempt  # the token in the URL is the credential, no cookie (as the other portal posts)
 @require_http_methods(["GET", "HEAD", "POST"])
 def billing_details_page(request: HttpRequest, token: str) -> HttpResponse:
-    # Queries (GET): the customer with its company (the token), a pending email change.
-    customer = customer_for_portal_token(token)
-    if customer is None:
+    # Queries (GET): the customer with its company (the token), whether they have documents
+    # (the Documents tab), a pending email change.
+    account = account_for_request(request, token)
+    if account is None:
         return not_found(request)
-    lang = activate_language(request, preferred=customer_languages(customer, customer.company))
     if request.method != "POST":
-        return _page(request, customer, token, lang)
+        return _page(request, account)
     posted = request.POST.dict()
     try:
-        billing_details_update(customer=customer, posted=posted)
+        billing_details_update(customer=account.customer, posted=posted)
     except BillingDetailsInvalid as invalid:
         values = {checks.POSTED_ALIASES.get(k, k): v for k, v in posted.items()}
-        return _page(
-            request, customer, token, lang, values=values, errors=invalid.errors, status=400
-        )
+        return _page(request, account, values=values, errors=invalid.errors, status=400)
     except BillingDetailsRefused as refused:
-        return _page(request, customer, token, lang, refusal=refused.message, status=refused.status)
-    return HttpResponseRedirect(f"/portal/{token}/billing-details?saved=1&lang={lang}", status=303)
+        return _page(request, account, refusal=refused.message, status=refused.status)
+    return HttpResponseRedirect(
+        f"/portal/{token}/billing-details?saved=1&lang={account.lang}", status=303
+    )
 
 
 @csrf_exempt  # the link's token is the credential

@@ -16,10 +16,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from core.http import not_found
-from core.i18n import activate_language
-from invoices.document import brand_color, date_display
-from invoices.selectors import customer_for_portal_token, customer_languages
+from invoices.document import date_display
+from invoices.selectors import customer_for_portal_token
 from invoices.timezones import company_date
+from portal.account.layout import account_context, account_for_request
 
 from . import filetypes
 from .models import Document
@@ -70,23 +70,19 @@ def _row(document: Document, *, token: str, lang: str, company: object) -> Docum
 
 @require_safe
 def documents_page(request: HttpRequest, token: str) -> HttpResponse:
-    # Queries: the customer with its company (the token), the documents with their invoices.
-    customer = customer_for_portal_token(token)
-    if customer is None:
+    # Queries: the customer with its company (the token), the documents with their invoices
+    # (which also decide the Documents tab: no query of its own).
+    account = account_for_request(request, token)
+    if account is None:
         return not_found(request)
-    company = customer.company
-    lang = activate_language(request, preferred=customer_languages(customer, company))
+    company = account.customer.company
     rows = [
-        _row(document, token=token, lang=lang, company=company)
-        for document in documents_for_customer(customer=customer)
+        _row(document, token=token, lang=account.lang, company=company)
+        for document in documents_for_customer(customer=account.customer)
     ]
     context = {
+        **account_context(account, active="portal_documents", has_documents=bool(rows)),
         "documents": rows,
-        "token": token,
-        "lang": lang,
-        "customer_name": customer.name,
-        "brand_color": brand_color(company),
-        "company_name": company.name,
     }
     return render(request, "portal/documents.html", context)
 

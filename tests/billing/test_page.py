@@ -222,8 +222,9 @@ def test_it_keeps_a_constant_query_count(
     portal_token: str,
     django_assert_num_queries: Any,
 ) -> None:
-    # 1. the customer and company from the portal token; 2. a pending billing email change.
-    with django_assert_num_queries(2):
+    # 1. the customer and company from the portal token; 2. whether the customer has documents
+    # (the Documents tab); 3. a pending billing email change.
+    with django_assert_num_queries(3):
         assert client.get(_url(portal_token)).status_code == 200
 
 
@@ -362,3 +363,15 @@ def test_it_speaks_the_customers_language(
     response = client.get(_url(portal_token) + f"?lang={lang}")
     assert response["Content-Language"] == lang
     assert text in response.content.decode()
+
+
+def test_the_account_tabs_show_billing_details_only_when_a_field_is_editable(
+    client: Any, tenant: Company, portal_token: str
+) -> None:
+    for path in ("", "/payments", "/billing-details"):
+        html = client.get(f"/portal/{portal_token}{path}").content.decode()
+        assert 'data-tab="billing-details"' not in html
+    allow(tenant, ["buyer_reference"])
+    for path in ("", "/payments", "/billing-details"):
+        html = client.get(f"/portal/{portal_token}{path}").content.decode()
+        assert 'data-tab="billing-details"' in html, path

@@ -182,3 +182,19 @@ def test_it_speaks_the_customers_language(
     response = client.get(f"/portal/{portal_token}/documents?lang={lang}")
     assert response["Content-Language"] == lang
     assert text in response.content.decode()
+
+
+def test_the_account_tabs_show_documents_only_when_there_are_some(
+    client: Any, tenant: Company, customer: Customer, portal_token: str
+) -> None:
+    for path in ("", "/invoices", "/statement", "/documents", "/billing-details"):
+        assert (
+            'data-tab="documents"'
+            not in client.get(f"/portal/{portal_token}{path}").content.decode()
+        )
+    make_document(tenant, audience=DocumentAudience.ALL_CUSTOMERS)
+    for path in ("", "/invoices", "/statement", "/documents", "/billing-details"):
+        html = client.get(f"/portal/{portal_token}{path}").content.decode()
+        assert 'data-tab="documents"' in html, path
+    html = client.get(f"/portal/{portal_token}/documents").content.decode()
+    assert f'href="/portal/{portal_token}/documents?lang=en" aria-current="page"' in html
