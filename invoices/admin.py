@@ -250,6 +250,18 @@ class CustomerAdmin(CustomerPortalLinkAdminMixin, TenantScopedAdmin):
     list_select_related = ["company"]
     readonly_fields = ["public_id", "created_at", "change_history"]
 
+    def save_model(
+        self, request: HttpRequest, obj: Customer, form: ModelForm[Any], change: bool
+    ) -> None:
+        # A change goes through the service, so it joins the customer's change history.
+        self.check_writable(request, obj)
+        if not change:
+            super(TenantScopedAdmin, self).save_model(request, obj, form, change)
+            return
+        own = {f.name for f in Customer._meta.fields}
+        changes = {name: getattr(obj, name) for name in form.changed_data if name in own}
+        services.customer_update(customer=obj, changes=changes, actor=request.user)
+
     @admin.display(description=_("Change history"))
     def change_history(self, customer: Customer) -> str:
         """Every audited change of this customer (by staff, the API or the customer in the

@@ -375,3 +375,21 @@ def test_the_account_tabs_show_billing_details_only_when_a_field_is_editable(
     for path in ("", "/payments", "/billing-details"):
         html = client.get(f"/portal/{portal_token}{path}").content.decode()
         assert 'data-tab="billing-details"' in html, path
+
+
+def test_staff_changes_in_the_admin_join_the_history(
+    client: Any, tenant: Company, customer: Customer
+) -> None:
+    staff = factories.make_staff(tenant, Role.MANAGER, username="editor")
+    client.force_login(staff)
+    url = reverse("admin:invoices_customer_change", args=[customer.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data["company"] = tenant.pk
+    data["city"] = "Paris"
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    event = AuditEvent.objects.get(action="customer.updated", object_id=customer.public_id)
+    assert event.actor == staff
+    assert event.data["values"] == {"city": {"from": "", "to": "Paris"}}
+    assert "editor" in client.get(url).content.decode()
