@@ -151,3 +151,37 @@ def test_it_lists_documents_on_phone_and_desktop(
     with page.expect_download() as download:
         page.get_by_role("link", name="Price list").click()
     assert download.value.suggested_filename == "Price_list.pdf"
+
+
+def test_the_billing_email_is_confirmed_without_javascript(
+    live_server: Any, browser: Any, settings: Any, account: dict[str, Any]
+) -> None:
+    """Pages sent with ``Referrer-Policy: no-referrer`` post ``Origin: null``: neither form
+    may be refused by a CSRF check, and both work with JavaScript off."""
+    from django.core import mail
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    company: Company = account["company"]
+    services.company_update(company=company, changes={"portal_editable_fields": ["billing_email"]})
+    context = browser.new_context(java_script_enabled=False, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/portal/{account['token']}/billing-details?lang=en")
+        page.get_by_label("Billing email").fill("accounts@ada.example")
+        page.get_by_role("button", name="Save billing details").click()
+        assert "We sent a confirmation link to accounts@ada.example" in page.content()
+        [link] = [
+            word
+            for message in mail.outbox
+            if "accounts@ada.example" in message.to
+            for word in message.body.split()
+            if "/portal/billing-email/" in word
+        ]
+        page.goto(link)
+        page.get_by_role("button", name="Confirm this address").click()
+        assert page.get_by_test_id("billing-email-confirmed").is_visible()
+    finally:
+        context.close()
+    customer: Customer = account["customer"]
+    customer.refresh_from_db()
+    assert customer.email == "accounts@ada.example"
