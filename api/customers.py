@@ -175,7 +175,7 @@ def update_customer(
         if value is None:
             raise ApiError(400, "invalid", f"{name} cannot be null.", name)
     old_email = customer.email
-    services.customer_update(customer=customer, changes=changes)
+    services.customer_update(customer=customer, changes=changes, source="api")
     if customer.email != old_email:
         email_preference_ensure(company_id=customer.company_id, email=customer.email)
     return customer_out(customer)

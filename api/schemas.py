@@ -201,6 +201,7 @@ CUSTOMER_FIELDS: dict[str, FieldSpec] = {
 CUSTOMER_LATER_FIELDS: dict[str, FieldSpec] = {
     "tax_id": (str, {"max_length": 64, "description": "VAT or other tax id"}),
     "buyer_reference": (str, {"max_length": 200, "description": "The buyer's reference"}),
+    "phone": (str, {"max_length": 40, "description": "Phone number"}),
 }
 
 # The company settings the API shows and changes. Other features add their own entries here
@@ -227,6 +228,27 @@ COMPANY_FIELDS: dict[str, FieldSpec] = {
     "comment_write_mode": (
         Literal["link", "email_code", "customer_session"],
         {"description": "Who may write comments on the customer pages"},
+    ),
+    "portal_editable_fields": (
+        list[
+            Literal[
+                "name",
+                "address",
+                "billing_email",
+                "phone",
+                "tax_id",
+                "buyer_reference",
+                "language",
+                "email",
+                "preferred_language",
+            ]
+        ],
+        {
+            "max_length": 20,
+            "description": "The billing details customers may change in the portal "
+            "(/portal/<token>/billing-details); [] for none. email and preferred_language are "
+            "accepted for billing_email and language.",
+        },
     ),
 }
 

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -22,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
-from invoices import services, sign_in, staff
+from invoices import selectors, services, sign_in, staff
 from invoices.admin_links import CustomerPortalLinkAdminMixin, InvoiceShareLinkAdminMixin
 from invoices.admin_scoping import (
     TenantScopedAdmin,
@@ -44,6 +45,7 @@ from invoices.models import (
     StaffInvitation,
     StaffSignInSettings,
 )
+from invoices.models.company import PortalEditableField
 from invoices.money import (
     AmountError,
     UnknownCurrency,
@@ -75,6 +77,17 @@ class CompanyAdmin(TenantScopedAdmin):
         if db_field.name == "default_currency":
             return forms.ChoiceField(
                 label=_("Default currency"), choices=currency_choices(), initial="usd"
+            )
+        if db_field.name == "portal_editable_fields":
+            return forms.TypedMultipleChoiceField(
+                label=_("Billing details customers may change"),
+                choices=PortalEditableField.choices,
+                widget=forms.CheckboxSelectMultiple,
+                required=False,
+                help_text=_(
+                    "On the portal's billing details page. Fields not ticked are shown, and "
+                    "refused if posted."
+                ),
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
@@ -235,7 +248,30 @@ class CustomerAdmin(CustomerPortalLinkAdminMixin, TenantScopedAdmin):
     list_display = ["name", "email", "external_id", "company", "public_id"]
     search_fields = ["name", "email", "external_id", "public_id"]
     list_select_related = ["company"]
-    readonly_fields = ["public_id", "created_at"]
+    readonly_fields = ["public_id", "created_at", "change_history"]
+
+    def save_model(
+        self, request: HttpRequest, obj: Customer, form: ModelForm[Any], change: bool
+    ) -> None:
+        # A change goes through the service, so it joins the customer's change history.
+        self.check_writable(request, obj)
+        if not change:
+            super(TenantScopedAdmin, self).save_model(request, obj, form, change)
+            return
+        own = {f.name for f in Customer._meta.fields}
+        changes = {name: getattr(obj, name) for name in form.changed_data if name in own}
+        services.customer_update(customer=obj, changes=changes, actor=request.user)
+
+    @admin.display(description=_("Change history"))
+    def change_history(self, customer: Customer) -> str:
+        """Every audited change of this customer (by staff, the API or the customer in the
+        portal), newest first: one query."""
+        if customer.pk is None:
+            return "—"
+        return render_to_string(
+            "admin/invoices/_customer_history.html",
+            {"entries": selectors.customer_history(customer=customer)},
+        )
 
 
 class OverdueFilter(admin.SimpleListFilter):

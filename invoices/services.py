@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, ProtectedError, Q
 from django.utils import timezone
@@ -35,6 +36,7 @@ from invoices.models import (
     ShareLink,
     ShareLinkKind,
 )
+from invoices.models.company import portal_editable_fields_normalize
 from invoices.models.credit_note import CreditNoteStatus
 from invoices.money import UnknownCurrency, exponent, normalize_currency
 from invoices.selectors import UNPAID_STATUSES
@@ -98,6 +100,13 @@ def company_update(*, company: Company, changes: dict[str, Any], actor: Actor = 
         except ValueError:
             raise Invalid("Unknown currency.", "default_currency") from None
         changes["default_currency"] = str(changes["default_currency"]).lower()
+    if "portal_editable_fields" in changes:
+        try:
+            changes["portal_editable_fields"] = portal_editable_fields_normalize(
+                changes["portal_editable_fields"]
+            )
+        except ValidationError as exc:
+            raise Invalid(exc.messages[0], "portal_editable_fields") from None
     locked = Company.objects.select_for_update().get(pk=company.pk)
     for name, value in changes.items():
         setattr(locked, name, value)
@@ -112,8 +121,6 @@ def company_update(*, company: Company, changes: dict[str, Any], actor: Actor = 
 
 def _full_clean(obj: Any, *, fields: list[str]) -> None:
     """The model's own validators (lengths, choices, patterns) for ``fields``, as an Invalid."""
-    from django.core.exceptions import ValidationError
-
     exclude = [f.name for f in obj._meta.concrete_fields if f.name not in fields]
     try:
         obj.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
@@ -135,11 +142,15 @@ def customer_create(
 
 @transaction.atomic
 def customer_update(
-    *, customer: Customer, changes: dict[str, Any], actor: Actor = None
+    *, customer: Customer, changes: dict[str, Any], actor: Actor = None, source: str = ""
 ) -> Customer:
     """Change a customer's details (``changes``: model field names to values). An
-    ``external_id`` another customer of the company uses is a 409."""
+    ``external_id`` another customer of the company uses is a 409. The audit row keeps each
+    changed value before and after (the customer's change history in the admin) and
+    ``source`` (who changed it when no staff account did: "api", "portal"). Issued invoices
+    keep their own copy of the buyer (``Invoice.buyer_snapshot``): nothing here touches them."""
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    before = {name: getattr(locked, name) for name in changes}
     external_id = changes.get("external_id")
     if (
         external_id
@@ -159,6 +170,12 @@ def customer_update(
         object_id=locked.public_id,
         actor=actor,
         fields=sorted(changes),
+        values={
+            name: {"from": str(before[name]), "to": str(getattr(locked, name))}
+            for name in sorted(changes)
+            if before[name] != getattr(locked, name)
+        },
+        **({"source": source} if source else {}),
     )
     event_emit(
         company=locked.company,

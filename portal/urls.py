@@ -7,6 +7,8 @@ from portal.account import views as account_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("portal.comments.urls")),
+    path("", include("portal.documents.urls")),
+    path("", include("portal.billing.urls")),
     path("invoice/<str:token>", views.invoice_page, name="invoice_page"),
     path("invoice/<str:token>/pdf", pdf_views.invoice_pdf, name="invoice_pdf"),
     path("portal/<str:token>", views.portal_view, name="portal"),

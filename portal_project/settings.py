@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "portal",
     "portal.embed",
     "portal.comments",
+    "portal.documents",
+    "portal.billing",
     "payments",
     "tracking",
     "preferences",

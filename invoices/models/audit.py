@@ -20,7 +20,13 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["company", "-created_at"], name="audit_company_time")]
+        indexes = [
+            models.Index(fields=["company", "-created_at"], name="audit_company_time"),
+            # One object's history (a customer's changes in the admin).
+            models.Index(
+                fields=["company", "object_id", "-created_at"], name="audit_company_object_time"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_id}"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +19,41 @@ def new_company_public_key() -> str:
 class Plan(models.TextChoices):
     FREE = "free", _("Free")
     PRO = "pro", _("Pro")
+
+
+class PortalEditableField(models.TextChoices):
+    """The groups of billing details a company may let its customers change in the portal."""
+
+    NAME = "name", _("Name")
+    ADDRESS = "address", _("Billing address")
+    BILLING_EMAIL = "billing_email", _("Billing email")
+    PHONE = "phone", _("Phone")
+    TAX_ID = "tax_id", _("Tax id")
+    BUYER_REFERENCE = "buyer_reference", _("Buyer reference")
+    LANGUAGE = "language", _("Language")
+
+
+# Other spellings the API accepts for a group (the customer's own field names).
+PORTAL_EDITABLE_ALIASES = {"email": "billing_email", "preferred_language": "language"}
+
+
+def portal_editable_fields_normalize(value: object) -> list[str]:
+    """The groups in canonical names and order, or ValidationError for anything else."""
+    if not isinstance(value, list | tuple):
+        raise ValidationError(_("Choose from the fields customers may change."))
+    names = set()
+    for item in value:
+        name = PORTAL_EDITABLE_ALIASES.get(item, item) if isinstance(item, str) else None
+        if name not in PortalEditableField.values:
+            raise ValidationError(
+                _("%(value)s is not a field customers may change.") % {"value": str(item)[:40]}
+            )
+        names.add(name)
+    return [name for name in PortalEditableField.values if name in names]
+
+
+def validate_portal_editable_fields(value: object) -> None:
+    portal_editable_fields_normalize(value)
 
 
 class CommentWriteMode(models.TextChoices):
@@ -61,6 +97,11 @@ class Company(models.Model):
         max_length=20, choices=CommentWriteMode.choices, default=CommentWriteMode.LINK
     )
     comment_require_totp = models.BooleanField(default=False)
+    # Which billing details customers may change themselves (/portal/<token>/billing-details),
+    # as PortalEditableField values; empty: none, the page only shows them.
+    portal_editable_fields = models.JSONField(
+        default=list, blank=True, validators=[validate_portal_editable_fields]
+    )
     reminder_days_before_due = models.PositiveSmallIntegerField(
         default=3, help_text=_("Send a 'due soon' reminder this many days before the due date.")
     )

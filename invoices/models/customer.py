@@ -25,6 +25,7 @@ class Customer(models.Model):
     region = models.CharField(max_length=100, blank=True)
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 alpha-2")
     tax_id = models.CharField(max_length=64, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
     # The reference the buyer wants quoted on its invoices (a purchase order, a Leitweg-ID).
     buyer_reference = models.CharField(max_length=200, blank=True)
     preferred_language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, blank=True)

@@ -3,8 +3,8 @@ the navigation between Home, Invoices, Credit notes, Payments and Statement.
 
 Two tabs appear only when they have something to offer: *Documents* (when the company shared
 a file the customer may see) and *Billing details* (when the company lets customers edit at
-least one field). Their pages set ``show_documents`` and ``show_billing_details``; both default
-to False here until those pages decide them.
+least one field): ``show_documents`` and ``show_billing_details``, asked of
+portal.documents and portal.billing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from invoices.document import brand_color
 from invoices.models import Customer
 from invoices.selectors import customer_for_portal_token, customer_languages
 from invoices.timezones import company_today
+from portal.billing.selectors import billing_details_editable
+from portal.documents.selectors import customer_has_documents
 
 # The tabs, by URL name (see portal/urls.py).
 TABS = ("portal", "portal_invoices", "portal_credit_notes", "portal_payments", "statement")
@@ -46,9 +48,15 @@ def account_for_request(request: HttpRequest, token: str) -> Account | None:
     return Account(customer=customer, token=token, lang=lang, today=company_today(company))
 
 
-def account_context(account: Account, *, active: str) -> dict[str, Any]:
-    """What every account page's frame (templates/portal/_account_layout.html) reads."""
+def account_context(
+    account: Account, *, active: str, has_documents: bool | None = None
+) -> dict[str, Any]:
+    """What every account page's frame (templates/portal/_account_layout.html) reads. One
+    query (whether the customer has documents), none when the page already knows
+    (``has_documents``)."""
     company = account.customer.company
+    if has_documents is None:
+        has_documents = customer_has_documents(customer=account.customer)
     return {
         "token": account.token,
         "lang": account.lang,
@@ -56,7 +64,6 @@ def account_context(account: Account, *, active: str) -> dict[str, Any]:
         "customer_name": account.customer.name,
         "company_name": company.name,
         "brand_color": brand_color(company),
-        # Set by the documents and billing-details pages' own checks when they are present.
-        "show_documents": False,
-        "show_billing_details": False,
+        "show_documents": has_documents,
+        "show_billing_details": billing_details_editable(company=company),
     }

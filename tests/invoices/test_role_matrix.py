@@ -37,6 +37,7 @@ from invoices.webhooks.models import WebhookDelivery, WebhookEndpoint
 from invoices.webhooks.models import WebhookEvent as OutgoingEvent
 from payments.models import Payment, StripeConnection, WebhookEvent
 from portal.comments.models import CustomerTotpDevice
+from portal.documents.models import Document
 from portal.embed.models import EmbedSettings
 from preferences.models import EmailPreference, ReminderSent, SentEmail
 from tests import factories
@@ -121,6 +122,16 @@ FACTORIES: dict[str, Callable[[Company], Model]] = {
         company=company
     ),
     "embed.embedsettings": lambda company: EmbedSettings.objects.create(company=company),
+    # A stored name only: the role matrix writes no file.
+    "documents.document": lambda company: Document.objects.create(
+        company=company,
+        title="Price list",
+        file="documents/price-list.pdf",
+        filename="Price list.pdf",
+        content_type="application/pdf",
+        size=1024,
+        audience="all_customers",
+    ),
     "comments.customertotpdevice": lambda company: CustomerTotpDevice.objects.create(
         company=company, customer=factories.make_customer(company)
     ),

@@ -561,18 +561,20 @@ def test_it_uses_a_constant_number_of_queries_from_1_to_500_invoices(
     _copies(template, 499)
     # Why each count matters: customers with long histories open these pages most; a query
     # per row would make their pages the slowest.
+    # Every HTML page also asks once whether the customer has shared documents (the
+    # Documents tab).
     expected = {
         # 1 the token, 2 the count, 3 one page of invoices, 4 whether Stripe is connected,
-        # 5 the rows' share links.
-        "/invoices?per_page=100": 5,
-        "/invoices?status=open&sort=amount_due&order=asc&q=0&from=2000-01-01": 5,
+        # 5 the rows' share links, 6 the Documents tab.
+        "/invoices?per_page=100": 6,
+        "/invoices?status=open&sort=amount_due&order=asc&q=0&from=2000-01-01": 6,
         # 1 the token, 2 the invoices (all of them, streamed from one query).
         "/invoices.csv": 2,
-        # 1 the token, 2 the count, 3 one page of credit notes.
-        "/credit-notes": 3,
+        # 1 the token, 2 the count, 3 one page of credit notes, 4 the Documents tab.
+        "/credit-notes": 4,
         # 1 the token, 2 the count, 3 one page of payments with their invoices, 4 the
-        # invoices' share links.
-        "/payments": 4,
+        # invoices' share links, 5 the Documents tab.
+        "/payments": 5,
     }
     for who in (one, many):
         token = factories.portal_token(who)

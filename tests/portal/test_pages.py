@@ -250,14 +250,15 @@ def test_it_uses_a_constant_number_of_portal_queries(
         # data version (for the cache key); then, rendering: 4 the invoice count, 5 one page
         # of invoices, 6 their share links, 7 outstanding per currency, 8 the overdue flag,
         # 9 the credit balance; the account cards: 10 what is owed per currency, 11 the
-        # credit available, 12 the last payment per currency. 500 invoices must cost the
-        # same: customers with long histories open the portal most.
-        with django_assert_max_num_queries(12) as captured:
+        # credit available, 12 the last payment per currency; 13 whether the customer has
+        # shared documents (the Documents tab). 500 invoices must cost the same: customers
+        # with long histories open the portal most.
+        with django_assert_max_num_queries(13) as captured:
             response = client.get(f"/portal/{token}")
         assert response.status_code == 200
         counts.append(len(captured))
-        # Cached: only 1-3 (the token check, Stripe, the data version).
-        with django_assert_max_num_queries(3):
+        # Cached: only 1-3 (the token check, Stripe, the data version) and the Documents tab.
+        with django_assert_max_num_queries(4):
             cached = client.get(f"/portal/{token}")
         # Between the nonces of the brand <style> and of the script.
         main = _html(response).split("<main", 1)[1].split("</main>")[0]
