@@ -87,6 +87,13 @@ def _intent_failed(company: Company, data: Mapping[str, Any]) -> None:
     )
 
 
+def _intent_canceled(company: Company, data: Mapping[str, Any]) -> None:
+    # A card attempt we superseded (or Stripe abandoned): it can no longer be paid.
+    services.attempt_mark(
+        company=company, provider_id=str(data["id"]), status=AttemptStatus.EXPIRED
+    )
+
+
 def _charge_refunded(company: Company, charge: Mapping[str, Any]) -> None:
     intent_id = charge.get("payment_intent")
     if isinstance(intent_id, dict):
@@ -110,6 +117,7 @@ HANDLERS: dict[str, Handler] = {
     "checkout.session.expired": _session_expired,
     "payment_intent.succeeded": _intent_succeeded,
     "payment_intent.payment_failed": _intent_failed,
+    "payment_intent.canceled": _intent_canceled,
     "charge.refunded": _charge_refunded,
 }
 
