@@ -221,6 +221,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
+# Authenticator apps list staff accounts under this name (django-otp's otpauth:// URL).
+OTP_TOTP_ISSUER = "Invoice Portal"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
