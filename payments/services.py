@@ -6,8 +6,9 @@ The one invariant: an invoice's ``amount_paid`` and status change only in paymen
 and payment_refund_record(), holding a row lock on the invoice, so concurrent payments,
 webhooks and redirects are applied one at a time and each PaymentIntent counts once.
 
-No over-collection: an invoice has at most one open Checkout Session (the same amount reuses
-it, another amount expires it, in Stripe too; voiding expires them all), and a Stripe payment
+No over-collection: an invoice has at most one open Checkout Session or card PaymentIntent
+(the same amount reuses it, another amount or the other way of paying expires or cancels it,
+in Stripe too; voiding closes them all), and a Stripe payment
 for more than is still owed counts up to what is owed: the rest (its ``surplus``) is refunded
 through Stripe automatically or kept as a credit note (the company's overpayment setting),
 audited and flagged for staff.
@@ -158,11 +159,12 @@ def _refuse_unless_payable(invoice: Invoice, amount: int, locale: str) -> None:
 
 def _attempt_for(
     *, invoice: Invoice, kind: str, amount: int, locale: str
-) -> tuple[CheckoutAttempt, list[str]]:
-    """The open attempt for this invoice, amount and state of payment, or a new one; and the
-    Checkout Sessions it supersedes (to expire in Stripe once committed). The invoice row lock
-    serialises two clicks, so both get the same attempt (and Stripe key), and an invoice never
-    keeps two open Checkout attempts: asking for another amount closes the open one."""
+) -> tuple[CheckoutAttempt, list[tuple[str, str]]]:
+    """The open attempt for this invoice, kind, amount and state of payment, or a new one; and
+    the attempts it supersedes (their Checkout Sessions and PaymentIntents, to close in Stripe
+    once committed). The invoice row lock serialises two clicks, so both get the same attempt
+    (and Stripe key), and an invoice never keeps two open attempts: asking for another amount,
+    or paying the other way, closes the open one."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().select_related("company").get(pk=invoice.pk)
         if not StripeConnection.objects.filter(company_id=locked.company_id, active=True).exists():
@@ -182,11 +184,11 @@ def _attempt_for(
             .order_by("-created_at")
             .first()
         )
-        superseded: list[str] = []
-        if kind == AttemptKind.CHECKOUT:
-            superseded = _checkout_attempts_close(
-                locked, keep=attempt.pk if attempt is not None else None
-            )
+        # One open attempt per invoice, whatever its kind: a Checkout Session and a card's
+        # PaymentIntent are both money that could be collected at once.
+        superseded = _checkout_attempts_close(
+            locked, keep=attempt.pk if attempt is not None else None
+        )
         if attempt is None:
             attempt = CheckoutAttempt(
                 company_id=locked.company_id,
@@ -201,56 +203,60 @@ def _attempt_for(
         return attempt, superseded
 
 
-def _checkout_attempts_close(invoice: Invoice, *, keep: int | None = None) -> list[str]:
-    """Mark the invoice's open Checkout attempts (but ``keep``) expired and return their
-    sessions, for the caller to expire in Stripe after it commits; the caller holds the
-    invoice lock. An attempt whose session Stripe has not answered yet has no id here: its own
-    start finds it closed when it stores the id, and expires that session itself."""
-    open_attempts = CheckoutAttempt.objects.filter(
-        invoice=invoice, kind=AttemptKind.CHECKOUT, status=AttemptStatus.OPEN
-    )
+def _checkout_attempts_close(invoice: Invoice, *, keep: int | None = None) -> list[tuple[str, str]]:
+    """Mark the invoice's open attempts, Checkout and card (but ``keep``), expired and return
+    their (kind, Stripe id), for the caller to close in Stripe after it commits; the caller
+    holds the invoice lock. An attempt whose session or intent Stripe has not answered yet has
+    no id here: its own start finds it closed when it stores the id, and closes it itself."""
+    open_attempts = CheckoutAttempt.objects.filter(invoice=invoice, status=AttemptStatus.OPEN)
     if keep is not None:
         open_attempts = open_attempts.exclude(pk=keep)
-    sessions = [a.provider_id for a in open_attempts.select_for_update() if a.provider_id]
+    closed = [(a.kind, a.provider_id) for a in open_attempts.select_for_update() if a.provider_id]
     open_attempts.update(
         status=AttemptStatus.EXPIRED, error="Superseded", updated_at=timezone.now()
     )
-    return sessions
+    return closed
 
 
-def _sessions_expire(company: Company, session_ids: list[str]) -> None:
-    """Expire Checkout Sessions in Stripe (outside any transaction). A failure is logged: the
-    attempt is closed on our side, and a payment that still arrives is never kept beyond what
-    is owed (payment_record refunds or credits the surplus)."""
-    if not session_ids:
+def _sessions_expire(company: Company, closed: list[tuple[str, str]]) -> None:
+    """Close attempts in Stripe (outside any transaction): expire Checkout Sessions, cancel
+    card PaymentIntents. A failure is logged: the attempt is closed on our side, and a payment
+    that still arrives is never kept beyond what is owed (payment_record refunds or credits
+    the surplus)."""
+    if not closed:
         return
     try:
         secret_key = _secret_key(company)
     except stripe_client.PaymentProviderError:
         return
-    for session_id in session_ids:
+    for kind, provider_id in closed:
         try:
-            stripe_client.checkout_session_expire(secret_key=secret_key, session_id=session_id)
+            if kind == AttemptKind.CARD:
+                stripe_client.payment_intent_cancel(secret_key=secret_key, intent_id=provider_id)
+            else:
+                stripe_client.checkout_session_expire(secret_key=secret_key, session_id=provider_id)
         except stripe_client.PaymentProviderError as exc:
-            logger.warning("checkout.expire_failed session=%s code=%s", session_id, exc.code)
+            logger.warning("attempt.close_failed id=%s code=%s", provider_id, exc.code)
 
 
 def invoice_checkouts_expire(*, invoice: Invoice, actor: Actor = None) -> int:
-    """Close every open Checkout of the invoice, in Stripe too: called after a void (from the
-    API and the invoice admin), when nothing may be paid any more. How many sessions closed."""
+    """Close every open Checkout and card attempt of the invoice, in Stripe too: called after a
+    void (from the API and the invoice admin), when nothing may be paid any more. How many
+    sessions and intents closed."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().select_related("company").get(pk=invoice.pk)
-        sessions = _checkout_attempts_close(locked)
-    _sessions_expire(locked.company, sessions)
-    if sessions:
+        closed = _checkout_attempts_close(locked)
+    _sessions_expire(locked.company, closed)
+    if closed:
         events.record(
             company=locked.company,
             action="checkout.sessions_expired",
             object_id=locked.public_id,
             actor=actor,
-            sessions=sessions,
+            sessions=[pid for kind, pid in closed if kind == AttemptKind.CHECKOUT],
+            intents=[pid for kind, pid in closed if kind == AttemptKind.CARD],
         )
-    return len(sessions)
+    return len(closed)
 
 
 def _metadata(invoice: Invoice, attempt: CheckoutAttempt) -> dict[str, str]:
@@ -320,14 +326,14 @@ def checkout_session_start(
         updated_at=timezone.now(),
     )
     if not stored:
-        _sessions_expire(invoice.company, [session.id])
+        _sessions_expire(invoice.company, [(AttemptKind.CHECKOUT, session.id)])
         raise PaymentRefused(
             _("Another payment of this invoice was started meanwhile. Please try again."),
             code="superseded",
         )
     if previous and previous != session.id:
         # The same attempt opened in another language got its own session: one stays open.
-        _sessions_expire(invoice.company, [previous])
+        _sessions_expire(invoice.company, [(AttemptKind.CHECKOUT, previous)])
     return attempt
 
 
@@ -335,10 +341,12 @@ def card_intent_start(
     *, invoice: Invoice, amount: int, locale: str = "en"
 ) -> tuple[CheckoutAttempt, str]:
     """A PaymentIntent for the card form on the page: the attempt and the client secret that
-    Stripe.js confirms in the browser (the secret is never stored)."""
-    attempt, _superseded = _attempt_for(
+    Stripe.js confirms in the browser (the secret is never stored). As with Checkout, the
+    invoice keeps one open intent: the same amount reuses it, anything else cancels it."""
+    attempt, superseded = _attempt_for(
         invoice=invoice, kind=AttemptKind.CARD, amount=amount, locale=locale
     )
+    _sessions_expire(invoice.company, superseded)
     if invoice.is_stripe_native:
         return _stripe_invoice_intent_start(invoice, attempt)
     intent = stripe_client.payment_intent_create(
@@ -352,8 +360,22 @@ def card_intent_start(
         metadata=_metadata(invoice, attempt),
         idempotency_key=_stripe_key(attempt),
     )
+    previous = attempt.provider_id
     attempt.provider_id = attempt.provider_intent_id = intent.id
-    attempt.save(update_fields=["provider_id", "provider_intent_id", "updated_at"])
+    # Stored only while the attempt is still open (as for Checkout): another start may have
+    # closed it meanwhile, and then this intent must not stay confirmable.
+    stored = CheckoutAttempt.objects.filter(pk=attempt.pk, status=AttemptStatus.OPEN).update(
+        provider_id=intent.id, provider_intent_id=intent.id, updated_at=timezone.now()
+    )
+    if not stored:
+        _sessions_expire(invoice.company, [(AttemptKind.CARD, intent.id)])
+        raise PaymentRefused(
+            _("Another payment of this invoice was started meanwhile. Please try again."),
+            code="superseded",
+        )
+    if previous and previous != intent.id:
+        # The same attempt opened in another language got its own intent: one stays open.
+        _sessions_expire(invoice.company, [(AttemptKind.CARD, previous)])
     return attempt, intent.client_secret or ""
 
 

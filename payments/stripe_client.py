@@ -294,6 +294,28 @@ def payment_intent_retrieve(*, secret_key: str, intent_id: str) -> PaymentIntent
     return intent
 
 
+def payment_intent_cancel(*, secret_key: str, intent_id: str) -> PaymentIntent | None:
+    """Cancel a PaymentIntent so it can no longer be confirmed. None when it was past
+    cancelling (succeeded, already canceled, processing): nothing to do here, and not an
+    error (a payment that still arrives is never kept beyond what is owed)."""
+    started = time.monotonic()
+    try:
+        obj = _client(secret_key).v1.payment_intents.cancel(
+            intent_id,
+            params={"cancellation_reason": "abandoned"},
+        )
+    except stripe.InvalidRequestError as exc:
+        if getattr(exc, "code", None) == "payment_intent_unexpected_state":
+            _log("payment_intent_cancel", started, intent=intent_id, status="not_cancelable")
+            return None
+        raise _translate(exc, "payment_intent_cancel") from exc
+    except stripe.StripeError as exc:
+        raise _translate(exc, "payment_intent_cancel") from exc
+    intent = intent_from_dict(_as_dict(obj))
+    _log("payment_intent_cancel", started, intent=intent.id, status=intent.status)
+    return intent
+
+
 @dataclass(frozen=True)
 class RefundResult:
     id: str

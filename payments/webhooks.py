@@ -4,9 +4,10 @@ webhook_receive() (called by the thin view payments.views.stripe_webhook) verifi
 signature with the company's own signing secret (400 when missing, forged or stale), stores
 the event with its unique id in the same transaction that queues processing; the view then
 answers 200 at once. Celery then runs
-webhook_event_process(), which claims the event with a conditional UPDATE (so two workers
-never process one event), runs the handler for its type from HANDLERS, and records the
-outcome and any error on the event row. Handlers are idempotent: every payment is keyed by
+webhook_event_process(), which claims the event with its row lock (so two workers never
+process one event, and a worker killed mid-event leaves it pending, not half-applied), runs
+the handler for its type from HANDLERS, and records the outcome and any error on the event
+row in the same commit. Handlers are idempotent: every payment is keyed by
 its PaymentIntent id, so duplicates, reordering and concurrent deliveries count it once.
 """
 
@@ -30,9 +31,14 @@ from payments.tasks import webhook_event_process_task
 
 logger = logging.getLogger("payments.webhooks")
 
-# A claim older than this is considered abandoned (the worker died) and may be taken again.
-STALE_CLAIM = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 8
+# Events a worker may take (under the row lock). "processing" is what a claim of earlier
+# versions left committed: a row nobody holds the lock of is nobody's any more.
+CLAIMABLE = (
+    WebhookEventStatus.PENDING,
+    WebhookEventStatus.FAILED,
+    WebhookEventStatus.PROCESSING,
+)
 
 Handler = Callable[[Company, Mapping[str, Any]], None]
 
@@ -92,6 +98,13 @@ def _intent_failed(company: Company, data: Mapping[str, Any]) -> None:
     )
 
 
+def _intent_canceled(company: Company, data: Mapping[str, Any]) -> None:
+    # A card attempt we superseded (or Stripe abandoned): it can no longer be paid.
+    services.attempt_mark(
+        company=company, provider_id=str(data["id"]), status=AttemptStatus.EXPIRED
+    )
+
+
 def _charge_refunded(company: Company, charge: Mapping[str, Any]) -> None:
     intent_id = charge.get("payment_intent")
     if isinstance(intent_id, dict):
@@ -117,6 +130,7 @@ HANDLERS: dict[str, Handler] = {
     "checkout.session.expired": _session_expired,
     "payment_intent.succeeded": _intent_succeeded,
     "payment_intent.payment_failed": _intent_failed,
+    "payment_intent.canceled": _intent_canceled,
     "charge.refunded": _charge_refunded,
 }
 
@@ -193,19 +207,6 @@ def webhook_receive(*, webhook_key: str, payload: bytes, signature: str) -> bool
     return created
 
 
-def _claim(event_pk: int) -> bool:
-    """Take the event for processing; False if another worker has it or it is done."""
-    now = timezone.now()
-    claimable = Q(status__in=[WebhookEventStatus.PENDING, WebhookEventStatus.FAILED]) | Q(
-        status=WebhookEventStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM
-    )
-    return bool(
-        WebhookEvent.objects.filter(claimable, pk=event_pk, attempts__lt=MAX_ATTEMPTS).update(
-            status=WebhookEventStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
-        )
-    )
-
-
 def _of_this_account(event: WebhookEvent) -> bool:
     """False for an event that names another Stripe account than the company's (a Connect
     account's event on a shared endpoint): its objects are not the company's to sync."""
@@ -221,24 +222,45 @@ def _synced_if_sync_event(event: WebhookEvent) -> bool:
 
 
 def webhook_event_process(*, event_pk: int) -> str | None:
-    """Process one stored event; returns its final status, or None if not ours to process."""
-    if not _claim(event_pk):
-        return None
-    event = WebhookEvent.objects.select_related("connection__company").get(pk=event_pk)
-    handler = HANDLERS.get(event.type)
-    status, error = WebhookEventStatus.PROCESSED, ""
-    if handler is None or not _of_this_account(event) or not _synced_if_sync_event(event):
-        status = WebhookEventStatus.IGNORED
-    else:
-        try:
-            handler(event.connection.company, event.payload["data"]["object"])
-        except Exception as exc:
-            # Recorded on the row and retried by the periodic task; never lost.
-            logger.exception("webhook.failed event=%s type=%s", event.event_id, event.type)
-            status, error = WebhookEventStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
-    WebhookEvent.objects.filter(pk=event_pk).update(
-        status=status, error=error, processed_at=timezone.now()
-    )
+    """Process one stored event; returns its final status, or None if not ours to process.
+
+    The claim is the event's row lock, held by this worker's transaction for the whole of
+    the processing, and the handler's writes commit together with the final status. A second
+    worker skips a locked row (``skip_locked``); a worker that dies mid-event (killed, its
+    machine lost, its database connection cut) takes its transaction with it: PostgreSQL
+    rolls back whatever the handler had written and frees the row at once, so the event is
+    pending again for the redelivered message or the periodic pick-up, and is applied once.
+    """
+    with transaction.atomic():
+        event = (
+            WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("connection__company")
+            .filter(status__in=CLAIMABLE, pk=event_pk, attempts__lt=MAX_ATTEMPTS)
+            .first()
+        )
+        if event is None:
+            return None
+        handler = HANDLERS.get(event.type)
+        status, error = WebhookEventStatus.PROCESSED, ""
+        if handler is None or not _of_this_account(event) or not _synced_if_sync_event(event):
+            status = WebhookEventStatus.IGNORED
+        else:
+            try:
+                # A savepoint: a failing handler leaves nothing behind but the error below.
+                with transaction.atomic():
+                    handler(event.connection.company, event.payload["data"]["object"])
+            except Exception as exc:
+                # Recorded on the row and retried by the periodic task; never lost.
+                logger.exception("webhook.failed event=%s type=%s", event.event_id, event.type)
+                status, error = WebhookEventStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+        now = timezone.now()
+        WebhookEvent.objects.filter(pk=event_pk).update(
+            status=status,
+            error=error,
+            claimed_at=now,
+            processed_at=now,
+            attempts=F("attempts") + 1,
+        )
     logger.info("webhook.done event=%s type=%s status=%s", event.event_id, event.type, status)
     return str(status)
 
@@ -246,11 +268,13 @@ def webhook_event_process(*, event_pk: int) -> str | None:
 def webhook_events_unprocessed(*, older_than: dt.timedelta) -> list[int]:
     """Events stored but not processed (worker down, crash, failure) and due for a retry."""
     now = timezone.now()
-    waiting = Q(status=WebhookEventStatus.PENDING, received_at__lt=now - older_than)
+    waiting = Q(
+        status__in=[WebhookEventStatus.PENDING, WebhookEventStatus.PROCESSING],
+        received_at__lt=now - older_than,
+    )
     failed = Q(status=WebhookEventStatus.FAILED, processed_at__lt=now - older_than)
-    stale = Q(status=WebhookEventStatus.PROCESSING, claimed_at__lt=now - STALE_CLAIM)
     return list(
-        WebhookEvent.objects.filter(waiting | failed | stale, attempts__lt=MAX_ATTEMPTS)
+        WebhookEvent.objects.filter(waiting | failed, attempts__lt=MAX_ATTEMPTS)
         .order_by("received_at")
         .values_list("pk", flat=True)[:500]
     )

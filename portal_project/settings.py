@@ -161,6 +161,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # waits on the result backend either.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A message a worker took but never acknowledged (the worker was killed: acks_late below)
+    # goes back on the queue this long after it was taken, and the next worker to start or
+    # sweep runs it. Longer than any countdown of a retry (Redis counts those as taken too).
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
     "socket_connect_timeout": 1,
     "socket_timeout": 2,
     "max_retries": 1,
@@ -177,6 +181,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 1
 CELERY_REDIS_SOCKET_TIMEOUT = 2
 CELERY_TASK_ACKS_LATE = True
+# A pool process killed mid-task (OOM, SIGKILL): its message goes back on the queue at once
+# instead of being acknowledged as failed. Every task is safe to run again: each claims its
+# row with a row lock, or is idempotent.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # WeasyPrint grows memory slowly across renders: recycle worker processes.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 200
@@ -220,6 +228,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 3600.0,
     },
 }
+
+# Authenticator apps list staff accounts under this name (django-otp's otpauth:// URL).
+OTP_TOTP_ISSUER = "Invoice Portal"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -244,19 +244,44 @@ def reminders_queue(*, now: dt.datetime) -> int:
 
 # Delivery ---------------------------------------------------------------------------------
 
+# Rows a worker may take (under the row lock). A committed "sending" was left by a claim of
+# earlier versions: nobody holds its lock, so it is nobody's any more.
+CLAIMABLE = (SentEmailStatus.QUEUED, SentEmailStatus.SENDING)
+
 
 def email_deliver(*, sent_email_id: int, final_attempt: bool = True) -> SentEmail | None:
-    """Send a queued email. Returns None when another worker already took it.
+    """Send a queued email. Returns None when another worker has it or it went out already.
 
     On a transport error the row goes back to ``queued`` (or ``failed`` on the final attempt)
     with the error in ``detail``, and the error is raised for Celery to retry.
+
+    The claim is the row's lock, held by this worker's transaction until the outcome is
+    written: a redelivered task skips a row being sent, and a worker that dies mid-send (killed,
+    its machine lost) takes its transaction with it, so the row is ``queued`` again at once for
+    the redelivered message or ``requeue_stale_emails``, never stuck in ``sending``. (Only a
+    death between the mail server's acceptance and the commit, milliseconds, could send twice.)
     """
-    # Claim with a conditional UPDATE, so a redelivered task never sends twice.
-    claimed = SentEmail.objects.filter(pk=sent_email_id, status=SentEmailStatus.QUEUED).update(
-        status=SentEmailStatus.SENDING
-    )
-    if not claimed:
-        return None
+    failure: Exception | None = None
+    with transaction.atomic():
+        claimed = (
+            SentEmail.objects.select_for_update(skip_locked=True)
+            .filter(pk=sent_email_id, status__in=CLAIMABLE)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if claimed is None:
+            return None
+        SentEmail.objects.filter(pk=claimed).update(status=SentEmailStatus.SENDING)
+        try:
+            return _deliver_claimed(sent_email_id, final_attempt=final_attempt)
+        except Exception as exc:
+            # The row says what failed (written by _failed): commit that, then raise for
+            # Celery's retry.
+            failure = exc
+    raise failure
+
+
+def _deliver_claimed(sent_email_id: int, *, final_attempt: bool) -> SentEmail:
     sent = SentEmail.objects.select_related(
         "company", "customer", "invoice", "payment__invoice__company", "payment__invoice__customer"
     ).get(pk=sent_email_id)

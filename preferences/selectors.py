@@ -32,8 +32,11 @@ def email_preference_for_token(token: str) -> EmailPreference | None:
 def stale_queued_email_ids(*, before: dt.datetime) -> list[int]:
     """Emails still ``queued`` since before ``before``: their Celery message was lost (broker
     down when the transaction committed) and nothing else will send them."""
+    # "sending" too: what a claim of earlier versions left behind when its worker died.
     return list(
-        SentEmail.objects.filter(status=SentEmailStatus.QUEUED, created_at__lt=before)
+        SentEmail.objects.filter(
+            status__in=[SentEmailStatus.QUEUED, SentEmailStatus.SENDING], created_at__lt=before
+        )
         .order_by("created_at")
         .values_list("pk", flat=True)[:500]
     )

@@ -139,24 +139,35 @@ def test_a_wrong_code_is_refused(client: Client, tenant: Company, owner: Any) ->
     assert not client.session.get("_auth_user_id")
 
 
-def test_an_owner_without_an_authenticator_cannot_sign_in_when_the_company_asks(
+def test_an_owner_without_an_authenticator_is_sent_to_set_one_up_when_the_company_asks(
     client: Client, tenant: Company, owner: Any
 ) -> None:
     _require_otp(tenant)
     response = _post(client, owner.username)
-    assert response.status_code == 200
-    assert b"requires an authenticator" in response.content
-    assert not client.session.get("_auth_user_id")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/authenticator/"
+    # Nothing else of the admin until it is set up (tests/backoffice/test_authenticator_enrolment.py).
+    assert client.get("/admin/")["Location"] == "/admin/authenticator/"
 
 
 def test_a_session_without_a_code_is_refused_once_the_company_asks(
     client: Client, tenant: Company, owner: Any
 ) -> None:
+    _device(owner)
     client.force_login(owner)
     assert client.get("/admin/").status_code == 200
     _require_otp(tenant)
     response = client.get("/admin/")
     assert response.status_code == 302 and response["Location"].startswith(LOGIN)
+
+
+def test_a_session_of_an_owner_without_an_authenticator_is_sent_to_set_one_up(
+    client: Client, tenant: Company, owner: Any
+) -> None:
+    client.force_login(owner)
+    _require_otp(tenant)
+    response = client.get("/admin/")
+    assert response.status_code == 302 and response["Location"] == "/admin/authenticator/"
 
 
 def test_managers_need_no_code_when_the_company_asks_it_of_owners(

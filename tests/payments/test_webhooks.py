@@ -147,7 +147,7 @@ def test_it_records_a_card_payment_from_the_webhook_once(
 def test_it_answers_a_duplicate_delivery_with_200_and_stores_it_once(
     deliver: Any, client: Any, connected: StripeConnection
 ) -> None:
-    event = _event("customer.created", {"id": "cus_1"})
+    event = _event("balance.available", {"object": "balance"})
     first = deliver(event)
     second = deliver(event)
     assert (first.status_code, second.status_code) == (200, 200)
