@@ -224,6 +224,19 @@ COMPANY_FIELDS: dict[str, FieldSpec] = {
         Literal["link", "email_code", "customer_session"],
         {"description": "Who may write comments on the customer pages"},
     ),
+    "advance_payments": (
+        bool,
+        {"description": "Customers may pay ahead from their portal; it becomes their credit"},
+    ),
+    "advance_payment_minimum": (
+        int | None,
+        {"ge": 1, "description": "Minor units; null: Stripe's minimum for the currency"},
+    ),
+    "advance_payment_maximum": (int | None, {"ge": 1, "description": "Minor units; null: none"}),
+    "credit_auto_apply": (
+        bool,
+        {"description": "Apply the customer's credit to each invoice when it is finalized"},
+    ),
 }
 
 

@@ -2,13 +2,16 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from portal import pdf_views, statement_views, views
+from portal import pay_views, pdf_views, statement_views, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("portal.comments.urls")),
     path("invoice/<str:token>", views.invoice_page, name="invoice_page"),
     path("invoice/<str:token>/pdf", pdf_views.invoice_pdf, name="invoice_pdf"),
     path("portal/<str:token>", views.portal_view, name="portal"),
+    path("portal/<str:token>/pay", pay_views.pay_invoices, name="portal_pay"),
+    path("portal/<str:token>/pay/result", pay_views.pay_result, name="portal_pay_result"),
+    path("portal/<str:token>/advance-payment", pay_views.advance_payment, name="advance_payment"),
     path("portal/<str:token>/statement", statement_views.statement_page, name="statement"),
     path("portal/<str:token>/statement.csv", statement_views.statement_csv, name="statement_csv"),
     path("portal/<str:token>/statement.pdf", statement_views.statement_pdf, name="statement_pdf"),

@@ -20,6 +20,8 @@ from invoices.timezones import company_date
 from payments.gates import pay_gate, stripe_connected, stripe_state
 from payments.selectors import last_payment_for_invoice
 from portal.middleware import is_customer_facing
+from portal.pay_selected import pay_selected_for
+from portal.pay_views import advance_form_for
 from portal.presenters import invoice_document_html, portal_list_html
 from tracking.services import view_record_for_request
 
@@ -102,5 +104,8 @@ def portal_view(request: HttpRequest, token: str) -> HttpResponse:
         "brand_color": brand_color(company),
         "company_name": company.name,
         "token": token,
+        # "Pay everything due" (two queries: the invoices due, the credit notes).
+        "pay_selected": pay_selected_for(customer=customer, locale=lang, connected=connected),
+        "advance": advance_form_for(customer=customer, lang=lang) if connected else None,
     }
     return render(request, "portal/portal.html", context)
