@@ -341,8 +341,10 @@ def multi_payment_prepare(
 def _lock_invoices(company_id: int, public_ids: Iterable[str]) -> dict[str, Invoice]:
     """Row locks on the invoices, always in id order (as every multi-invoice write takes them,
     so two never wait on each other in a circle)."""
+    # Only the invoice rows (of=self): the company row is locked later, when a credit note
+    # is numbered, in the order every payment takes them (invoice, then company).
     locked = (
-        Invoice.objects.select_for_update()
+        Invoice.objects.select_for_update(of=("self",))
         .select_related("company", "customer")
         .filter(company_id=company_id, public_id__in=list(public_ids))
         .order_by("id")
