@@ -155,6 +155,16 @@ def credit_notes_available(*, customer: Customer, currency: str) -> list[CreditN
     return [note for note in notes if note.remaining > 0]
 
 
+def customer_has_credit(*, customer: Customer) -> bool:
+    """Whether the customer has credit left in any currency (one query)."""
+    return CreditNote.objects.filter(
+        company_id=customer.company_id,
+        customer=customer,
+        status=CreditNoteStatus.ISSUED,
+        amount__gt=F("amount_applied"),
+    ).exists()
+
+
 def credit_available(*, customer: Customer, currency: str) -> int:
     return sum(
         note.remaining for note in credit_notes_available(customer=customer, currency=currency)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from invoices.document import date_display
 from invoices.models import Customer
-from invoices.money import format_money, to_major
+from invoices.money import format_money
 from payments import multipay
 from payments.gates import stripe_connected
 
@@ -22,8 +22,6 @@ class PayRow:
     currency: str
     amount_due: int
     amount_due_display: str
-    # What a script adds up (major units as text, exact): never a float on the server.
-    amount_due_major: str
     checked: bool
 
 
@@ -57,7 +55,6 @@ def pay_selected_for(
             currency=invoice.currency,
             amount_due=invoice.amount_due,
             amount_due_display=format_money(invoice.amount_due, invoice.currency, locale),
-            amount_due_major=str(to_major(invoice.amount_due, invoice.currency)),
             checked=invoice.currency == chosen,
         )
         for invoice in due

@@ -1,40 +1,50 @@
-// "Pay selected (n) — total" follows the ticked invoices. Without this script the button shows
-// the server's count and total for the first state and the server checks whatever is sent.
+// "Pay selected (n) — total" follows the ticked invoices (checkboxes inside the form or tied to
+// it by their form attribute). Without this script the button shows what the server rendered,
+// and the server checks whatever is sent. Amounts are added up as integers (minor units).
 (function () {
   "use strict";
   var forms = document.querySelectorAll("[data-pay-selected]");
-  function minorUnits(text) {
-    // "12.50" -> {units: 1250, places: 2}: exact integers, never floats for money.
-    var parts = text.split(".");
-    var places = parts.length > 1 ? parts[1].length : 0;
-    return { units: parseInt(parts.join(""), 10), places: places };
+  function digits(currency, locale) {
+    try {
+      return new Intl.NumberFormat(locale, { style: "currency", currency: currency })
+        .resolvedOptions().maximumFractionDigits;
+    } catch (error) {
+      return 2;
+    }
   }
   function update(form) {
-    var boxes = form.querySelectorAll("input[name=invoice]");
-    var count = 0, total = 0, places = 0, currency = "";
+    var boxes = form.elements;
+    var count = 0, total = 0, currency = "", mixed = false;
     for (var i = 0; i < boxes.length; i++) {
-      if (!boxes[i].checked) continue;
-      var amount = minorUnits(boxes[i].getAttribute("data-amount"));
+      var box = boxes[i];
+      if (box.name !== "invoice" || box.type !== "checkbox" || !box.checked) continue;
       count += 1;
-      total += amount.units;
-      places = amount.places;
-      currency = currency || boxes[i].getAttribute("data-currency");
+      total += parseInt(box.getAttribute("data-amount-minor"), 10) || 0;
+      var code = (box.getAttribute("data-currency") || "").toUpperCase();
+      if (currency && code !== currency) mixed = true;
+      currency = currency || code;
     }
     var button = form.querySelector("button[type=submit]");
     var label = form.getAttribute("data-label") + " (" + count + ")";
-    if (count && currency) {
-      var formatted = new Intl.NumberFormat(form.getAttribute("data-locale"), {
-        style: "currency", currency: currency.toUpperCase(),
+    if (count && currency && !mixed) {
+      var locale = form.getAttribute("data-locale") || undefined;
+      var places = digits(currency, locale);
+      label += " — " + new Intl.NumberFormat(locale, {
+        style: "currency", currency: currency,
         minimumFractionDigits: places, maximumFractionDigits: places
       }).format(total / Math.pow(10, places));
-      label += " — " + formatted;
     }
     button.textContent = label;
-    button.disabled = count === 0;
   }
   for (var i = 0; i < forms.length; i++) {
     (function (form) {
-      form.addEventListener("change", function () { update(form); });
+      var id = form.id;
+      document.addEventListener("change", function (event) {
+        var target = event.target;
+        if (target && target.name === "invoice" && (form.contains(target) || (id && target.getAttribute("form") === id))) {
+          update(form);
+        }
+      });
       update(form);
     })(forms[i]);
   }

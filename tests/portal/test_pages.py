@@ -249,17 +249,17 @@ def test_it_uses_a_constant_number_of_portal_queries(
         # 1 the customer and company (checking the link), 2 whether Stripe is connected, 3 the
         # data version (for the cache key); then, rendering: 4 the invoice count, 5 one page
         # of invoices, 6 their share links, 7 outstanding per currency, 8 the overdue flag,
-        # 9 the credit balance; "Pay everything due" (not cached: it is a form): 10 the
-        # invoices due (at most 100), 11 the credit notes. 500 invoices must cost the same:
-        # customers with long histories open the portal most.
-        with django_assert_max_num_queries(11) as captured:
+        # 9 the credit balance; the account cards: 10 what is owed per currency, 11 the
+        # credit available, 12 the last payment per currency. 500 invoices must cost the
+        # same: customers with long histories open the portal most.
+        with django_assert_max_num_queries(12) as captured:
             response = client.get(f"/portal/{token}")
         assert response.status_code == 200
         counts.append(len(captured))
-        # Cached: only 1-3 (the token check, Stripe, the data version) and 10-11.
-        with django_assert_max_num_queries(5):
+        # Cached: only 1-3 (the token check, Stripe, the data version).
+        with django_assert_max_num_queries(3):
             cached = client.get(f"/portal/{token}")
-        # Between the nonces of the brand <style> and of the scripts.
+        # Between the nonces of the brand <style> and of the script.
         main = _html(response).split("<main", 1)[1].split("</main>")[0]
         assert _html(cached).split("<main", 1)[1].split("</main>")[0] == main
     assert counts[0] == counts[1]

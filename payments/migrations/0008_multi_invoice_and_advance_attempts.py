@@ -8,8 +8,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0009_company_advance_payments_and_credit_auto_apply'),
-        ('payments', '0006_payment_surplus_and_overpayment_handling'),
+        ('invoices', '0010_company_advance_payments_and_credit_auto_apply'),
+        ('payments', '0007_stripe_sync'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
