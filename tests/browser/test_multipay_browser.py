@@ -14,6 +14,7 @@ from invoices.services import credit_note_create
 from payments import services
 from payments.models import CheckoutAttempt, Payment
 from stripe_emulator.server import EmulatorServer
+from tests.browser.conftest import PHONE
 from tests.browser.test_pages_browser import _axe_violations
 from tests.factories import make_customer, make_invoice, portal_token
 from tests.payments.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET
@@ -72,20 +73,28 @@ def _refresh(*invoices: Invoice) -> None:
         invoice.refresh_from_db()
 
 
+def _tick_both(page: Any, account: dict[str, Any]) -> None:
+    page.goto(f"{account['url']}/invoices")
+    for key in ("older", "newer"):
+        page.locator(f"input[value='{account[key].public_id}']").check()
+
+
 def test_two_invoices_are_paid_in_one_checkout(
     page: Any, browser: Any, account: dict[str, Any], screenshot: Any
 ) -> None:
     violations = _csp_violations(page)
-    page.goto(account["url"])
-    button = page.get_by_test_id("pay-selected-button")
+    page.goto(f"{account['url']}/invoices")
+    button = page.get_by_test_id("pay-selected")
+    assert button.inner_text() == "Pay selected (0)"
+    # Ticking the rows updates the button; unticking one takes it off again.
+    _tick_both(page, account)
     assert button.inner_text() == "Pay selected (2) — $150.50"
-    # Unticking one updates the button; ticking it again restores it.
     newer_box = page.locator(f"input[value='{account['newer'].public_id}']")
     newer_box.uncheck()
     assert button.inner_text() == "Pay selected (1) — $120.00"
     newer_box.check()
     screenshot(page, "form")
-    assert _axe_violations(browser, account["url"], {"width": 360, "height": 740}) == []
+    assert _axe_violations(browser, f"{account['url']}/invoices", PHONE) == []
     button.click()
     _pay_on_hosted_page(page, account)
     assert page.get_by_test_id("pay-result").get_attribute("data-state") == "succeeded"
@@ -98,13 +107,23 @@ def test_two_invoices_are_paid_in_one_checkout(
     attempt = CheckoutAttempt.objects.get(purpose="invoices")
     assert len(attempt.plan) == 2 and Payment.objects.filter(attempt=attempt).count() == 2
     assert violations == []
-    assert _axe_violations(browser, page.url, {"width": 360, "height": 740}) == []
+    assert _axe_violations(browser, page.url, PHONE) == []
+
+
+def test_pay_everything_due_on_the_home_pays_every_invoice_due(
+    page: Any, account: dict[str, Any]
+) -> None:
+    page.goto(account["url"])
+    page.get_by_test_id("pay-everything-due").click()
+    _pay_on_hosted_page(page, account)
+    _refresh(account["older"], account["newer"])
+    assert account["older"].status == account["newer"].status == InvoiceStatus.PAID
 
 
 def test_one_total_is_split_oldest_first(page: Any, account: dict[str, Any]) -> None:
-    page.goto(account["url"])
+    _tick_both(page, account)
     page.get_by_label("Amount (optional)").fill("130.00")
-    page.get_by_test_id("pay-selected-button").click()
+    page.get_by_test_id("pay-selected").click()
     _pay_on_hosted_page(page, account)
     _refresh(account["older"], account["newer"])
     assert (account["older"].status, account["older"].amount_paid) == (InvoiceStatus.PAID, 12000)
@@ -114,9 +133,9 @@ def test_one_total_is_split_oldest_first(page: Any, account: dict[str, Any]) -> 
 def test_a_refused_total_shows_the_message_and_the_form_again(
     page: Any, account: dict[str, Any]
 ) -> None:
-    page.goto(account["url"])
+    _tick_both(page, account)
     page.get_by_label("Amount (optional)").fill("100.00")  # would leave the first part-paid
-    page.get_by_test_id("pay-selected-button").click()
+    page.get_by_test_id("pay-selected").click()
     assert "must be paid in full" in page.get_by_test_id("pay-error").inner_text()
     assert page.get_by_test_id("pay-selected-button").is_visible()
     assert not CheckoutAttempt.objects.exists()
@@ -127,10 +146,9 @@ def test_credit_covering_everything_needs_no_card(
 ) -> None:
     customer: Customer = account["customer"]
     credit_note_create(company=tenant, customer=customer, currency="usd", amount=20000)
-    page.goto(account["url"])
-    credit = page.get_by_label("Use my credit of $200.00 first")
-    assert credit.is_checked()
-    page.get_by_test_id("pay-selected-button").click()
+    _tick_both(page, account)
+    assert page.get_by_label("Use my credit first").is_checked()
+    page.get_by_test_id("pay-selected").click()
     page.wait_for_url(f"{account['url']}/pay/result**")
     assert page.get_by_test_id("pay-result").get_attribute("data-state") == "succeeded"
     allocation = page.get_by_test_id("allocation").inner_text()
@@ -144,8 +162,8 @@ def test_credit_covering_everything_needs_no_card(
 def test_a_surplus_is_kept_as_credit_and_a_refund_reverses_a_share(
     page: Any, account: dict[str, Any]
 ) -> None:
-    page.goto(account["url"])
-    page.get_by_test_id("pay-selected-button").click()
+    _tick_both(page, account)
+    page.get_by_test_id("pay-selected").click()
     page.wait_for_url(f"{account['emulator']}/checkout/**")
     # Meanwhile the newer invoice is paid by bank transfer.
     services.payment_record_offline(invoice=account["newer"], amount=3050, method="bank_transfer")
@@ -153,11 +171,12 @@ def test_a_surplus_is_kept_as_credit_and_a_refund_reverses_a_share(
     page.wait_for_url(f"{account['url']}/pay/result**")
     assert "$30.50" in page.get_by_test_id("surplus").inner_text()
     page.goto(account["url"])
-    assert "$30.50" in page.get_by_test_id("credit").inner_text()
+    assert page.get_by_test_id("credit-available").inner_text() == "$30.50"
 
     share = Payment.objects.get(invoice=account["older"], attempt__isnull=False)
     services.payment_refund(payment=share, amount=2000)
     _refresh(account["older"])
     assert (account["older"].status, account["older"].amount_paid) == (InvoiceStatus.OPEN, 10000)
-    page.goto(account["url"])
+    # "Pay balance" on the statement: what is due again.
+    page.goto(f"{account['url']}/statement")
     assert "Pay selected (1) — $20.00" in page.get_by_test_id("pay-selected-button").inner_text()

@@ -16,7 +16,7 @@ from invoices.services import credit_note_create
 from payments import services
 from payments.models import CheckoutAttempt, Payment, Refund, StripeConnection
 from stripe_emulator.server import EmulatorServer
-from tests.factories import make_customer, make_invoice, portal_token
+from tests.factories import make_customer, make_invoice, portal_token, share_token
 from tests.payments.conftest import (
     SECRET_KEY,
     emulator_events,
@@ -472,3 +472,28 @@ def test_the_api_exposes_the_advance_payment_settings(api_client: Any, tenant: C
     assert response.status_code == 200, response.content
     tenant.refresh_from_db()
     assert tenant.advance_payments and tenant.advance_payment_minimum == 1000
+
+
+def test_the_receipt_of_a_share_lists_the_allocation(
+    client: Any,
+    tenant: Company,
+    customer: Customer,
+    token: str,
+    connected: StripeConnection,
+    emulator: EmulatorServer,
+) -> None:
+    from payments.receipts import payment_receipt
+
+    older = _invoice(tenant, customer, 12000, 10)
+    newer = _invoice(tenant, customer, 3050, 20)
+    _pay(client, token, [newer, older])
+    _back_from_checkout(client, CheckoutAttempt.objects.get().checkout_url)
+    share = Payment.objects.select_related("invoice__company", "invoice__customer").get(
+        invoice=newer
+    )
+    receipt = payment_receipt(payment=share, language="en")
+    assert (receipt.amount, receipt.payment_total) == ("$30.50", "$150.50")
+    assert receipt.allocation == ((older.number, "$120.00"), (newer.number, "$30.50"))
+    # Each invoice's own page shows its share.
+    page = client.get(f"/invoice/{share_token(newer)}")
+    assert "$30.50" in page.content.decode()

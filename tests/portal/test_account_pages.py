@@ -326,7 +326,7 @@ def test_it_shows_pay_checkboxes_only_for_payable_rows(
         assert f'value="{mixed[key].public_id}" form="pay-selected"' in html
     assert mixed["paid"].public_id not in html
     assert (
-        f'<form id="pay-selected" class="pay-selected" method="post" action="/portal/{portal_token}/pay?lang=en">'
+        f'<form id="pay-selected" class="pay-selected" method="post" action="/portal/{portal_token}/pay?lang=en"'
         in html
     )
 
