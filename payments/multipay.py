@@ -51,6 +51,7 @@ from invoices.services import (
 )
 from invoices.webhooks.services import event_emit
 from payments import services, stripe_client
+from payments.gates import invoice_is_stripe_native
 from payments.models import (
     AttemptKind,
     AttemptPurpose,
@@ -198,6 +199,14 @@ def _selection(customer: Customer, public_ids: Sequence[str], locale: str) -> li
             raise MultiPayRefused(
                 _("Invoice %(number)s has nothing left to pay.") % {"number": invoice.number},
                 code="not_payable",
+            )
+    for invoice in found:
+        if invoice_is_stripe_native(invoice):
+            # Stripe takes such an invoice's payment itself and cannot split one charge.
+            raise MultiPayRefused(
+                _("Invoice %(number)s is paid on its own page; pay it separately.")
+                % {"number": invoice.number},
+                code="stripe_invoice",
             )
     currencies = sorted({invoice.currency for invoice in found})
     if len(currencies) > 1:

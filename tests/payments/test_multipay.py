@@ -497,3 +497,12 @@ def test_the_receipt_of_a_share_lists_the_allocation(
     # Each invoice's own page shows its share.
     page = client.get(f"/invoice/{share_token(newer)}")
     assert "$30.50" in page.content.decode()
+
+
+def test_an_invoice_issued_in_stripe_is_refused(
+    client: Any, tenant: Company, customer: Customer, token: str, connected: StripeConnection
+) -> None:
+    mine = _invoice(tenant, customer, 4000, 5)
+    native = _invoice(tenant, customer, 4000, 6)
+    Invoice.objects.filter(pk=native.pk).update(stripe_invoice_id="in_123")
+    _assert_refused(_pay(client, token, [mine, native]), "pay it separately")
