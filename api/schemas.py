@@ -250,6 +250,19 @@ COMPANY_FIELDS: dict[str, FieldSpec] = {
             "accepted for billing_email and language.",
         },
     ),
+    "advance_payments": (
+        bool,
+        {"description": "Customers may pay ahead from their portal; it becomes their credit"},
+    ),
+    "advance_payment_minimum": (
+        int | None,
+        {"ge": 1, "description": "Minor units; null: Stripe's minimum for the currency"},
+    ),
+    "advance_payment_maximum": (int | None, {"ge": 1, "description": "Minor units; null: none"}),
+    "credit_auto_apply": (
+        bool,
+        {"description": "Apply the customer's credit to each invoice when it is finalized"},
+    ),
 }
 
 

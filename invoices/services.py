@@ -359,6 +359,7 @@ def invoice_transition(
 
 def invoice_finalize(*, invoice: Invoice, actor: Actor = None) -> Invoice:
     invoice = invoice_transition(invoice=invoice, to_status=InvoiceStatus.OPEN, actor=actor)
+    credit_auto_apply(invoice=invoice, actor=actor)
     # The customer will download the PDF: render it ahead of time, once the finalize commits.
     queue_invoice_pdf_render(invoice_id=invoice.pk)
     return invoice
@@ -1012,3 +1013,31 @@ def _credit_applications_reverse(*, invoice: Invoice, actor: Actor) -> None:
             amount=application.amount,
         )
     Invoice.objects.filter(pk=invoice.pk).update(amount_credited=invoice.amount_credited)
+
+
+def credit_auto_apply(*, invoice: Invoice, actor: Actor = None) -> int:
+    """The customer's credit in the invoice's currency (issued notes' remaining amounts: credit
+    notes, advance payments, surpluses), oldest note first, applied to a just-finalized invoice
+    when the company asks for it. How much was applied."""
+    company = Company.objects.only("credit_auto_apply").get(pk=invoice.company_id)
+    if not company.credit_auto_apply:
+        return 0
+    applied = 0
+    notes = CreditNote.objects.filter(
+        company_id=invoice.company_id,
+        customer_id=invoice.customer_id,
+        currency=invoice.currency,
+        status=CreditNoteStatus.ISSUED,
+        amount__gt=F("amount_applied"),
+    ).order_by("issued_at", "id")
+    for note in notes:
+        current = Invoice.objects.get(pk=invoice.pk)
+        if current.status != InvoiceStatus.OPEN or current.amount_due <= 0:
+            break
+        try:
+            applied += credit_note_apply(note=note, invoice=current, actor=actor).amount
+        except CreditNoteRefused:
+            continue  # spent or voided meanwhile: the next note
+    if applied:
+        invoice.refresh_from_db(fields=["status", "amount_credited", "paid_at"])
+    return applied

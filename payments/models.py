@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from invoices.ids import new_public_id
-from invoices.models import Company, CreditNote, Invoice
+from invoices.models import Company, CreditNote, Customer, Invoice
 
 
 def new_webhook_key() -> str:
@@ -112,8 +112,16 @@ class AttemptStatus(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+class AttemptPurpose(models.TextChoices):
+    INVOICE = "invoice", _("One invoice")
+    INVOICES = "invoices", _("Several invoices")
+    ADVANCE = "advance", _("Advance payment")
+
+
 class CheckoutAttempt(models.Model):
-    """One try to pay an amount of an invoice: a Checkout Session or a PaymentIntent.
+    """One try to pay: an amount of one invoice, several invoices at once (``plan``: the
+    allocation, oldest first), or an advance payment that becomes the customer's credit; a
+    Checkout Session or a PaymentIntent.
 
     Its ``idempotency_key`` is written *before* Stripe is called, so a double click, a retry
     after a timeout or a second tab asking for the same amount reuses the same Stripe object.
@@ -121,7 +129,33 @@ class CheckoutAttempt(models.Model):
 
     public_id = models.CharField(max_length=32, unique=True, default=new_attempt_id)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="pay_attempts")
+    # Null for several invoices (see ``plan``) and for advance payments.
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.CASCADE, related_name="pay_attempts"
+    )
+    purpose = models.CharField(
+        max_length=10, choices=AttemptPurpose.choices, default=AttemptPurpose.INVOICE
+    )
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # Several invoices: [{"invoice": "inv_…", "number": "…", "amount": minor units}, …] in
+    # allocation order (oldest due first); applied once, when the payment succeeds.
+    plan = models.JSONField(default=list, blank=True)
+    # Credit applied when the attempt started, before the card was asked for the rest:
+    # [{"invoice": "inv_…", "credit_note": "cn_…", "amount": minor units}, …].
+    credit_applied = models.JSONField(default=list, blank=True)
+    # Filled in when the payment is applied (under the invoices' locks): the part that found
+    # nothing owed any more (an invoice paid meanwhile), kept as the customer's credit; and the
+    # credit note holding it, or an advance payment's whole amount.
+    surplus = models.BigIntegerField(default=0)
+    credit_note = models.ForeignKey(
+        CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Stripe's running total of refunds of a multi-invoice payment, as recorded, and the
+    # shares refunds were asked for but not yet recorded ({"key", "payment", "amount"}).
+    amount_refunded = models.BigIntegerField(default=0)
+    refund_targets = models.JSONField(default=list, blank=True)
     kind = models.CharField(max_length=10, choices=AttemptKind.choices)
     # Minor units.
     amount = models.BigIntegerField()
@@ -181,6 +215,12 @@ class Payment(models.Model):
     public_id = models.CharField(max_length=32, unique=True, default=new_payment_id)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="payments")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    # A share of a payment of several invoices: the attempt holds the Stripe payment and the
+    # plan; each invoice's share is a payment of its own (without the PaymentIntent id, which
+    # stays unique to single-invoice payments).
+    attempt = models.ForeignKey(
+        CheckoutAttempt, null=True, blank=True, on_delete=models.PROTECT, related_name="shares"
+    )
     # Minor units.
     amount = models.BigIntegerField()
     amount_refunded = models.BigIntegerField(default=0)
@@ -231,6 +271,14 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["invoice", "-created_at"], name="payment_invoice_time"),
             models.Index(fields=["company", "flagged_overpayment"], name="payment_company_flagged"),
+        ]
+        constraints = [
+            # A payment of several invoices gives each invoice one share, never two.
+            models.UniqueConstraint(
+                fields=["attempt", "invoice"],
+                condition=models.Q(attempt__isnull=False),
+                name="payment_one_share_per_invoice",
+            )
         ]
 
     def __str__(self) -> str:

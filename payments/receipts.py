@@ -7,6 +7,7 @@ day of the payment. The amount still due is the invoice's now."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -16,7 +17,7 @@ from invoices.document import brand_color, date_display, invoice_bill_to, invoic
 from invoices.money import format_money
 from invoices.pdf.render import render_pdf
 from invoices.timezones import company_date
-from payments.models import Payment, PaymentMethod
+from payments.models import CheckoutAttempt, Payment, PaymentMethod
 
 TEMPLATE = "pdf/receipt.html"
 
@@ -34,6 +35,10 @@ class Receipt:
     remaining_due: str
     reference: str
     brand_color: str
+    # A share of a payment of several invoices: the whole payment and how it was allocated
+    # (invoice number, amount), in allocation order; empty otherwise.
+    payment_total: str = ""
+    allocation: tuple[tuple[str, str], ...] = ()
 
 
 def _method_label(payment: Payment) -> str:
@@ -61,7 +66,34 @@ def payment_receipt(*, payment: Payment, language: str) -> Receipt:
             remaining_due=format_money(max(invoice.amount_due, 0), invoice.currency, language),
             reference=payment.reference,
             brand_color=brand_color(company),
+            **_allocation(payment, language),
         )
+
+
+def _allocation(payment: Payment, language: str) -> dict[str, Any]:
+    """The other shares of the same payment of several invoices (one query), for the receipt
+    to list where the money went."""
+    if payment.attempt_id is None:
+        return {}
+    shares = list(
+        Payment.objects.filter(attempt_id=payment.attempt_id).values_list(
+            "invoice__public_id", "invoice__number", "amount"
+        )
+    )
+    order = {
+        str(part["invoice"]): index
+        for index, part in enumerate(
+            CheckoutAttempt.objects.filter(pk=payment.attempt_id).values_list("plan", flat=True)[0]
+        )
+    }
+    shares.sort(key=lambda share: order.get(share[0], len(order)))
+    return {
+        "payment_total": format_money(sum(s[2] for s in shares), payment.currency, language),
+        "allocation": tuple(
+            (number, format_money(amount, payment.currency, language))
+            for _public_id, number, amount in shares
+        ),
+    }
 
 
 def receipt_pdf_filename(payment: Payment) -> str:

@@ -161,3 +161,15 @@ def payment_amount_parse(*, invoice: Invoice, text: str, locale: str = "en") -> 
         raise AmountError("invalid", _parse_message("invalid", invoice.currency, locale)) from None
     payment_amount_check(invoice=invoice, amount=amount, locale=locale)
     return amount
+
+
+def typed_amount_parse(*, text: str, currency: str, locale: str = "en") -> int:
+    """An amount typed in major units (read as payment_amount_parse reads it) as minor units,
+    with no invoice to check it against (several invoices, an advance payment). Raises
+    AmountError with a translated message."""
+    try:
+        return _parse_typed(text, currency, locale)
+    except AmountError as exc:
+        raise AmountError(exc.code, _parse_message(exc.code, currency, locale)) from None
+    except (UnknownCurrency, UnknownLocale, TypeError):
+        raise AmountError("invalid", _parse_message("invalid", currency, locale)) from None

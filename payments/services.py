@@ -1017,6 +1017,10 @@ def payment_refund(*, payment: Payment, amount: int | None = None, actor: Actor 
             "This invoice was voided and its payments kept as customer credit: "
             "void or refund through the credit note instead.",
         )
+    if payment.attempt_id is not None:
+        from payments.multipay import share_refund  # the module builds on this one
+
+        return share_refund(payment=payment, amount=amount, actor=actor)
     if payment.provider_payment_intent_id:
         wanted = _refundable(payment, amount)
         result = stripe_client.refund_create(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,8 +186,13 @@ def checkout_session_create(
     cancel_url: str,
     idempotency_key: str,
     locale: str = "auto",
+    lines: Sequence[tuple[str, int]] = (),
 ) -> CheckoutSession:
+    """A hosted Checkout page for ``amount``: one line (``description``), or ``lines`` (name,
+    amount) when one payment covers several invoices; their sum is ``amount``."""
     started = time.monotonic()
+    if sum(line_amount for _name, line_amount in lines) not in (0, amount):
+        raise ValueError("The lines must add up to the amount.")
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": [
@@ -195,14 +200,15 @@ def checkout_session_create(
                 "quantity": 1,
                 "price_data": {
                     "currency": currency,
-                    "unit_amount": amount,
-                    "product_data": {"name": description},
+                    "unit_amount": line_amount,
+                    "product_data": {"name": name},
                 },
             }
+            for name, line_amount in (lines or [(description, amount)])
         ],
         "metadata": dict(metadata),
         "payment_intent_data": {"metadata": dict(metadata), "description": description},
-        "client_reference_id": metadata.get("invoice", ""),
+        "client_reference_id": metadata.get("invoice") or metadata.get("attempt", ""),
         "success_url": success_url,
         "cancel_url": cancel_url,
         # The hosted page speaks the language our invoice page spoke (en, de, fr, es).

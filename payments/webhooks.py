@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from invoices.models import Company
-from payments import selectors, services, stripe_client
+from payments import multipay, selectors, services, stripe_client
 from payments.models import AttemptStatus, StripeConnection, WebhookEvent, WebhookEventStatus
 from payments.stripe_sync import live as stripe_sync_live
 from payments.tasks import webhook_event_process_task
@@ -55,6 +55,15 @@ def _session_completed(company: Company, session: Mapping[str, Any]) -> None:
     if isinstance(intent_id, dict):
         intent_id = intent_id["id"]
     metadata = session.get("metadata") or {}
+    if multipay.attempt_apply_from_stripe(
+        company=company,
+        metadata={str(k): str(v) for k, v in metadata.items()},
+        intent_id=str(intent_id),
+        amount=int(session["amount_total"]),
+        currency=str(session["currency"]),
+        session_id=str(session["id"]),
+    ):
+        return
     services.payment_record(
         company=company,
         received=services.ReceivedPayment(
@@ -77,6 +86,15 @@ def _session_expired(company: Company, session: Mapping[str, Any]) -> None:
 
 def _intent_succeeded(company: Company, data: Mapping[str, Any]) -> None:
     intent = stripe_client.intent_from_dict(data)
+    if multipay.attempt_apply_from_stripe(
+        company=company,
+        metadata=dict(intent.metadata),
+        intent_id=intent.id,
+        amount=intent.amount_received or intent.amount,
+        currency=intent.currency,
+        charge_id=intent.latest_charge or "",
+    ):
+        return
     if "invoice" not in intent.metadata:
         # Not started on our pages (a payment of a Stripe invoice on Stripe's own page, or
         # another integration's): an invoice.* event brings what it changed.
@@ -111,12 +129,23 @@ def _charge_refunded(company: Company, charge: Mapping[str, Any]) -> None:
         intent_id = intent_id.get("id")
     if not intent_id:
         return
+    metadata = charge.get("metadata") or {}
+    if metadata.get("purpose") == "invoices":
+        # A payment of several invoices: its shares are refunded newest allocation first.
+        recorded = multipay.multi_refund_record(
+            company=company,
+            intent_id=str(intent_id),
+            amount_refunded=int(charge.get("amount_refunded") or 0),
+        )
+        if recorded is None:  # delivered before the payment: retried once it is applied
+            raise PaymentNotRecordedYet(str(intent_id))
+        return
     payment = services.payment_refund_record(
         company=company,
         intent_id=str(intent_id),
         amount_refunded=int(charge.get("amount_refunded") or 0),
     )
-    if payment is None and (charge.get("metadata") or {}).get("invoice"):
+    if payment is None and metadata.get("invoice"):
         # A refund of one of our payments, delivered before the payment itself: fail, so
         # that the periodic task applies it once the payment is recorded (never dropped).
         raise PaymentNotRecordedYet(str(intent_id))

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from core.http import not_found
@@ -24,6 +25,7 @@ from invoices.selectors import customer_for_portal_token, customer_languages
 from invoices.timezones import company_today
 from payments import statement_document, statements
 from portal.account.layout import Account, account_context
+from portal.pay_selected import pay_selected_for
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,13 @@ def _page(
         "earliest": statements.month_start(asked.today, statements.MONTHS_OFFERED).isoformat(),
         "query": urlencode({**wanted.query(), "lang": asked.lang}) if wanted is not None else "",
         "customer_name": asked.customer.name,
+        # "Pay balance": the invoices due in the statement's currency, in one payment.
+        "pay_selected": pay_selected_for(
+            customer=asked.customer,
+            locale=asked.lang,
+            currency=wanted.currency if wanted is not None else asked.ledger.default_currency(),
+        ),
+        "pay_heading": _("Pay balance"),
         "brand_color": brand_color(company),
         "company_name": company.name,
     }

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from portal import pdf_views, statement_views, views
+from portal import pay_views, pdf_views, statement_views, views
 from portal.account import views as account_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -12,6 +12,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("invoice/<str:token>", views.invoice_page, name="invoice_page"),
     path("invoice/<str:token>/pdf", pdf_views.invoice_pdf, name="invoice_pdf"),
     path("portal/<str:token>", views.portal_view, name="portal"),
+    path("portal/<str:token>/pay", pay_views.pay_invoices, name="portal_pay"),
+    path("portal/<str:token>/pay/result", pay_views.pay_result, name="portal_pay_result"),
+    path("portal/<str:token>/advance-payment", pay_views.advance_payment, name="advance_payment"),
     path("portal/<str:token>/invoices", account_views.invoices_page, name="portal_invoices"),
     path("portal/<str:token>/invoices.csv", account_views.invoices_csv, name="portal_invoices_csv"),
     path("portal/<str:token>/invoices.zip", account_views.invoices_zip, name="portal_invoices_zip"),

@@ -22,6 +22,7 @@ from payments.gates import pay_gate, stripe_connected, stripe_state
 from payments.selectors import last_payment_for_invoice
 from portal.account.layout import Account, account_context
 from portal.middleware import is_customer_facing
+from portal.pay_views import advance_form_for
 from portal.presenters import account_cards_html, invoice_document_html, portal_list_html
 from portal.selectors import portal_data_version
 from tracking.services import view_record_for_request
@@ -114,5 +115,7 @@ def portal_view(request: HttpRequest, token: str) -> HttpResponse:
             connected=connected,
             version=version,
         ),
+        # "Pay in advance", when the company offers it (no query: the company is loaded).
+        "advance": advance_form_for(customer=customer, lang=lang) if connected else None,
     }
     return render(request, "portal/portal.html", context)

@@ -109,6 +109,14 @@ class Company(models.Model):
         default=7, help_text=_("Send an 'overdue' reminder this many days after the due date.")
     )
 
+    # Customers may pay ahead from their portal (the money becomes their credit once paid);
+    # bounds in the paid currency's minor units, null for none beyond Stripe's minimum.
+    advance_payments = models.BooleanField(default=False)
+    advance_payment_minimum = models.BigIntegerField(null=True, blank=True)
+    advance_payment_maximum = models.BigIntegerField(null=True, blank=True)
+    # The customer's credit is applied to an invoice as soon as it is finalized.
+    credit_auto_apply = models.BooleanField(default=False)
+
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

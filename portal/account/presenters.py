@@ -97,6 +97,8 @@ class CurrencyCards:
     not_yet_due: str
     aging: list[AgingCell]
     credit_available: str
+    # "Pay everything due" uses the credit first when there is some.
+    has_credit: bool
     last_payment_amount: str
     last_payment_date: str
     has_due_now: bool
@@ -142,6 +144,7 @@ def currency_cards(
                     for key, label in labels.items()
                 ],
                 credit_available=money(account.credit_available),
+                has_credit=account.credit_available > 0,
                 last_payment_amount=money(last.amount) if last else "",
                 last_payment_date=(
                     date_display(company_date(company, last.paid_at), locale) if last else ""

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_safe
 
 from core.http import not_found
 from core.ratelimits import over_limit
-from payments import receipts
+from payments import multipay, receipts
 from payments.gates import stripe_connected
 from portal.account import exports, filters, presenters, selectors
 from portal.account.layout import Account, account_context, account_for_request
@@ -90,6 +90,9 @@ def _invoices_page(
             num_pages=paginator.num_pages,
             connected=connected,
             any_payable=any(row.payable for row in rows),
+            # "Use my credit first" on the pay form (one query, only when it is shown).
+            pay_credit=any(row.payable for row in rows)
+            and multipay.customer_has_credit(customer=customer),
             previous_query=(
                 invoice_filter.urlencode(page=page.number - 1, lang=account.lang)
                 if page.has_previous()

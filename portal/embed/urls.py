@@ -7,6 +7,7 @@ from portal.embed import views
 urlpatterns: list[URLPattern | URLResolver] = [
     path("embed.js", views.embed_script, name="embed_script"),
     path("embed/<str:public_key>", views.frame_list, name="embed_frame"),
+    path("embed/<str:public_key>/pay", views.frame_pay_invoices, name="embed_pay_invoices"),
     path(
         "embed/<str:public_key>/invoices/<str:invoice_id>",
         views.frame_invoice,

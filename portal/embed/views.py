@@ -34,10 +34,18 @@ from invoices.money import AmountError
 from invoices.pdf.http import pdf_response
 from invoices.pdf.services import invoice_pdf_get_or_render
 from invoices.selectors import customer_languages
-from invoices.services import share_link_create, share_link_url
+from invoices.services import portal_link_create, share_link_create, share_link_url
 from payments.gates import pay_gate, stripe_connected
+from payments.multipay import (
+    MAX_INVOICES,
+    MultiPayRefused,
+    allocation_order,
+    multi_payment_prepare,
+    multi_payment_start,
+)
 from payments.rules import payment_amount_parse
 from payments.services import PaymentRefused, checkout_session_start, stripe_hosted_page
+from payments.stripe_client import PaymentProviderError
 from portal.embed.access import EmbedAccess, EmbedCredentials, EmbedDenied, embed_authorize
 from portal.embed.i18n import custom_strings
 from portal.embed.models import EmbedSettings
@@ -254,9 +262,54 @@ def frame_list(request: HttpRequest, frame: Frame, access: EmbedAccess) -> HttpR
             "rows": rows,
             "customer": access.customer,
             "show_all": access.settings.list_paid_and_void_invoices,
-            "frame_config": frame.config([loaded]),
+            "pay_due": _pay_due(rows),
+            # The frame polls each invoice paid together, then tells the host invoices_paid.
+            "frame_config": frame.config(
+                [loaded], statusBase=f"{frame.base}/invoices/", statusQuery=frame.query
+            ),
         },
     )
+
+
+def _pay_due(rows: list[Any]) -> list[str]:
+    """ "Pay everything due" of the list (no query: the rows carry their invoice and gate): the
+    payable invoices of the currency due first, oldest due date first."""
+    payable = sorted(
+        (row.invoice for row in rows if row.pay.allowed and not row.invoice.is_stripe_native),
+        key=allocation_order,
+    )
+    if not payable:
+        return []
+    currency = payable[0].currency
+    return [inv.public_id for inv in payable if inv.currency == currency][:MAX_INVOICES]
+
+
+# As frame_invoice_pay: the HMAC in the query string is the credential, not a cookie.
+@csrf_exempt
+@require_POST
+@frame_view
+def frame_pay_invoices(request: HttpRequest, frame: Frame, access: EmbedAccess) -> HttpResponse:
+    """Several invoices in one payment (``invoice`` repeated, ``apply_credit=1``), in a new tab
+    (Checkout refuses to be framed); Checkout returns to the customer's portal result page.
+    The frame meanwhile polls the invoices and tells the host page ``invoices_paid``."""
+    try:
+        prepared = multi_payment_prepare(
+            customer=access.customer,
+            public_ids=request.POST.getlist("invoice"),
+            apply_credit=request.POST.get("apply_credit") == "1",
+            locale=frame.language,
+        )
+        portal_url = share_link_url(portal_link_create(customer=access.customer))
+        attempt = multi_payment_start(
+            prepared=prepared, return_base_url=portal_url, locale=frame.language
+        )
+    except (MultiPayRefused, PaymentProviderError) as exc:
+        return _denied(request, frame, EmbedDenied("payment_refused", exc.message, status=400))
+    if not attempt.checkout_url:  # credit covered everything
+        return HttpResponseRedirect(
+            f"{portal_url}/pay/result?attempt={attempt.public_id}", status=303
+        )
+    return HttpResponseRedirect(attempt.checkout_url, status=303)
 
 
 def _invoice_or_denied(

@@ -10,7 +10,7 @@
  *
  * Mounts an iframe of /embed/<company> into the container, sizes it to its content, and hands
  * the frame's events (loaded, invoice_opened, pdf_downloaded, payment_started,
- * payment_succeeded, error) to the page's handleResponse(event). Messages are accepted only
+ * payment_succeeded, invoices_paid, error) to the page's handleResponse(event). Messages are accepted only
  * from the portal's origin and only from the iframe this script created.
  */
 (function () {

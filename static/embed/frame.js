@@ -94,6 +94,40 @@
     }, 3000);
   }
 
+  function watchInvoices(invoices) {
+    // Several invoices paid in one Checkout (another tab): once each is paid, invoices_paid.
+    var started = Date.now();
+    var timer = window.setInterval(function () {
+      if (Date.now() - started > 30 * 60 * 1000) {
+        window.clearInterval(timer);
+        return;
+      }
+      Promise.all(invoices.map(function (invoice) {
+        var url = config.statusBase + encodeURIComponent(invoice) + "/status?" + config.statusQuery;
+        return fetch(url, { credentials: "omit", cache: "no-store" })
+          .then(function (response) { return response.ok ? response.json() : null; });
+      })).then(function (statuses) {
+        for (var i = 0; i < statuses.length; i++) {
+          if (!statuses[i] || statuses[i].status !== "paid") return;
+        }
+        window.clearInterval(timer);
+        emit({ type: "invoices_paid", invoices: invoices });
+        window.setTimeout(function () { window.location.reload(); }, 500);
+      }).catch(function (error) { log("status check failed", error); });
+    }, 3000);
+  }
+
+  var multiForms = document.querySelectorAll("[data-embed-pay-invoices]");
+  for (var m = 0; m < multiForms.length; m++) {
+    multiForms[m].addEventListener("submit", function () {
+      var inputs = this.querySelectorAll("input[name=invoice]");
+      var invoices = [];
+      for (var n = 0; n < inputs.length; n++) invoices.push(inputs[n].value);
+      emit({ type: "payment_started", invoices: invoices });
+      if (config.statusBase) watchInvoices(invoices);
+    });
+  }
+
   var payForms = document.querySelectorAll("[data-embed-pay]");
   for (var k = 0; k < payForms.length; k++) {
     payForms[k].addEventListener("submit", function () {

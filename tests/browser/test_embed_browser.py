@@ -224,3 +224,50 @@ def test_it_tells_the_host_when_a_payment_started_in_a_new_tab_succeeds(
     assert frame.locator("[data-embed-paid]").is_visible()
     assert frame.locator(f"[data-embed-pay='{invoice.public_id}']").count() == 0
     screenshot(page, "paid")
+
+
+def test_it_tells_the_host_invoices_paid_when_the_list_pays_everything_due(
+    live_server: Any,
+    settings: Any,
+    tmp_path: Path,
+    page: Any,
+    host_site: tuple[str, Callable[[str], None]],
+    emulator: EmulatorServer,
+) -> None:
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    host_origin, set_page = host_site
+    tenant: Company = factories.make_company(slug="acme", name="Acme Ltd", plan="pro")
+    stripe_connection_save(company=tenant, secret_key="sk_test_acme", webhook_secret="whsec_x")
+    customer = factories.make_customer(tenant, email="ada@example.com")
+    older = factories.make_invoice(tenant, customer, lines=[("Support", "1", 4200, "0")])
+    newer = factories.make_invoice(
+        tenant, customer, lines=[("Hosting", "1", 1800, "0")], due_in_days=60
+    )
+    _embed, secret = make_embed(tenant, allowed_origins=[host_origin], handle_response=True)
+    params = signed(secret, "ada@example.com", ttl=600)
+    set_page(
+        HOST_PAGE.substitute(
+            portal=live_server.url,
+            company=tenant.public_key,
+            customer=params["customer"],
+            hash=params["hash"],
+            expires=params["expires"],
+        )
+    )
+    page.goto(host_origin + "/")
+    frame = page.frame_locator("iframe[data-invoice-portal-frame]")
+    with page.context.expect_page() as new_tab:
+        frame.locator("[data-testid=embed-pay-due]").click()
+    checkout = new_tab.value
+    checkout.wait_for_url(f"{emulator.base_url}/checkout/**")
+    checkout.locator("#pay-button").click()
+    checkout.wait_for_url(f"{live_server.url}/portal/**/pay/result**")
+    page.wait_for_function(
+        "window.receivedEvents.some(function (e) { return e.type === 'invoices_paid'; })",
+        timeout=20_000,
+    )
+    paid = page.evaluate(
+        "window.receivedEvents.filter(function (e) { return e.type === 'invoices_paid'; })[0]"
+    )
+    assert paid == {"type": "invoices_paid", "invoices": [older.public_id, newer.public_id]}

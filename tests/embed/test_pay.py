@@ -102,3 +102,48 @@ def test_it_offers_a_partial_amount_when_the_invoice_allows_it(
     client.get(f"{parts.path}?{parts.query}")
     status = client.get(frame_url(tenant, f"/invoices/{invoice.public_id}/status", **params))
     assert (status.json()["status"], status.json()["amount_paid"]) == ("open", 4000)
+
+
+def test_the_list_pays_everything_due_in_one_checkout_and_reports_invoices_paid(
+    client: Any,
+    tenant: Company,
+    customer: Customer,
+    embed: Embed,
+    connected: StripeConnection,  # noqa: F811
+) -> None:
+    older = factories.make_invoice(tenant, customer, lines=[("Support", "1", 2500, "0")])
+    newer = factories.make_invoice(
+        tenant, customer, lines=[("Hosting", "1", 4000, "0")], due_in_days=60
+    )
+    params = signed(embed[1], "ada@example.com")
+    body = client.get(frame_url(tenant, "", **params)).content.decode()
+    assert 'data-testid="embed-pay-due"' in body and "data-embed-pay-invoices" in body
+    form = body.split("data-embed-pay-invoices", 1)[1]
+    assert form.index(f'value="{older.public_id}"') < form.index(f'value="{newer.public_id}"')
+    assert '"statusBase"' in body  # the frame polls the invoices, then invoices_paid
+
+    response = client.post(
+        frame_url(tenant, "/pay", **params), {"invoice": [older.public_id, newer.public_id]}
+    )
+    assert response.status_code == 303
+    success = urlsplit(pay_on_hosted_page(response["Location"]))
+    # Back on the customer's portal result page, which applies the payment.
+    assert success.path.startswith("/portal/") and success.path.endswith("/pay/result")
+    client.get(f"{success.path}?{success.query}")
+    for invoice in (older, newer):
+        status = client.get(frame_url(tenant, f"/invoices/{invoice.public_id}/status", **params))
+        assert status.json()["status"] == "paid"
+
+
+def test_the_list_pay_refuses_another_customers_invoice(
+    client: Any,
+    tenant: Company,
+    customer: Customer,
+    embed: Embed,
+    connected: StripeConnection,  # noqa: F811
+) -> None:
+    theirs = factories.make_invoice(tenant, lines=[("Support", "1", 2500, "0")])
+    params = signed(embed[1], "ada@example.com")
+    response = client.post(frame_url(tenant, "/pay", **params), {"invoice": [theirs.public_id]})
+    assert response.status_code == 400
+    assert "cannot be paid here" in response.content.decode()

@@ -41,10 +41,11 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedire
 
 
 def http(
-    method: str, url: str, form: dict[str, str] | None = None
+    method: str, url: str, form: dict[str, str] | dict[str, str | list[str]] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    """A plain HTTP call that follows no redirect: (status, headers, body)."""
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    """A plain HTTP call that follows no redirect: (status, headers, body). A list in
+    ``form`` repeats its field."""
+    data = urllib.parse.urlencode(form, doseq=True).encode() if form is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     try:
         with _OPENER.open(request, timeout=10) as response:

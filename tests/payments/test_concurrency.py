@@ -185,3 +185,82 @@ def test_it_counts_each_payment_once_under_webhook_chaos(
         assert set(Payment.objects.values_list("source", flat=True)) == {"webhook"}
     deliveries = emulator.emulator.webhooks.deliveries()
     assert len(deliveries) >= 3 * WebhookEvent.objects.count()
+
+
+@pytest.mark.parametrize("with_redirect", [False, True], ids=["webhooks-only", "with-redirect"])
+def test_it_applies_multi_invoice_payments_once_under_webhook_chaos(
+    tenant: Company, emulator: EmulatorServer, live_server: Any, settings: Any, with_redirect: bool
+) -> None:
+    """Payments of several invoices (one Checkout each) and a single-invoice payment that
+    pays one of their invoices first: every event three times, shuffled, from four threads,
+    and the browsers coming back meanwhile. What Stripe charged is exactly what the invoices
+    received plus the customer's credit: nothing lost, nothing twice."""
+    from invoices.models import CreditNote
+    from payments.models import CheckoutAttempt, OverpaymentHandling
+    from tests.factories import make_customer, portal_token
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    connection_ = services.stripe_connection_save(
+        company=tenant,
+        secret_key=SECRET_KEY,
+        webhook_secret=WEBHOOK_SECRET,
+        overpayment_handling=OverpaymentHandling.CREDIT,
+    )
+    emulator.add_webhook_endpoint(
+        api_key=SECRET_KEY,
+        url=live_server.url + services.webhook_path(connection_),
+        secret=WEBHOOK_SECRET,
+        duplicate=3,
+        shuffle=True,
+        batch_ms=300,
+        concurrency=4,
+    )
+    customer = make_customer(tenant)
+    token = portal_token(customer)
+    a = make_invoice(tenant, customer, lines=[("Work", "1", 12050, "0")], due_in_days=5)
+    b = make_invoice(tenant, customer, lines=[("Work", "1", 3000, "0")], due_in_days=10)
+    c = make_invoice(
+        tenant,
+        customer,
+        lines=[("Work", "1", 10000, "0")],
+        due_in_days=15,
+        allow_partial_payments=True,
+    )
+    d = make_invoice(tenant, customer, lines=[("Work", "1", 5000, "0")], due_in_days=12)
+    portal = f"{live_server.url}/portal/{token}/pay"
+    checkouts: list[str] = []
+    # Two payments of several invoices: a+b in full; d and c with one total (c part-paid);
+    # and invoice b on its own page in another tab: one of the two finds nothing owed.
+    for url, form in (
+        (portal, {"invoice": [a.public_id, b.public_id]}),
+        (portal, {"invoice": [d.public_id, c.public_id], "amount": "90.00"}),
+        (f"{live_server.url}/invoice/{share_token(b)}/pay", {"amount": "30.00"}),
+    ):
+        status, headers, _body = http("POST", url, form)
+        assert status == 303, _body[:300]
+        checkouts.append(headers["Location"])
+    redirects = [pay_on_hosted_page(url) for url in checkouts]
+
+    if with_redirect:
+        assert _in_threads(*(lambda u=u: _get(u) for u in redirects)) == [200, 200, 200]
+    assert emulator.emulator.webhooks.wait_idle(timeout=60)
+
+    for invoice in (a, b, c, d):
+        invoice.refresh_from_db()
+    assert (a.status, a.amount_paid) == (InvoiceStatus.PAID, 12050)
+    assert (b.status, b.amount_paid) == (InvoiceStatus.PAID, 3000)
+    assert (d.status, d.amount_paid) == (InvoiceStatus.PAID, 5000)
+    assert (c.status, c.amount_paid) == (InvoiceStatus.OPEN, 4000)
+    account = emulator.emulator.store.account_for_secret_key(SECRET_KEY)
+    charged = sum(ch["amount"] for ch in account.of_kind("charge") if ch["status"] == "succeeded")
+    assert charged == 12050 + 3000 + 9000 + 3000
+    credit = sum(note.amount for note in CreditNote.objects.filter(customer=customer))
+    received = sum(inv.amount_paid for inv in (a, b, c, d))
+    assert charged == received + credit and credit == 3000
+    # Each invoice got one share per multi-invoice payment, never two.
+    shares = list(Payment.objects.filter(attempt__isnull=False).values_list("attempt", "invoice"))
+    assert len(shares) == len(set(shares))
+    assert CheckoutAttempt.objects.filter(purpose="invoices", status="succeeded").count() == 2
+    assert WebhookEvent.objects.exclude(status__in=["processed", "ignored"]).count() == 0
+    for invoice in (a, b, d):
+        assert invoice.status_changes.filter(to_status="paid").count() == 1

@@ -326,7 +326,7 @@ def test_it_shows_pay_checkboxes_only_for_payable_rows(
         assert f'value="{mixed[key].public_id}" form="pay-selected"' in html
     assert mixed["paid"].public_id not in html
     assert (
-        f'<form id="pay-selected" class="pay-selected" method="post" action="/portal/{portal_token}/pay?lang=en">'
+        f'<form id="pay-selected" class="pay-selected" method="post" action="/portal/{portal_token}/pay?lang=en"'
         in html
     )
 
@@ -565,9 +565,10 @@ def test_it_uses_a_constant_number_of_queries_from_1_to_500_invoices(
     # Documents tab).
     expected = {
         # 1 the token, 2 the count, 3 one page of invoices, 4 whether Stripe is connected,
-        # 5 the rows' share links, 6 the Documents tab.
-        "/invoices?per_page=100": 6,
-        "/invoices?status=open&sort=amount_due&order=asc&q=0&from=2000-01-01": 6,
+        # 5 the rows' share links, 6 whether the customer has credit (the pay form's "use my
+        # credit first"), 7 the Documents tab.
+        "/invoices?per_page=100": 7,
+        "/invoices?status=open&sort=amount_due&order=asc&q=0&from=2000-01-01": 7,
         # 1 the token, 2 the invoices (all of them, streamed from one query).
         "/invoices.csv": 2,
         # 1 the token, 2 the count, 3 one page of credit notes, 4 the Documents tab.
