@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0010_company_advance_payments_and_credit_auto_apply'),
+        ('invoices', '0011_company_advance_payments_and_credit_auto_apply'),
         ('payments', '0007_stripe_sync'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0009_stripe_ids'),
+        ('invoices', '0010_customer_phone_portal_editable_fields_history_index'),
     ]
 
     operations = [
