@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import RegexValidator, URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -61,6 +61,18 @@ class Company(models.Model):
         max_length=20, choices=CommentWriteMode.choices, default=CommentWriteMode.LINK
     )
     comment_require_totp = models.BooleanField(default=False)
+    # Single sign-on: the company's own sign-in page. The portal entry (/c/<slug>/) sends
+    # visitors there (with ``return_to``, a page name); the company signs them in and sends them
+    # back through a magic link (POST /api/v1/customers/<id>/sign-in-link).
+    portal_sign_in_url = models.URLField(
+        max_length=500,
+        blank=True,
+        validators=[URLValidator(schemes=["https", "http"])],
+        help_text=_(
+            "Your own sign-in page. When set, customers who open the portal entry are sent "
+            "there instead of signing in by email."
+        ),
+    )
     reminder_days_before_due = models.PositiveSmallIntegerField(
         default=3, help_text=_("Send a 'due soon' reminder this many days before the due date.")
     )
