@@ -77,8 +77,10 @@ def test_it_fails_closed_when_asked_and_the_store_is_down(
     settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     _store_down(settings)
-    with caplog.at_level(logging.WARNING, logger="portal.ratelimit"):
-        with pytest.raises(RateLimitUnavailable) as raised:
-            over_limit(_request(), group="t-closed-down", rate="5/m", fail_closed=True)
+    with (
+        caplog.at_level(logging.WARNING, logger="portal.ratelimit"),
+        pytest.raises(RateLimitUnavailable) as raised,
+    ):
+        over_limit(_request(), group="t-closed-down", rate="5/m", fail_closed=True)
     assert raised.value.status == 503
     assert "failing closed" in caplog.text
