@@ -224,6 +224,15 @@ COMPANY_FIELDS: dict[str, FieldSpec] = {
         Literal["link", "email_code", "customer_session"],
         {"description": "Who may write comments on the customer pages"},
     ),
+    "portal_sign_in_url": (
+        str,
+        {
+            "max_length": 500,
+            "pattern": r"^(https?://\S+)?$",
+            "description": "Single sign-on: the portal entry sends visitors to this page (with "
+            "`return_to`, a page name); empty for email sign-in",
+        },
+    ),
 }
 
 

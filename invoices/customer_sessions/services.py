@@ -130,6 +130,16 @@ def session_revoke(*, session: CustomerSession) -> bool:
     return bool(changed)
 
 
+def session_revoked_record(*, session: CustomerSession, actor: Actor = None) -> None:
+    events.record(
+        company=session.company,
+        action="customer.session_ended",
+        object_id=session.customer.public_id,
+        actor=actor,
+        opened_by=session.opened_by,
+    )
+
+
 @transaction.atomic
 def customer_sign_out_everywhere(
     *, customer: Customer, actor: Actor = None, reason: str = "staff"
