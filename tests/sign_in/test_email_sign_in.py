@@ -293,3 +293,27 @@ def test_it_fails_closed_when_redis_is_down(
     assert b"not possible right now" in response.content
     assert mailoutbox == []
     assert not SignInLink.objects.exists()
+
+
+# Query counts -----------------------------------------------------------------------------
+
+
+def test_the_pages_cost_a_constant_number_of_queries(
+    client: Any,
+    customer: Customer,
+    mailoutbox: list[Any],
+    on_commit: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    # The entry: 1 the company by slug (no cookie, so no session lookup).
+    with django_assert_num_queries(1):
+        assert client.get("/c/tenant/").status_code == 200
+    # The request: 1 the company by slug; the lookup of customers happens in Celery, later.
+    with django_assert_num_queries(1):
+        assert client.post("/c/tenant/sign-in", {"email": "ada@example.com"}).status_code == 200
+    caches["default"].clear()
+    ask(client, on_commit, "ada@example.com")
+    (link,) = emailed_links(mailoutbox[-1])
+    # The Continue page: 1 the link with its company and customer (selector, unused, unexpired).
+    with django_assert_num_queries(1):
+        assert client.get(link).status_code == 200
