@@ -258,7 +258,7 @@ def _sign_in_link_options(request: HttpRequest) -> SignInLinkIn:
             return SignInLinkIn.model_validate_json(request.body)
         if request.content_type != "application/json" and request.POST:
             raise ApiError(400, "invalid", "Send the options as a JSON object.")
-        return SignInLinkIn()
+        return SignInLinkIn.model_validate({})
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first.get("loc", ())) or None

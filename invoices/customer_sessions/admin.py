@@ -71,7 +71,7 @@ class CustomerSessionAdmin(TenantScopedAdmin):
     list_select_related = ["customer", "company"]
     search_fields = ["customer__name", "customer__email", "customer__public_id", "ip"]
     # Never the selector: with SECRET_KEY it would be a usable cookie.
-    fields = [
+    fields = (
         "customer",
         "company",
         "invoice",
@@ -82,7 +82,7 @@ class CustomerSessionAdmin(TenantScopedAdmin):
         "last_seen_at",
         "expires_at",
         "revoked_at",
-    ]
+    )
     readonly_fields = fields
     actions = [end_sessions]
 

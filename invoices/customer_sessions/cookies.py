@@ -31,16 +31,16 @@ def session_from_request(
 ) -> CustomerSession | None:
     """The live session this browser holds (``company_id``: only one of that company), marked
     as used. Memoised on the request: a page asks once however many parts want it."""
-    cached = getattr(request, "_customer_session", False)
-    if cached is False:
+    if hasattr(request, "_customer_session"):
+        session: CustomerSession | None = request._customer_session
+    else:
         token = request.COOKIES.get(session_cookie_name(request)) or request.COOKIES.get(
             LEGACY_COOKIE_NAME
         )
-        cached = session_for_token(token) if token else None
-        if cached is not None:
-            services.session_touch(session=cached)
-        request._customer_session = cached  # type: ignore[attr-defined]
-    session: CustomerSession | None = cached
+        session = session_for_token(token) if token else None
+        if session is not None:
+            services.session_touch(session=session)
+        request._customer_session = session  # type: ignore[attr-defined]
     if session is not None and company_id is not None and session.company_id != company_id:
         return None
     return session

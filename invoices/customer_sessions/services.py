@@ -254,16 +254,20 @@ def sign_in_link_redeem(
     link = SignInLink.objects.select_related("company", "customer", "invoice").get(
         selector=selector
     )
-    opened_by = {
+    opened_by: dict[str, str] = {
         SignInSource.EMAIL: OpenedBy.EMAIL_LINK,
         SignInSource.API: OpenedBy.MAGIC_LINK,
         SignInSource.COMMENTS: OpenedBy.COMMENT_LINK,
-    }[link.source]
+    }
     if replaces is not None and replaces.company_id != link.company_id:
         # Another company's session stays as it is: the two never meet.
         replaces = None
     opened = session_open(
-        customer=link.customer, opened_by=opened_by, ip=ip, user_agent=user_agent, replaces=replaces
+        customer=link.customer,
+        opened_by=opened_by[link.source],
+        ip=ip,
+        user_agent=user_agent,
+        replaces=replaces,
     )
     events.record(
         company=link.company,
