@@ -18,6 +18,7 @@ customer email pipeline (``preferences.sign_in_email``, sent from Celery).
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -94,6 +95,18 @@ def portal_entry(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _posted_email(request: HttpRequest) -> str:
+    """The ``email`` field of a form post (or of a JSON object, for scripts)."""
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, RecursionError):
+            return ""
+        value = data.get("email") if isinstance(data, dict) else None
+        return value if isinstance(value, str) else ""
+    return request.POST.get("email", "")
+
+
 def _form_error(request: HttpRequest, company: Company, email: str, message: str) -> HttpResponse:
     return render(
         request,
@@ -119,7 +132,7 @@ def sign_in_request(request: HttpRequest, slug: str) -> HttpResponse:
     if company is None:
         return not_found(request)
     lang = activate_language(request, preferred=customer_languages(None, company))
-    email = " ".join(request.POST.get("email", "").split())
+    email = " ".join(_posted_email(request).split())
     try:
         validate_email(email)
         if len(email) > EMAIL_MAX_LENGTH:

@@ -317,3 +317,18 @@ def test_the_pages_cost_a_constant_number_of_queries(
     # The Continue page: 1 the link with its company and customer (selector, unused, unexpired).
     with django_assert_num_queries(1):
         assert client.get(link).status_code == 200
+
+
+def test_it_takes_the_address_as_json_too(
+    client: Any, customer: Customer, mailoutbox: list[Any], on_commit: Any
+) -> None:
+    response = on_commit(
+        client.post,
+        "/c/tenant/sign-in",
+        '{"email": "ada@example.com"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert [m.to for m in mailoutbox] == [["ada@example.com"]]
+    bad = client.post("/c/tenant/sign-in", "[1]", content_type="application/json")
+    assert bad.status_code == 400
