@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, Literal
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
+from pydantic import ValidationError as PydanticValidationError
 
 from api.auth import company_of
 from api.errors import ApiError, not_found
@@ -22,9 +24,12 @@ from api.schemas import (
     CustomerOut,
     CustomerPatch,
     LinkOut,
+    StrictSchema,
     sent_fields,
 )
 from invoices import selectors, services
+from invoices.customer_sessions import services as sessions
+from invoices.customer_sessions.models import SignInPage, SignInSource
 from invoices.models import Customer
 from invoices.timezones import company_today
 from payments import statements
@@ -219,6 +224,114 @@ def create_portal_link(request: HttpRequest, customer_id: str) -> LinkOut:
 def revoke_portal_link(request: HttpRequest, customer_id: str) -> Status[None]:
     services.portal_link_revoke(customer=get_customer(request, customer_id))
     return Status(204, None)
+
+
+class SignInLinkIn(StrictSchema):
+    redirect_to: Literal[
+        "home", "invoices", "credit_notes", "payments", "statement", "billing_details", "invoice"
+    ] = Field("home", description="The account page to land on: a page name, never a URL")
+    invoice: str | None = Field(
+        None, max_length=40, description="With `redirect_to: invoice`: the invoice (inv_…)"
+    )
+    expires_in: int = Field(
+        int(sessions.MAGIC_LINK_DEFAULT_LIFETIME.total_seconds()),
+        ge=sessions.MAGIC_LINK_MIN_SECONDS,
+        le=sessions.MAGIC_LINK_MAX_SECONDS,
+        strict=True,
+        description="Seconds the link stays usable (60 to 604800)",
+    )
+
+
+class SignInLinkOut(Schema):
+    url: str = Field(description="Opens a Continue page; its button signs the customer in, once")
+    expires_at: dt.datetime
+
+
+class SignOutOut(Schema):
+    sessions_ended: int
+
+
+def _sign_in_link_options(request: HttpRequest) -> SignInLinkIn:
+    """The optional JSON body (none, or an empty form: the defaults)."""
+    try:
+        if request.content_type == "application/json" and request.body.strip():
+            return SignInLinkIn.model_validate_json(request.body)
+        if request.content_type != "application/json" and request.POST:
+            raise ApiError(400, "invalid", "Send the options as a JSON object.")
+        return SignInLinkIn.model_validate({})
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first.get("loc", ())) or None
+        if first.get("type") == "extra_forbidden":
+            raise ApiError(400, "unknown_field", f"Unknown field: {field}.", field) from None
+        raise ApiError(400, "invalid", str(first.get("msg", "Invalid body.")), field) from None
+
+
+SIGN_IN_LINK_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": SignInLinkIn.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/customers/{customer_id}/sign-in-link",
+    response={201: SignInLinkOut},
+    openapi_extra=SIGN_IN_LINK_BODY,
+    **described(
+        "Create a magic sign-in link",
+        "POST",
+        "/customers/cus_123/sign-in-link",
+        {"redirect_to": "invoice", "invoice": "inv_123", "expires_in": 600},
+        "A one-time link that signs the customer into the portal and lands on `redirect_to` "
+        "(home, invoices, credit_notes, payments, statement, billing_details, or invoice with "
+        "`invoice`). Make one only for someone your own system has signed in. Opening it shows "
+        "a Continue button; the link works once, for `expires_in` seconds (60 to 604800, "
+        "default 3600).",
+    ),
+)
+def create_sign_in_link(request: HttpRequest, customer_id: str) -> Status[Any]:
+    customer = get_customer(request, customer_id)
+    options = _sign_in_link_options(request)
+    invoice = None
+    if options.redirect_to == SignInPage.INVOICE:
+        if not options.invoice:
+            raise ApiError(400, "invalid", "Name the invoice to land on.", "invoice")
+        invoice = selectors.invoice_for_company(
+            company=company_of(request), public_id=options.invoice
+        )
+        if invoice is None:
+            raise ApiError(400, "invalid", "No such invoice of this customer.", "invoice")
+    elif options.invoice is not None:
+        raise ApiError(400, "invalid", "invoice goes only with redirect_to: invoice.", "invoice")
+    link = sessions.sign_in_link_create(
+        customer=customer,
+        source=SignInSource.API,
+        page=options.redirect_to,
+        invoice=invoice,
+        lifetime=dt.timedelta(seconds=options.expires_in),
+    )
+    return Status(
+        201, SignInLinkOut(url=sessions.sign_in_link_url(link), expires_at=link.expires_at)
+    )
+
+
+@router.post(
+    "/customers/{customer_id}/sign-out",
+    response=SignOutOut,
+    **described(
+        "Sign a customer out everywhere",
+        "POST",
+        "/customers/cus_123/sign-out",
+        None,
+        "Ends every portal session of the customer and every sign-in link not used yet.",
+    ),
+)
+def sign_out_customer(request: HttpRequest, customer_id: str) -> SignOutOut:
+    customer = get_customer(request, customer_id)
+    ended = sessions.customer_sign_out_everywhere(customer=customer, reason="api")
+    return SignOutOut(sessions_ended=ended)
 
 
 class BalanceRow(Schema):

@@ -263,6 +263,15 @@ COMPANY_FIELDS: dict[str, FieldSpec] = {
         bool,
         {"description": "Apply the customer's credit to each invoice when it is finalized"},
     ),
+    "portal_sign_in_url": (
+        str,
+        {
+            "max_length": 500,
+            "pattern": r"^(https?://\S+)?$",
+            "description": "Single sign-on: the portal entry sends visitors to this page (with "
+            "`return_to`, a page name); empty for email sign-in",
+        },
+    ),
 }
 
 

@@ -7,6 +7,7 @@ from django.contrib import admin
 
 from invoices.admin import CustomerAdmin as CustomerAdminBase
 from invoices.admin import InvoiceAdminBase, InvoiceForm
+from invoices.customer_sessions.admin import CustomerSessionsAdminMixin, sign_out_everywhere
 from invoices.models import Customer, Invoice
 from payments.admin import CustomerStatementAdminMixin, InvoicePaymentsAdminMixin, PaymentInline
 from portal.comments.admin import (
@@ -52,13 +53,17 @@ class InvoiceAdmin(InvoicePaymentsAdminMixin, InvoiceCommentsAdminMixin, Invoice
         css = {"all": [ADMIN_CSS]}
 
 
-# The customer admin, with the statement page (payments) and emailing it (preferences).
+# The customer admin, with the statement page (payments) and emailing it (preferences), and
+# the customer's sessions (signing out everywhere).
 admin.site.unregister(Customer)
 
 
 @admin.register(Customer)
 class CustomerAdmin(
-    CustomerStatementEmailAdminMixin, CustomerStatementAdminMixin, CustomerAdminBase
+    CustomerSessionsAdminMixin,
+    CustomerStatementEmailAdminMixin,
+    CustomerStatementAdminMixin,
+    CustomerAdminBase,
 ):
-    readonly_fields = [*CustomerAdminBase.readonly_fields, "statement_link"]
-    actions = [send_statement_by_email]
+    readonly_fields = [*CustomerAdminBase.readonly_fields, "statement_link", "active_sessions"]
+    actions = [send_statement_by_email, sign_out_everywhere]

@@ -151,6 +151,7 @@ def customer_update(
     keep their own copy of the buyer (``Invoice.buyer_snapshot``): nothing here touches them."""
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     before = {name: getattr(locked, name) for name in changes}
+    old_email = locked.email
     external_id = changes.get("external_id")
     if (
         external_id
@@ -183,6 +184,11 @@ def customer_update(
         object_id=locked.public_id,
         data={**events.customer_data(locked), "changed": sorted(changes)},
     )
+    if locked.email.casefold() != old_email.casefold():
+        # Whoever signed in proved the old mailbox, not the new one.
+        from invoices.customer_sessions.services import customer_sign_out_everywhere
+
+        customer_sign_out_everywhere(customer=locked, actor=actor, reason="email_changed")
     for name in changes:
         setattr(customer, name, getattr(locked, name))
     return customer

@@ -16,6 +16,8 @@ CUSTOMER_FACING_PREFIXES = (
     "/embed/",
     "/embed.js",
     "/pay/",
+    "/c/",
+    "/sign-in/",
 )
 
 

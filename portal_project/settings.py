@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "ninja",
     "invoices",
     "invoices.webhooks",
+    "invoices.customer_sessions",
     "portal",
     "portal.embed",
     "portal.comments",

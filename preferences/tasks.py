@@ -65,3 +65,11 @@ def staff_notify(company_id: int, invoice_public_id: str, kind: str) -> None:
     notifications.staff_notify(
         company_id=company_id, invoice_public_id=invoice_public_id, kind=kind
     )
+
+
+@shared_task(ignore_result=True)
+def send_sign_in_email(company_id: int, email: str, language: str) -> int:
+    """Email sign-in links to the company's customers with this address (none: nothing)."""
+    from preferences import sign_in_email
+
+    return sign_in_email.sign_in_email_send(company_id=company_id, email=email, language=language)

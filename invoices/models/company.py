@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import RegexValidator, URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -101,6 +101,18 @@ class Company(models.Model):
     # as PortalEditableField values; empty: none, the page only shows them.
     portal_editable_fields = models.JSONField(
         default=list, blank=True, validators=[validate_portal_editable_fields]
+    )
+    # Single sign-on: the company's own sign-in page. The portal entry (/c/<slug>/) sends
+    # visitors there (with ``return_to``, a page name); the company signs them in and sends them
+    # back through a magic link (POST /api/v1/customers/<id>/sign-in-link).
+    portal_sign_in_url = models.URLField(
+        max_length=500,
+        blank=True,
+        validators=[URLValidator(schemes=["https", "http"])],
+        help_text=_(
+            "Your own sign-in page. When set, customers who open the portal entry are sent "
+            "there instead of signing in by email."
+        ),
     )
     reminder_days_before_due = models.PositiveSmallIntegerField(
         default=3, help_text=_("Send a 'due soon' reminder this many days before the due date.")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from invoices.ids import new_public_id
 
@@ -48,7 +49,11 @@ class Customer(models.Model):
                 name="customer_unique_stripe_id",
             ),
         ]
-        indexes = [models.Index(fields=["company", "email"], name="customer_company_email")]
+        indexes = [
+            models.Index(fields=["company", "email"], name="customer_company_email"),
+            # Sign-in by email matches the address in any case (email__iexact: UPPER(email)).
+            models.Index("company", Upper("email"), name="customer_company_email_ci"),
+        ]
 
     def __str__(self) -> str:
         return self.name

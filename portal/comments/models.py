@@ -1,8 +1,8 @@
 """The comment thread under an invoice and the proofs a customer gives before writing to it.
 
-Nothing here is a usable secret: email codes are stored as keyed HMACs, sessions and sign-in
-links as selectors whose tokens need ``SECRET_KEY`` (``invoices.tokens``), so a copy of the
-database alone lets nobody write as a customer.
+Nothing here is a usable secret: email codes are stored as keyed HMACs (sessions and sign-in
+links are customer sessions, ``invoices.customer_sessions``), so a copy of the database alone
+lets nobody write as a customer.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import ThrottlingMixin
 from django_otp.oath import TOTP
@@ -83,52 +82,6 @@ class EmailCode(models.Model):
 
     def __str__(self) -> str:
         return f"code for {self.customer_id} on {self.invoice_id}"
-
-
-class SignInLink(models.Model):
-    """A one-time link emailed to the customer that opens a customer session."""
-
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="+")
-    selector = models.CharField(max_length=32, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"sign-in link for {self.customer_id}"
-
-
-class CustomerSession(models.Model):
-    """Proof, held in a cookie, that this browser's writer controls the customer's mailbox.
-
-    ``invoice`` set: good for that invoice only (opened in ``email_code`` mode);
-    ``invoice`` null: good for every invoice of the customer (``customer_session`` mode)."""
-
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    invoice = models.ForeignKey(
-        Invoice, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    selector = models.CharField(max_length=32, unique=True)
-    opened_by = models.CharField(max_length=20)  # "email_code" or "signin_link"
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"session of {self.customer_id}"
-
-    def is_live(self) -> bool:
-        return self.revoked_at is None and self.expires_at > timezone.now()
-
-    def covers(self, invoice: Invoice) -> bool:
-        return (
-            self.is_live()
-            and self.customer_id == invoice.customer_id
-            and (self.invoice_id is None or self.invoice_id == invoice.pk)
-        )
 
 
 def _default_totp_key() -> str:

@@ -5,18 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils import timezone
-
+from invoices.customer_sessions.cookies import COOKIE_NAME
+from invoices.customer_sessions.models import CustomerSession
 from invoices.models import Invoice
 from invoices.models.company import CommentWriteMode
-from invoices.tokens import parse_token
 
-from .models import Comment, CustomerSession, CustomerTotpDevice
+from .models import Comment, CustomerTotpDevice
 
-SESSION_PURPOSE = "comment-session"
-# The cookie that holds a customer session token (HttpOnly, path /invoice/).
-SESSION_COOKIE = "invoice_comment_session"
-SIGNIN_PURPOSE = "comment-signin"
+# The customer session cookie (plain-HTTP name; ``__Host-`` prefixed over HTTPS).
+SESSION_COOKIE = COOKIE_NAME
 # One page of a thread; a client that is further behind asks again with the last id it got.
 PAGE_SIZE = 200
 
@@ -66,16 +63,6 @@ def last_comment_number(*, invoice_id: int) -> int:
         .first()
     )
     return last or 0
-
-
-def customer_session_for_token(token: str | None) -> CustomerSession | None:
-    """The live session a cookie names; None for anything forged, expired or revoked."""
-    selector = parse_token(token or "", purpose=SESSION_PURPOSE)
-    if selector is None:
-        return None
-    return CustomerSession.objects.filter(
-        selector=selector, revoked_at__isnull=True, expires_at__gt=timezone.now()
-    ).first()
 
 
 def totp_device_for(*, invoice: Invoice) -> CustomerTotpDevice | None:

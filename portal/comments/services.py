@@ -13,7 +13,6 @@ import logging
 import re
 import secrets
 import smtplib
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -27,25 +26,30 @@ from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
 from invoices import events
+from invoices.customer_sessions import services as sessions
+from invoices.customer_sessions.models import (
+    SESSION_MAX_AGE,
+    CustomerSession,
+    OpenedBy,
+    SignInLink,
+    SignInPage,
+    SignInSource,
+)
+from invoices.customer_sessions.services import OpenedSession
 from invoices.models import Invoice
 from invoices.models.company import CommentWriteMode
 from invoices.tenancy import User, can_manage_invoices
-from invoices.tokens import make_token, new_selector, parse_token
 from invoices.webhooks.services import event_emit
 
 from . import realtime
 from .models import (
     Comment,
     CommentRole,
-    CustomerSession,
     CustomerTotpDevice,
     EmailCode,
-    SignInLink,
     Verification,
 )
 from .selectors import (
-    SESSION_PURPOSE,
-    SIGNIN_PURPOSE,
     comment_write_mode,
     public_comment,
     totp_required,
@@ -60,10 +64,9 @@ CODE_LIFETIME = dt.timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
 CODE_RESEND_AFTER = dt.timedelta(seconds=60)
 CODES_PER_HOUR = 5
-SIGNIN_LINK_LIFETIME = dt.timedelta(minutes=30)
-# A code proves the mailbox for one invoice for a while; a customer session is wider and longer.
+# A code proves the mailbox for one invoice for a while; a customer session is wider and longer
+# (14 days idle, 30 at most: invoices.customer_sessions).
 INVOICE_SESSION_LIFETIME = dt.timedelta(hours=2)
-CUSTOMER_SESSION_LIFETIME = dt.timedelta(days=14)
 
 # Control characters other than newline and tab: invisible tricks, and NUL breaks PostgreSQL.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -74,13 +77,6 @@ class CommentError(ApplicationError):
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         super().__init__(code, message, field, status)
-
-
-@dataclass(frozen=True)
-class OpenedSession:
-    session: CustomerSession
-    # The cookie value: the selector plus its keyed MAC; only the selector is stored.
-    token: str
 
 
 # Input ------------------------------------------------------------------------------------
@@ -402,19 +398,22 @@ def _email_code_check(*, invoice: Invoice, code: str) -> OpenedSession | Comment
     match.save(update_fields=["used_at"])
     # In customer-session mode the code opens the customer's session; otherwise this invoice.
     wide = comment_write_mode(invoice=invoice) == CommentWriteMode.CUSTOMER_SESSION
-    return _session_open(invoice=invoice, customer_wide=wide, opened_by="email_code")
+    return _session_open(invoice=invoice, customer_wide=wide, opened_by=OpenedBy.EMAIL_CODE)
 
 
-def _session_open(*, invoice: Invoice, customer_wide: bool, opened_by: str) -> OpenedSession:
-    selector = new_selector()
-    lifetime = CUSTOMER_SESSION_LIFETIME if customer_wide else INVOICE_SESSION_LIFETIME
-    session = CustomerSession.objects.create(
-        company_id=invoice.company_id,
-        customer_id=invoice.customer_id,
-        invoice_id=None if customer_wide else invoice.pk,
-        selector=selector,
+def _session_open(
+    *,
+    invoice: Invoice,
+    customer_wide: bool,
+    opened_by: str,
+    replaces: CustomerSession | None = None,
+) -> OpenedSession:
+    opened = sessions.session_open(
+        customer=invoice.customer,
         opened_by=opened_by,
-        expires_at=timezone.now() + lifetime,
+        invoice=None if customer_wide else invoice,
+        lifetime=SESSION_MAX_AGE if customer_wide else INVOICE_SESSION_LIFETIME,
+        replaces=replaces,
     )
     events.record(
         company=invoice.company,
@@ -423,43 +422,38 @@ def _session_open(*, invoice: Invoice, customer_wide: bool, opened_by: str) -> O
         opened_by=opened_by,
         customer_wide=customer_wide,
     )
-    return OpenedSession(session=session, token=make_token(selector, purpose=SESSION_PURPOSE))
-
-
-def customer_session_revoke(*, session: CustomerSession) -> None:
-    CustomerSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    return opened
 
 
 # Sign-in links ----------------------------------------------------------------------------
 
 
 def signin_link_request(*, invoice: Invoice, page_token: str) -> SignInLink:
-    """Email the customer a one-time link that opens a customer session on this device."""
+    """Email the customer a one-time link that opens a customer session on this device and
+    leads back to this invoice's comments."""
     now = timezone.now()
     with transaction.atomic():
         Invoice.objects.select_for_update().only("id").get(pk=invoice.pk)
         recent = list(
             SignInLink.objects.filter(
-                invoice_id=invoice.pk, created_at__gt=now - dt.timedelta(hours=1)
+                invoice_id=invoice.pk,
+                source=SignInSource.COMMENTS,
+                created_at__gt=now - dt.timedelta(hours=1),
             ).values_list("created_at", flat=True)
         )
         if (recent and max(recent) > now - CODE_RESEND_AFTER) or len(recent) >= CODES_PER_HOUR:
             raise CommentError(
                 429, "rate_limited", _("A link was just sent. Wait a minute before asking again.")
             )
-        selector = new_selector()
-        link = SignInLink.objects.create(
-            company_id=invoice.company_id,
-            customer_id=invoice.customer_id,
-            invoice_id=invoice.pk,
-            selector=selector,
-            expires_at=now + SIGNIN_LINK_LIFETIME,
+        link = sessions.sign_in_link_create(
+            customer=invoice.customer,
+            source=SignInSource.COMMENTS,
+            page=SignInPage.INVOICE,
+            invoice=invoice,
         )
         url = (
             f"{settings.PUBLIC_BASE_URL}/invoice/{page_token}/comments/signin/"
-            f"{make_token(selector, purpose=SIGNIN_PURPOSE)}"
+            f"{sessions.sign_in_link_token(link)}"
         )
         with translation.override(_customer_language(invoice)):
             subject = _("Sign in to comment on invoice %(number)s") % {"number": invoice.number}
@@ -471,21 +465,23 @@ def signin_link_request(*, invoice: Invoice, page_token: str) -> SignInLink:
     return link
 
 
-@transaction.atomic
-def signin_link_open(*, invoice: Invoice, token: str) -> OpenedSession:
-    selector = parse_token(token, purpose=SIGNIN_PURPOSE)
-    link = (
-        SignInLink.objects.select_for_update()
-        .filter(selector=selector or "-", invoice_id=invoice.pk, used_at__isnull=True)
-        .first()
-    )
-    if link is None or link.expires_at <= timezone.now():
+def signin_link_open(
+    *, invoice: Invoice, token: str, replaces: CustomerSession | None = None
+) -> OpenedSession:
+    try:
+        signed_in = sessions.sign_in_link_redeem(token=token, invoice=invoice, replaces=replaces)
+    except sessions.SignInLinkInvalid:
         raise CommentError(
             400, "link_expired", _("This sign-in link has expired or was already used.")
-        )
-    link.used_at = timezone.now()
-    link.save(update_fields=["used_at"])
-    return _session_open(invoice=invoice, customer_wide=True, opened_by="signin_link")
+        ) from None
+    events.record(
+        company=invoice.company,
+        action="comment.session_opened",
+        object_id=invoice.public_id,
+        opened_by=OpenedBy.COMMENT_LINK,
+        customer_wide=True,
+    )
+    return signed_in.opened
 
 
 # Authenticator app (TOTP) -----------------------------------------------------------------

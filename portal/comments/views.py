@@ -18,7 +18,6 @@ from typing import Any
 
 import redis
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import (
     HttpRequest,
@@ -35,18 +34,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.errors import error_body
 from core.ratelimits import over_limit
+from invoices.customer_sessions.cookies import session_cookie_set, session_from_request
+from invoices.customer_sessions.models import CustomerSession
 from invoices.decorators import share_link_page
 from invoices.models import Invoice
 from invoices.selectors import invoice_for_share_token
 
 from . import realtime, services
-from .models import CustomerSession
 from .qr import otpauth_url, qr_data_uri
 from .selectors import (
     PAGE_SIZE,
-    SESSION_COOKIE,
     comments_for_invoice,
-    customer_session_for_token,
     public_comment,
     thread_state,
 )
@@ -64,9 +62,8 @@ RETRY_MILLISECONDS = 3000
 # send "Referrer-Policy: no-referrer", so browsers post "Origin: null", which Django's check
 # refuses (403 for every comment). What stands in for it:
 # - the share token in the URL is the credential: a forging site would need it;
-# - the one cookie these views read, the customer session, is SameSite=Lax and scoped to
-#   /invoice/: browsers never send it with a POST from another site, so a forged post acts as
-#   nobody (and in the email-code and session modes is refused for want of a session).
+# - the one cookie these views read, the customer session, is SameSite=Lax: browsers never
+#   send it with a POST from another site, so a forged post acts as nobody (and in the email-code and session modes is refused for want of a session).
 POST_RATE = "10/m"
 POST_RATE_PER_INVOICE = "60/h"
 CODE_RATE = "10/h"
@@ -82,7 +79,7 @@ def _rate_limited() -> CommentError:
 
 
 def _session(request: HttpRequest) -> CustomerSession | None:
-    return customer_session_for_token(request.COOKIES.get(SESSION_COOKIE))
+    return session_from_request(request)
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -118,17 +115,10 @@ def _error(request: HttpRequest, exc: CommentError, token: str) -> HttpResponse:
     )
 
 
-def _set_session_cookie(response: HttpResponse, opened: services.OpenedSession) -> None:
-    max_age = int((opened.session.expires_at - opened.session.created_at).total_seconds())
-    response.set_cookie(
-        SESSION_COOKIE,
-        opened.token,
-        max_age=max_age,
-        path="/invoice/",
-        httponly=True,
-        secure=settings.SESSION_COOKIE_SECURE,
-        samesite="Lax",
-    )
+def _set_session_cookie(
+    response: HttpResponse, request: HttpRequest, opened: services.OpenedSession
+) -> None:
+    session_cookie_set(response, request, opened)
 
 
 def _after(request: HttpRequest) -> int:
@@ -195,7 +185,7 @@ def code_verify(request: HttpRequest, invoice: Invoice, token: str) -> HttpRespo
         return _error(request, exc, token)
     state = thread_state(invoice=invoice, session=opened.session)
     response = JsonResponse({"verified": True, "state": state.as_dict()})
-    _set_session_cookie(response, opened)
+    _set_session_cookie(response, request, opened)
     return response
 
 
@@ -222,11 +212,13 @@ def signin_link_open(
     if request.method == "GET":
         return render(request, "comments/signin.html", {"invoice": invoice})
     try:
-        opened = services.signin_link_open(invoice=invoice, token=signin_token)
+        opened = services.signin_link_open(
+            invoice=invoice, token=signin_token, replaces=_session(request)
+        )
     except CommentError as exc:
         return _error(request, exc, token)
     response = HttpResponseRedirect(f"/invoice/{token}#comments", status=303)
-    _set_session_cookie(response, opened)
+    _set_session_cookie(response, request, opened)
     return response
 
 

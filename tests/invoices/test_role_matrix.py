@@ -7,6 +7,7 @@ Whatever B lets them do, nothing may be written into A beyond what their role in
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +23,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from invoices.admin_scoping import TenantScopedAdmin, company_id_of
+from invoices.customer_sessions.models import CustomerSession
 from invoices.models import (
     AuditEvent,
     Company,
@@ -120,6 +122,13 @@ FACTORIES: dict[str, Callable[[Company], Model]] = {
     "invoices.apikey": lambda company: api_key_create(company=company)[0],
     "invoices.staffsigninsettings": lambda company: StaffSignInSettings.objects.create(
         company=company
+    ),
+    "customer_sessions.customersession": lambda company: CustomerSession.objects.create(
+        company=company,
+        customer=factories.make_customer(company),
+        selector=f"{company.pk:032x}",
+        opened_by="email_link",
+        expires_at=timezone.now() + dt.timedelta(days=1),
     ),
     "embed.embedsettings": lambda company: EmbedSettings.objects.create(company=company),
     # A stored name only: the role matrix writes no file.

@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import caches
 from django.test import RequestFactory
 
-from core.ratelimits import over_limit
+from core.ratelimits import RateLimitUnavailable, over_limit
 
 
 def _request(ip: str = "203.0.113.7") -> Any:
@@ -52,3 +52,35 @@ def test_it_fails_open_and_logs_when_the_store_is_down(
         assert over_limit(_request(), group="t-down", rate="1/m") is False
         assert over_limit(_request(), group="t-down", rate="1/m") is False
     assert "failing open" in caplog.text
+
+
+def _store_down(settings: Any) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    with contextlib.suppress(AttributeError, KeyError):
+        del caches["default"]
+
+
+def test_it_counts_in_fail_closed_mode_as_in_the_default_mode() -> None:
+    results = [
+        over_limit(_request(), group="t-closed", rate="2/m", fail_closed=True) for _ in range(3)
+    ]
+    assert results == [False, False, True]
+
+
+def test_it_fails_closed_when_asked_and_the_store_is_down(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _store_down(settings)
+    with (
+        caplog.at_level(logging.WARNING, logger="portal.ratelimit"),
+        pytest.raises(RateLimitUnavailable) as raised,
+    ):
+        over_limit(_request(), group="t-closed-down", rate="5/m", fail_closed=True)
+    assert raised.value.status == 503
+    assert "failing closed" in caplog.text

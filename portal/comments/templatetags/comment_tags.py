@@ -12,12 +12,8 @@ from django.conf import settings
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from portal.comments.selectors import (
-    SESSION_COOKIE,
-    comments_for_invoice,
-    customer_session_for_token,
-    thread_state,
-)
+from invoices.customer_sessions.cookies import session_from_request
+from portal.comments.selectors import comments_for_invoice, thread_state
 from portal.comments.services import BODY_MAX_LENGTH, NAME_MAX_LENGTH
 
 register = template.Library()
@@ -59,7 +55,7 @@ def comment_thread(context: template.Context) -> dict[str, Any]:
     request = context["request"]
     invoice = context["invoice"]
     token = context["token"]
-    session = customer_session_for_token(request.COOKIES.get(SESSION_COOKIE))
+    session = session_from_request(request)
     comments = comments_for_invoice(invoice_id=invoice.pk)
     state = thread_state(invoice=invoice, session=session)
     base = f"/invoice/{token}/comments"
