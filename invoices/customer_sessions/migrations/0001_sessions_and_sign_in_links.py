@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('invoices', '0010_portal_sign_in_url_and_email_index'),
+        ('invoices', '0012_portal_sign_in_url_and_email_index'),
     ]
 
     operations = [

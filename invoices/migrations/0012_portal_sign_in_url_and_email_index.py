@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0009_stripe_ids'),
+        ('invoices', '0011_company_advance_payments_and_credit_auto_apply'),
     ]
 
     operations = [
