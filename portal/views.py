@@ -17,6 +17,7 @@ from invoices.models import Invoice
 from invoices.money import format_money
 from invoices.selectors import customer_for_portal_token, customer_languages
 from invoices.timezones import company_date
+from invoices.transfer import bank_transfer
 from payments.gates import pay_gate, stripe_connected, stripe_state
 from payments.selectors import last_payment_for_invoice
 from portal.middleware import is_customer_facing
@@ -63,6 +64,8 @@ def invoice_page(request: HttpRequest, invoice: Invoice, token: str) -> HttpResp
         "token": token,
         "invoice": invoice,
         "pay": pay,
+        # Beside online payment: the company's bank details and, for EUR, the QR code.
+        "transfer": bank_transfer(invoice=invoice, locale=lang),
         "stripe": stripe,
         "source": view_source(request),
     }

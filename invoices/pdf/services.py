@@ -38,6 +38,7 @@ from invoices.models import Invoice
 from invoices.pdf import storage
 from invoices.pdf.render import render_pdf
 from invoices.tasks import render_invoice_pdf
+from invoices.transfer import bank_transfer
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ def invoice_pdf_html(
             "language": language,
             # Built from a translation and escaped for CSS above, not user input.
             "page_footer": mark_safe(_page_footer()),  # noqa: S308
+            "transfer": bank_transfer(invoice=invoice, locale=language),
         }
         return render_to_string(TEMPLATE, context)
 
