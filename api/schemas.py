@@ -250,7 +250,8 @@ COMPANY_FIELDS: dict[str, FieldSpec] = {
         Literal["link", "email_code", "customer_session"],
         {"description": "Who may write comments on the customer pages"},
     ),
-    # The seller's structured address and VAT id (e-invoices).
+    # The seller's structured address, telephone and VAT id (e-invoices).
+    "phone": (str, {"max_length": 40, "description": "The contact telephone e-invoices carry"}),
     "street": (str, {"max_length": 200}),
     "postcode": (str, {"max_length": 20}),
     "city": (str, {"max_length": 100}),

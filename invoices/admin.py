@@ -32,6 +32,7 @@ from invoices.admin_scoping import (
     tenant_action,
 )
 from invoices.bank_details import DEFAULT_UNIT_CODE
+from invoices.einvoice.admin_mixin import InvoiceEInvoiceAdminMixin
 from invoices.models import (
     ApiKey,
     Company,
@@ -469,7 +470,9 @@ class InvoiceForm(ModelForm):  # type: ignore[type-arg]
         return data
 
 
-class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin):
+class InvoiceAdminBase(
+    InvoicePdfAdminMixin, InvoiceEInvoiceAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin
+):
     """The invoice admin without other apps' parts (registered by ``backoffice.admin``)."""
 
     list_display = [
@@ -505,6 +508,7 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
         "paid_at",
         "created_at",
         "pdf_link",
+        "einvoice_links",
     ]
     actions = ["finalize", "void", "mark_uncollectible"]
     # Actions offered as buttons on the change page, with the statuses they apply to; each

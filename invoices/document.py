@@ -236,6 +236,7 @@ def seller_snapshot(company: Company) -> dict[str, Any]:
         "country_code": company.country_code,
         "vat_id": company.vat_id,
         "tax_registration": company.tax_id,
+        "phone": company.phone,
         "electronic_address": company.electronic_address,
         "electronic_address_scheme": company.electronic_address_scheme,
     }

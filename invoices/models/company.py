@@ -79,6 +79,8 @@ class Company(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC")
     plan = models.CharField(max_length=8, choices=Plan.choices, default=Plan.FREE)
     email = models.EmailField(blank=True)
+    # The seller contact's telephone (XRechnung requires one on every e-invoice).
+    phone = models.CharField(max_length=40, blank=True)
     address = models.TextField(blank=True)
     tax_id = models.CharField(max_length=64, blank=True)
 

@@ -19,6 +19,7 @@ def complete_seller(**fields: Any) -> Company:
     company = factories.make_company(currency="eur", name="Beispiel GmbH")
     values: dict[str, Any] = {
         "email": "rechnung@beispiel.example",
+        "phone": "+49 30 1234567",
         "street": "Hauptstraße 1",
         "postcode": "10115",
         "city": "Berlin",
