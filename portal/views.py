@@ -13,7 +13,7 @@ from core.http import not_found
 from core.i18n import activate_language
 from invoices.decorators import share_link_page
 from invoices.document import brand_color, date_display, invoice_summary
-from invoices.einvoice.services import einvoice_formats_offered
+from invoices.einvoice.services import EINVOICE_LABELS, einvoice_formats_offered
 from invoices.models import Invoice
 from invoices.money import format_money
 from invoices.selectors import customer_for_portal_token, customer_languages
@@ -24,13 +24,6 @@ from payments.selectors import last_payment_for_invoice
 from portal.middleware import is_customer_facing
 from portal.presenters import invoice_document_html, portal_list_html
 from tracking.services import view_record_for_request
-
-# Product names, the same in every language.
-EINVOICE_LABELS = {
-    "facturx": "Factur-X / ZUGFeRD (PDF)",
-    "xrechnung": "XRechnung (XML)",
-    "ubl": "Peppol UBL (XML)",
-}
 
 # "api": a link the company's own systems hand out after creating it through the API.
 VIEW_SOURCES = frozenset({"link", "email", "portal", "api"})

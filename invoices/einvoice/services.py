@@ -25,6 +25,13 @@ from invoices.einvoice.validate import xsd_check
 from invoices.models import CreditNote, Invoice, InvoiceStatus
 from invoices.money import exponent
 
+# Product names, the same in every language (the customer pages' download links).
+EINVOICE_LABELS = {
+    "facturx": "Factur-X / ZUGFeRD (PDF)",
+    "xrechnung": "XRechnung (XML)",
+    "ubl": "Peppol UBL (XML)",
+}
+
 XML = "application/xml"
 PDF = "application/pdf"
 
@@ -126,6 +133,7 @@ def einvoice_formats_offered(invoice: Invoice) -> list[str]:
 
 
 __all__ = [
+    "EINVOICE_LABELS",
     "EInvoiceFile",
     "EInvoiceUnavailable",
     "UnknownFormat",

@@ -83,3 +83,19 @@ class TestAdmin:
         response = client.get(f"/admin/invoices/invoice/{invoice.pk}/e-invoice/ubl/")
         assert response.status_code in (302, 404)
         assert b"CustomizationID" not in response.content
+
+
+class TestCustomerAccount:
+    def test_it_offers_the_einvoices_beside_each_invoice(
+        self, client: Any, seller: Company, buyer: Customer
+    ) -> None:
+        invoice = factories.make_invoice(
+            seller, buyer, currency="eur", lines=[("A", "1", 1000, "19")]
+        )
+        html = client.get(f"/portal/{factories.portal_token(buyer)}").content.decode()
+        assert invoice.number in html
+        assert html.count("/e-invoice/ubl") == 1 and "/e-invoice/facturx" in html
+        # Choosing no formats removes the links at once (the cached list misses).
+        services.company_update(company=seller, changes={"einvoice_formats": []})
+        html = client.get(f"/portal/{factories.portal_token(buyer)}").content.decode()
+        assert "/e-invoice/" not in html
