@@ -273,6 +273,10 @@ COMPANY_FIELDS: dict[str, FieldSpec] = {
         Literal["invoice_number", "rf"],
         {"description": "What payers quote: the invoice number or an ISO 11649 RF reference"},
     ),
+    "facturx_as_pdf": (
+        bool,
+        {"description": "Invoice PDFs are Factur-X (PDF/A-3b with the XML) when the data allows"},
+    ),
     "einvoice_formats": (
         list[Literal["facturx", "xrechnung", "ubl"]],
         {"max_length": 3, "description": "E-invoice formats offered to customers"},

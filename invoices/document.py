@@ -479,6 +479,8 @@ def document_fingerprint(
             company.iban,
             company.bic,
             company.payment_reference_format,
+            # The stored PDF is the Factur-X one (invoices.pdf.services) when this is set.
+            company.facturx_as_pdf,
         ],
         "logo": logo,
         "bill_to": invoice.buyer_snapshot or buyer_snapshot(customer),

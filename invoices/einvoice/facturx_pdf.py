@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from invoices.models import Invoice
 from invoices.pdf.render import render_pdf
-from invoices.pdf.services import invoice_pdf_html
 
 
-def facturx_pdf(*, invoice: Invoice, language: str, xml: bytes) -> bytes:
+def facturx_pdf(*, invoice: Invoice, language: str, xml: bytes, html: str = "") -> bytes:
+    """``html``: the invoice's PDF HTML when the caller has it already."""
     from facturx import generate_from_binary
 
-    html = invoice_pdf_html(invoice=invoice, language=language)
+    from invoices.pdf.services import invoice_pdf_html
+
+    html = html or invoice_pdf_html(invoice=invoice, language=language)
     pdf = render_pdf(html, variant="pdf/a-3b")
     seller = invoice.company.name
     result: bytes = generate_from_binary(

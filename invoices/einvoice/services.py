@@ -84,6 +84,15 @@ def invoice_einvoice(*, invoice: Invoice, fmt: str, language: str = "") -> EInvo
     return EInvoiceFile(pdf, _filename(invoice.number, fmt), PDF)
 
 
+def facturx_from_html(*, invoice: Invoice, html: str, language: str) -> bytes:
+    """The Factur-X PDF of ``invoice`` from its PDF HTML (the standard PDF of companies that
+    chose Factur-X). Raises like invoice_einvoice."""
+    from invoices.einvoice.facturx_pdf import facturx_pdf
+
+    data = invoice_einvoice_data(invoice=invoice, fmt="facturx", lines=list(invoice.lines.all()))
+    return facturx_pdf(invoice=invoice, language=language, xml=_xml(data, "facturx"), html=html)
+
+
 def credit_note_einvoice(*, note: CreditNote, fmt: str) -> EInvoiceFile:
     """A credit note as XML (type 381 referencing its invoice): ``xrechnung`` or ``ubl``
     (``facturx`` gives the CII XML, as a credit note has no PDF of its own here)."""

@@ -119,6 +119,13 @@ class Company(models.Model):
     einvoice_formats = models.JSONField(
         default=list, blank=True, validators=[validate_einvoice_formats]
     )
+    # The invoice PDF customers download is the Factur-X one (PDF/A-3b with its XML) whenever
+    # the data makes a valid e-invoice.
+    facturx_as_pdf = models.BooleanField(
+        default=False,
+        verbose_name=_("Factur-X as the standard PDF"),
+        help_text=_("Invoice PDFs carry their Factur-X XML (PDF/A-3b) when the data allows."),
+    )
 
     # Invoice numbering: "<prefix>-<sequence>"; the counter only moves inside a locked
     # transaction, so numbers are gap-free and unique (see services.invoice_number_allocate).

@@ -161,6 +161,20 @@ def invoice_pdf_html(
         return render_to_string(TEMPLATE, context)
 
 
+def _pdf_bytes(invoice: Invoice, language: str, html: str) -> bytes:
+    """The PDF of ``html``: the Factur-X one (PDF/A-3b with the XML) when the company made it
+    its standard PDF and the invoice makes a valid e-invoice, else the plain one."""
+    if invoice.company.facturx_as_pdf and invoice.status != "draft":
+        from core.errors import ApplicationError
+        from invoices.einvoice.services import facturx_from_html
+
+        try:
+            return facturx_from_html(invoice=invoice, html=html, language=language)
+        except ApplicationError as exc:
+            logger.info("invoice %s: plain PDF (%s)", invoice.public_id, exc.message)
+    return render_pdf(html)
+
+
 def _render_and_store(invoice: Invoice, language: str) -> PdfFile:
     # One read of the lines feeds both the fingerprint and the document, so the stored file
     # holds exactly what its name says even if the invoice is edited meanwhile.
@@ -172,7 +186,7 @@ def _render_and_store(invoice: Invoice, language: str) -> PdfFile:
     html = invoice_pdf_html(
         invoice=invoice, language=language, document=document, logo=current.logo
     )
-    storage.pdf_save(name=current.name, content=render_pdf(html))
+    storage.pdf_save(name=current.name, content=_pdf_bytes(invoice, language, html))
     return PdfFile(
         name=current.name,
         filename=invoice_pdf_filename(invoice),

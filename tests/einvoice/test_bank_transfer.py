@@ -179,3 +179,24 @@ class TestPdf:
         second = invoice_pdf_get_or_render(invoice=invoice, language="en", wait_seconds=0)
         assert first.fingerprint != second.fingerprint
         assert second.rendered
+
+
+class TestFacturxAsStandardPdf:
+    def test_the_customers_pdf_carries_the_xml_when_the_company_chose_it(
+        self, client: Any, seller: Company, buyer: Customer, tenant: Company
+    ) -> None:
+        from pypdf import PdfReader
+
+        services.company_update(company=seller, changes={"facturx_as_pdf": True})
+        invoice = factories.make_invoice(seller, buyer, currency="eur", lines=LINES)
+        response = client.get(f"/invoice/{factories.share_token(invoice)}/pdf")
+        reader = PdfReader(io.BytesIO(response.content))
+        root = reader.trailer["/Root"]
+        assert root["/AF"][0].get_object()["/F"] == "factur-x.xml"
+        assert "IBAN" in reader.pages[0].extract_text()
+        # Without the data for an e-invoice, the plain PDF, never an error.
+        services.company_update(company=tenant, changes={"facturx_as_pdf": True})
+        plain = factories.make_invoice(tenant)
+        response = client.get(f"/invoice/{factories.share_token(plain)}/pdf")
+        assert response.status_code == 200
+        assert "/AF" not in PdfReader(io.BytesIO(response.content)).trailer["/Root"]
