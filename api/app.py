@@ -18,6 +18,7 @@ from api.auth import ApiKeyAuth
 from api.company import router as company_router
 from api.credit_notes import router as credit_notes_router
 from api.customers import router as customers_router
+from api.einvoice import router as einvoice_router
 from api.gate import wrap_urls
 from api.invoices import router as invoices_router
 from api.payments import router as payments_router
@@ -49,9 +50,13 @@ api = PortalApi(
 
 @api.exception_handler(ApplicationError)
 def on_application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    return api.create_response(
-        request, error_body(exc.code, exc.message, exc.field), status=exc.status
-    )
+    body = error_body(exc.code, exc.message, exc.field)
+    missing = getattr(exc, "missing", None)
+    if missing:  # an e-invoice the data cannot make: every field to fill in
+        body["error"]["missing_fields"] = list(missing)
+    if exc.status >= 500:
+        logger.error("api.error %s %s: %s", request.method, request.path, exc.message)
+    return api.create_response(request, body, status=exc.status)
 
 
 @api.exception_handler(AuthenticationError)
@@ -105,6 +110,7 @@ api.add_router("/", company_router)
 api.add_router("/", invoices_router)
 api.add_router("/", payments_router)
 api.add_router("/", invoices_pdf_router)
+api.add_router("/", einvoice_router)
 api.add_router("/", tracking_router)
 api.add_router("/", preferences_router)
 api.add_router("/", credit_notes_router)

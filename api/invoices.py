@@ -57,6 +57,9 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
                 quantity=line.quantity,
                 unit_amount=line.unit_amount,
                 tax_rate=line.tax_rate,
+                vat_category=line.effective_vat_category,
+                vat_exemption_reason=line.vat_exemption_reason,
+                unit_code=line.unit_code,
                 amount=line.amount,
                 tax_amount=line.tax_amount,
             )
@@ -164,6 +167,9 @@ def _line_inputs(lines: list[LineIn]) -> list[services.LineInput]:
             quantity=line.quantity,
             unit_amount=line.unit_amount,
             tax_rate=line.tax_rate,
+            vat_category=line.vat_category,
+            vat_exemption_reason=line.vat_exemption_reason,
+            unit_code=line.unit_code,
         )
         for line in lines
     ]

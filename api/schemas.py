@@ -46,11 +46,25 @@ class CustomerFields(Schema):
     created_at: dt.datetime
 
 
+VatCategoryCode = Literal["", "S", "Z", "E", "AE", "K", "G", "O"]
+
+
 class LineIn(StrictSchema):
     description: str = Field(min_length=1, max_length=500)
     quantity: Decimal = Field(gt=0, max_digits=12, decimal_places=3)
     unit_amount: int = Field(ge=0, le=10**13, description="Minor units")
     tax_rate: Decimal = Field(default=Decimal(0), ge=0, le=100, decimal_places=3)
+    vat_category: VatCategoryCode = Field(
+        default="",
+        description="UNCL 5305: S standard, Z zero rated, E exempt, AE reverse charge, "
+        "K intra-community, G export, O outside the scope; empty: S when tax_rate > 0, else Z",
+    )
+    vat_exemption_reason: str = Field(
+        default="", max_length=200, description="Why no VAT is charged (E, AE, K, G, O)"
+    )
+    unit_code: str = Field(
+        default="C62", pattern=r"^[A-Z0-9]{2,3}$", description="UN/ECE Rec 20 unit, e.g. HUR"
+    )
 
 
 class InvoiceIn(StrictSchema):
@@ -69,6 +83,9 @@ class LineOut(Schema):
     quantity: Decimal
     unit_amount: int
     tax_rate: Decimal
+    vat_category: str = Field(description="UNCL 5305 VAT category")
+    vat_exemption_reason: str
+    unit_code: str = Field(description="UN/ECE Rec 20 unit")
     amount: int
     tax_amount: int
 
@@ -182,6 +199,10 @@ def out_schema(name: str, base: type[Schema], specs: dict[str, FieldSpec]) -> An
     return create_model(name, __base__=base, **fields)
 
 
+_EAS = {
+    "pattern": r"^(|[0-9]{4}|EM)$",
+    "description": "Electronic Address Scheme of electronic_address: 0088, 0204, 9930, EM…",
+}
 _LANGUAGE = {"pattern": r"^(|en|de|fr|es)$", "description": "en, de, fr, es or empty"}
 
 # Customer fields beyond the create fields. ``tax_id`` and ``buyer_reference`` appear once the
@@ -202,6 +223,11 @@ CUSTOMER_LATER_FIELDS: dict[str, FieldSpec] = {
     "tax_id": (str, {"max_length": 64, "description": "VAT or other tax id"}),
     "buyer_reference": (str, {"max_length": 200, "description": "The buyer's reference"}),
     "phone": (str, {"max_length": 40, "description": "Phone number"}),
+    "electronic_address": (
+        str,
+        {"max_length": 200, "description": "Where e-invoices reach the buyer (Peppol endpoint)"},
+    ),
+    "electronic_address_scheme": (str, _EAS),
 }
 
 # The company settings the API shows and changes. Other features add their own entries here
@@ -271,6 +297,37 @@ COMPANY_FIELDS: dict[str, FieldSpec] = {
             "description": "Single sign-on: the portal entry sends visitors to this page (with "
             "`return_to`, a page name); empty for email sign-in",
         },
+    ),
+    # The seller's structured address, telephone and VAT id (e-invoices).
+    "phone": (str, {"max_length": 40, "description": "The contact telephone e-invoices carry"}),
+    "street": (str, {"max_length": 200}),
+    "postcode": (str, {"max_length": 20}),
+    "city": (str, {"max_length": 100}),
+    "country_code": (
+        str,
+        {"pattern": r"^(|[A-Z]{2})$", "description": "ISO 3166 alpha-2, upper case"},
+    ),
+    "vat_id": (str, {"max_length": 32, "description": "With its country prefix: DE123456789"}),
+    "electronic_address": (
+        str,
+        {"max_length": 200, "description": "Where e-invoices reach the company (Peppol)"},
+    ),
+    "electronic_address_scheme": (str, _EAS),
+    # Bank transfers (validated: IBAN check digits, BIC structure).
+    "bank_account_holder": (str, {"max_length": 70}),
+    "iban": (str, {"max_length": 42, "description": "Spaces allowed; stored compact"}),
+    "bic": (str, {"max_length": 14}),
+    "payment_reference_format": (
+        Literal["invoice_number", "rf"],
+        {"description": "What payers quote: the invoice number or an ISO 11649 RF reference"},
+    ),
+    "facturx_as_pdf": (
+        bool,
+        {"description": "Invoice PDFs are Factur-X (PDF/A-3b with the XML) when the data allows"},
+    ),
+    "einvoice_formats": (
+        list[Literal["facturx", "xrechnung", "ubl"]],
+        {"max_length": 3, "description": "E-invoice formats offered to customers"},
     ),
 }
 

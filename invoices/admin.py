@@ -32,6 +32,8 @@ from invoices.admin_scoping import (
     ledger_form_page,
     tenant_action,
 )
+from invoices.bank_details import DEFAULT_UNIT_CODE
+from invoices.einvoice.admin_mixin import InvoiceEInvoiceAdminMixin
 from invoices.models import (
     ApiKey,
     Company,
@@ -45,7 +47,8 @@ from invoices.models import (
     StaffInvitation,
     StaffSignInSettings,
 )
-from invoices.models.company import PortalEditableField
+from invoices.models.company import EINVOICE_FORMAT_CHOICES, PortalEditableField
+from invoices.models.invoice import vat_line_problem
 from invoices.money import (
     AmountError,
     UnknownCurrency,
@@ -88,6 +91,14 @@ class CompanyAdmin(TenantScopedAdmin):
                     "On the portal's billing details page. Fields not ticked are shown, and "
                     "refused if posted."
                 ),
+            )
+        if db_field.name == "einvoice_formats":
+            return forms.MultipleChoiceField(
+                label=_("E-invoice formats"),
+                choices=EINVOICE_FORMAT_CHOICES,
+                widget=forms.CheckboxSelectMultiple,
+                required=False,
+                help_text=_("Offered to customers on the invoice page and in their account."),
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
@@ -320,11 +331,28 @@ class LineItemForm(ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, currency: str = "usd", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
+        if "unit_code" in self.fields:
+            self.fields["unit_code"].required = False
         if self.instance.pk is not None:
             self.initial["unit_amount"] = amount_initial(self.instance.unit_amount, currency)
 
     def clean_unit_amount(self) -> int:
         return amount_input(self.cleaned_data["unit_amount"], self.currency)
+
+    def clean_unit_code(self) -> str:
+        # Left empty: "one" (C62), the unit of most lines.
+        return str(self.cleaned_data.get("unit_code") or DEFAULT_UNIT_CODE)
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        problem = vat_line_problem(
+            tax_rate=data.get("tax_rate"),
+            vat_category=data.get("vat_category") or "",
+            exemption_reason=data.get("vat_exemption_reason") or "",
+        )
+        if problem and data.get("description"):
+            self.add_error("vat_category", problem)
+        return data
 
 
 class LineItemFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
@@ -340,7 +368,17 @@ class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
     model = LineItem
     form = LineItemForm
     formset = LineItemFormSet
-    fields = ["position", "description", "quantity", "unit_amount", "tax_rate", "amount_display"]
+    fields = [
+        "position",
+        "description",
+        "quantity",
+        "unit_code",
+        "unit_amount",
+        "tax_rate",
+        "vat_category",
+        "vat_exemption_reason",
+        "amount_display",
+    ]
     readonly_fields = ["amount_display"]
 
     @admin.display(description=_("Amount"))
@@ -359,8 +397,11 @@ class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
                 "position",
                 "description",
                 "quantity",
+                "unit_code",
                 "unit_amount_display",
                 "tax_rate",
+                "vat_category",
+                "vat_exemption_reason",
                 "amount_display",
             ]
         return self.fields
@@ -464,7 +505,9 @@ class InvoiceForm(ModelForm):  # type: ignore[type-arg]
         return data
 
 
-class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin):
+class InvoiceAdminBase(
+    InvoicePdfAdminMixin, InvoiceEInvoiceAdminMixin, InvoiceShareLinkAdminMixin, TenantScopedAdmin
+):
     """The invoice admin without other apps' parts (registered by ``backoffice.admin``)."""
 
     list_display = [
@@ -500,6 +543,7 @@ class InvoiceAdminBase(InvoicePdfAdminMixin, InvoiceShareLinkAdminMixin, TenantS
         "paid_at",
         "created_at",
         "pdf_link",
+        "einvoice_links",
     ]
     actions = ["finalize", "void", "mark_uncollectible"]
     # Actions offered as buttons on the change page, with the statuses they apply to; each

@@ -163,6 +163,15 @@ def logo_src(company: Company) -> str:
         return ""
 
 
+def company_address_lines(company: Company) -> list[str]:
+    """The seller's address as printed: the free text when set, else the structured fields."""
+    lines = [line for line in company.address.splitlines() if line.strip()]
+    if lines:
+        return lines
+    city_line = " ".join(part for part in (company.postcode, company.city) if part)
+    return [part for part in (company.street, city_line, company.country_code) if part]
+
+
 def company_party(company: Company) -> Party:
     logo_path = ""
     if company.logo:
@@ -173,8 +182,8 @@ def company_party(company: Company) -> Party:
     return Party(
         name=company.name,
         email=company.email,
-        address_lines=[line for line in company.address.splitlines() if line.strip()],
-        tax_id=company.tax_id,
+        address_lines=company_address_lines(company),
+        tax_id=company.vat_id or company.tax_id,
         logo_url=logo_src(company),
         logo_path=logo_path,
     )
@@ -202,6 +211,15 @@ def buyer_snapshot(customer: Customer) -> dict[str, Any]:
         "address_lines": customer.address_lines,
         "tax_id": customer.tax_id,
         "buyer_reference": customer.buyer_reference,
+        # The structured parts, for e-invoices (invoices.einvoice).
+        "address_line1": customer.address_line1,
+        "address_line2": customer.address_line2,
+        "postal_code": customer.postal_code,
+        "city": customer.city,
+        "region": customer.region,
+        "country": customer.country,
+        "electronic_address": customer.electronic_address,
+        "electronic_address_scheme": customer.electronic_address_scheme,
     }
 
 
@@ -209,8 +227,18 @@ def seller_snapshot(company: Company) -> dict[str, Any]:
     return {
         "name": company.name,
         "email": company.email,
-        "address_lines": [line for line in company.address.splitlines() if line.strip()],
-        "tax_id": company.tax_id,
+        "address_lines": company_address_lines(company),
+        "tax_id": company.vat_id or company.tax_id,
+        # The structured parts, for e-invoices (invoices.einvoice).
+        "street": company.street,
+        "postcode": company.postcode,
+        "city": company.city,
+        "country_code": company.country_code,
+        "vat_id": company.vat_id,
+        "tax_registration": company.tax_id,
+        "phone": company.phone,
+        "electronic_address": company.electronic_address,
+        "electronic_address_scheme": company.electronic_address_scheme,
     }
 
 
@@ -443,9 +471,17 @@ def document_fingerprint(
             invoice.amount_credited,
         ],
         "lines": "frozen" if lines is None else list(lines),
-        "seller": invoice.seller_snapshot
-        or [company.name, company.email, company.address, company.tax_id],
+        "seller": invoice.seller_snapshot or seller_snapshot(company),
         "brand": brand_color(company),
+        # The bank-transfer block (invoices.transfer) reads these live from the company.
+        "bank": [
+            company.bank_account_holder,
+            company.iban,
+            company.bic,
+            company.payment_reference_format,
+            # The stored PDF is the Factur-X one (invoices.pdf.services) when this is set.
+            company.facturx_as_pdf,
+        ],
         "logo": logo,
         "bill_to": invoice.buyer_snapshot or buyer_snapshot(customer),
         "language": language,

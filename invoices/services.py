@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from invoices import events
+from invoices.bank_details import DEFAULT_UNIT_CODE
 from invoices.document import buyer_snapshot, seller_snapshot
 from invoices.events import Actor, acting_user
 from invoices.models import (
@@ -38,6 +39,7 @@ from invoices.models import (
 )
 from invoices.models.company import portal_editable_fields_normalize
 from invoices.models.credit_note import CreditNoteStatus
+from invoices.models.invoice import vat_line_problem
 from invoices.money import UnknownCurrency, exponent, normalize_currency
 from invoices.selectors import UNPAID_STATUSES
 from invoices.tasks import queue_invoice_pdf_render
@@ -55,6 +57,10 @@ class LineInput:
     quantity: Decimal
     unit_amount: int
     tax_rate: Decimal = Decimal(0)
+    # Blank: derived from the rate (LineItem.effective_vat_category).
+    vat_category: str = ""
+    vat_exemption_reason: str = ""
+    unit_code: str = DEFAULT_UNIT_CODE
 
 
 # Companies -------------------------------------------------------------------------------
@@ -211,6 +217,13 @@ def invoice_number_allocate(*, company: Company) -> tuple[int, str]:
 def _write_lines(invoice: Invoice, lines: Sequence[LineInput]) -> None:
     rows = []
     for position, line in enumerate(lines):
+        problem = vat_line_problem(
+            tax_rate=line.tax_rate,
+            vat_category=line.vat_category,
+            exemption_reason=line.vat_exemption_reason,
+        )
+        if problem:
+            raise Invalid(problem, f"lines.{position}.vat_category")
         amounts = line_amounts(
             quantity=line.quantity, unit_amount=line.unit_amount, tax_rate=line.tax_rate
         )
@@ -222,6 +235,9 @@ def _write_lines(invoice: Invoice, lines: Sequence[LineInput]) -> None:
                 quantity=line.quantity,
                 unit_amount=line.unit_amount,
                 tax_rate=line.tax_rate,
+                vat_category=line.vat_category,
+                vat_exemption_reason=line.vat_exemption_reason,
+                unit_code=line.unit_code or DEFAULT_UNIT_CODE,
                 amount=amounts.net,
                 tax_amount=amounts.tax,
             )

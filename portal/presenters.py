@@ -28,7 +28,9 @@ from invoices.document import (
     document_fingerprint,
     invoice_document,
     invoice_status_badge,
+    seller_snapshot,
 )
+from invoices.einvoice.services import EINVOICE_LABELS, einvoice_formats_offered
 from invoices.models import Customer, Invoice
 from invoices.models.company import Plan
 from invoices.money import format_money
@@ -135,6 +137,9 @@ _ROW_FIELDS = (
     "public_id",
     "allow_partial_payments",
     "minimum_payment",
+    # Read by einvoice_formats_offered (the e-invoice downloads of a row).
+    "buyer_snapshot",
+    "seller_snapshot",
 )
 
 
@@ -151,6 +156,8 @@ class PortalRow:
     token: str
     invoice: Invoice
     pay: PayGate
+    # The e-invoice downloads offered: [{"label", "url"}].
+    einvoices: list[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -210,6 +217,10 @@ def portal_page(
                 token=token,
                 invoice=invoice,
                 pay=pay_gate(invoice=invoice, connected=connected),
+                einvoices=[
+                    {"label": EINVOICE_LABELS[fmt], "url": f"/invoice/{token}/e-invoice/{fmt}"}
+                    for fmt in einvoice_formats_offered(invoice)
+                ],
             )
         )
     return PortalPage(
@@ -260,6 +271,9 @@ def portal_list_html(
             company.pk,
             company.plan,
             connected,
+            # What the e-invoice links depend on besides the invoices' own snapshots.
+            seller_snapshot(company),
+            tuple(company.einvoice_formats or ()),
             timezone.localdate(now),
             requested,
             version,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from portal import pay_views, pdf_views, statement_views, views
+from portal import einvoice_views, pay_views, pdf_views, statement_views, views
 from portal.account import views as account_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -11,6 +11,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("portal.billing.urls")),
     path("invoice/<str:token>", views.invoice_page, name="invoice_page"),
     path("invoice/<str:token>/pdf", pdf_views.invoice_pdf, name="invoice_pdf"),
+    path(
+        "invoice/<str:token>/e-invoice/<str:fmt>",
+        einvoice_views.invoice_einvoice_download,
+        name="invoice_einvoice",
+    ),
     path("portal/<str:token>", views.portal_view, name="portal"),
     path("portal/<str:token>/pay", pay_views.pay_invoices, name="portal_pay"),
     path("portal/<str:token>/pay/result", pay_views.pay_result, name="portal_pay_result"),

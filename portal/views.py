@@ -14,10 +14,12 @@ from core.http import not_found
 from core.i18n import activate_language
 from invoices.decorators import share_link_page
 from invoices.document import brand_color, date_display, invoice_summary
+from invoices.einvoice.services import EINVOICE_LABELS, einvoice_formats_offered
 from invoices.models import Invoice
 from invoices.money import format_money
 from invoices.selectors import customer_for_portal_token, customer_languages
 from invoices.timezones import company_date, company_today
+from invoices.transfer import bank_transfer
 from payments.gates import pay_gate, stripe_connected, stripe_state
 from payments.selectors import last_payment_for_invoice
 from portal.account.layout import Account, account_context
@@ -67,6 +69,13 @@ def invoice_page(request: HttpRequest, invoice: Invoice, token: str) -> HttpResp
         "token": token,
         "invoice": invoice,
         "pay": pay,
+        # Beside online payment: the company's bank details and, for EUR, the QR code.
+        "transfer": bank_transfer(invoice=invoice, locale=lang),
+        # The e-invoice formats the company offers and the data can make (no query).
+        "einvoices": [
+            {"label": EINVOICE_LABELS[fmt], "url": f"/invoice/{token}/e-invoice/{fmt}"}
+            for fmt in einvoice_formats_offered(invoice)
+        ],
         "stripe": stripe,
         "source": view_source(request),
     }

@@ -3,7 +3,7 @@ from .audit import AuditEvent
 from .company import Company, Membership, StaffInvitation, StaffSignInSettings
 from .credit_note import CreditApplication, CreditNote
 from .customer import Customer
-from .invoice import Invoice, InvoiceStatus, InvoiceStatusChange, LineItem
+from .invoice import Invoice, InvoiceStatus, InvoiceStatusChange, LineItem, VatCategory
 from .share_link import ShareLink, ShareLinkKind
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "ShareLinkKind",
     "StaffInvitation",
     "StaffSignInSettings",
+    "VatCategory",
 ]

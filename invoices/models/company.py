@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.images import validate_image_dimensions
+from invoices.bank_details import compact, validate_bic, validate_iban, validate_vat_id
 from invoices.ids import new_public_id
 
 LANGUAGE_CHOICES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
@@ -56,6 +57,40 @@ def validate_portal_editable_fields(value: object) -> None:
     portal_editable_fields_normalize(value)
 
 
+class PaymentReferenceFormat(models.TextChoices):
+    INVOICE_NUMBER = "invoice_number", _("The invoice number")
+    RF = "rf", _("Structured creditor reference (ISO 11649, RF…)")
+
+
+# The e-invoice formats a company can offer (invoices.einvoice builds them).
+EINVOICE_FORMAT_CHOICES = [
+    ("facturx", "Factur-X / ZUGFeRD (PDF/A-3 with XML)"),
+    ("xrechnung", "XRechnung 3.0 (CII XML)"),
+    ("ubl", "Peppol BIS Billing 3.0 (UBL XML)"),
+]
+EINVOICE_FORMATS = tuple(code for code, _label in EINVOICE_FORMAT_CHOICES)
+
+
+def validate_einvoice_formats(value: object) -> None:
+    from django.core.exceptions import ValidationError
+
+    if not isinstance(value, list) or any(item not in EINVOICE_FORMATS for item in value):
+        raise ValidationError(
+            _("Choose e-invoice formats among: %(formats)s.")
+            % {"formats": ", ".join(EINVOICE_FORMATS)}
+        )
+
+
+COUNTRY_CODE_VALIDATOR = RegexValidator(
+    r"^[A-Z]{2}$", _("Use the two-letter country code (ISO 3166), like DE.")
+)
+# Electronic Address Scheme codes (CEF EAS list): four digits (0088 GLN, 0204 Leitweg-ID,
+# 9930 German VAT…) or EM (an email address).
+EAS_VALIDATOR = RegexValidator(
+    r"^([0-9]{4}|EM)$", _("Use an Electronic Address Scheme code, like 0088, 9930 or EM.")
+)
+
+
 class CommentWriteMode(models.TextChoices):
     LINK = "link", _("Anyone with the link (name and email)")
     EMAIL_CODE = "email_code", _("One-time code emailed to the customer")
@@ -80,8 +115,53 @@ class Company(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC")
     plan = models.CharField(max_length=8, choices=Plan.choices, default=Plan.FREE)
     email = models.EmailField(blank=True)
+    # The seller contact's telephone (XRechnung requires one on every e-invoice).
+    phone = models.CharField(max_length=40, blank=True)
     address = models.TextField(blank=True)
     tax_id = models.CharField(max_length=64, blank=True)
+
+    # The seller's structured postal address and VAT id, as e-invoices need them (EN 16931
+    # BT-35..BT-40, BT-31). ``address`` above stays the free text the documents show when
+    # these are empty.
+    street = models.CharField(max_length=200, blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    country_code = models.CharField(
+        max_length=2, blank=True, validators=[COUNTRY_CODE_VALIDATOR], help_text="ISO 3166 alpha-2"
+    )
+    vat_id = models.CharField(
+        max_length=32,
+        blank=True,
+        validators=[validate_vat_id],
+        help_text=_("With its country prefix, like DE123456789."),
+    )
+    # Where e-invoices reach the company (Peppol endpoint, BT-34) and the scheme of that id.
+    electronic_address = models.CharField(max_length=200, blank=True)
+    electronic_address_scheme = models.CharField(
+        max_length=4, blank=True, validators=[EAS_VALIDATOR]
+    )
+
+    # Bank transfers: shown on the invoice page and the PDF (with an EPC QR code for EUR).
+    bank_account_holder = models.CharField(max_length=70, blank=True)
+    iban = models.CharField(max_length=42, blank=True, validators=[validate_iban])
+    bic = models.CharField(max_length=14, blank=True, validators=[validate_bic])
+    payment_reference_format = models.CharField(
+        max_length=16,
+        choices=PaymentReferenceFormat.choices,
+        default=PaymentReferenceFormat.INVOICE_NUMBER,
+        help_text=_("What customers quote on a bank transfer."),
+    )
+    # The e-invoice formats offered to customers (a list among EINVOICE_FORMATS).
+    einvoice_formats = models.JSONField(
+        default=list, blank=True, validators=[validate_einvoice_formats]
+    )
+    # The invoice PDF customers download is the Factur-X one (PDF/A-3b with its XML) whenever
+    # the data makes a valid e-invoice.
+    facturx_as_pdf = models.BooleanField(
+        default=False,
+        verbose_name=_("Factur-X as the standard PDF"),
+        help_text=_("Invoice PDFs carry their Factur-X XML (PDF/A-3b) when the data allows."),
+    )
 
     # Invoice numbering: "<prefix>-<sequence>"; the counter only moves inside a locked
     # transaction, so numbers are gap-free and unique (see services.invoice_number_allocate).
@@ -137,6 +217,19 @@ class Company(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # Stored compact and upper case; shown grouped (invoices.bank_details.iban_display).
+        self.iban = compact(self.iban)
+        self.bic = compact(self.bic)
+        self.vat_id = compact(self.vat_id)
+        self.country_code = self.country_code.strip().upper()
+        if isinstance(self.einvoice_formats, list):  # one of each, in the canonical order
+            self.einvoice_formats = [f for f in EINVOICE_FORMATS if f in self.einvoice_formats]
+
+    @property
+    def has_bank_details(self) -> bool:
+        return bool(self.iban and self.bank_account_holder)
 
 
 class Role(models.TextChoices):

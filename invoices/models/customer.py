@@ -6,7 +6,7 @@ from django.db.models.functions import Upper
 
 from invoices.ids import new_public_id
 
-from .company import LANGUAGE_CHOICES, Company
+from .company import EAS_VALIDATOR, LANGUAGE_CHOICES, Company
 
 
 def new_customer_id() -> str:
@@ -29,6 +29,11 @@ class Customer(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     # The reference the buyer wants quoted on its invoices (a purchase order, a Leitweg-ID).
     buyer_reference = models.CharField(max_length=200, blank=True)
+    # Where e-invoices reach the buyer (Peppol endpoint, BT-49) and the scheme of that id.
+    electronic_address = models.CharField(max_length=200, blank=True)
+    electronic_address_scheme = models.CharField(
+        max_length=4, blank=True, validators=[EAS_VALIDATOR]
+    )
     preferred_language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, blank=True)
     # The customer's id in the company's Stripe account (cus_…), once Stripe sync linked them.
     stripe_customer_id = models.CharField(max_length=255, blank=True, default="")

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from invoices.bank_details import DEFAULT_UNIT_CODE
 from invoices.ids import new_public_id
 from invoices.totals import amount_due
 
@@ -149,6 +151,38 @@ class InvoiceStatusChange(models.Model):
         return f"{self.invoice}: {self.from_status} → {self.to_status}"
 
 
+class VatCategory(models.TextChoices):
+    """UNCL 5305 VAT category codes of EN 16931 (BT-151)."""
+
+    STANDARD = "S", _("Standard rate")
+    ZERO = "Z", _("Zero rated")
+    EXEMPT = "E", _("Exempt from VAT")
+    REVERSE_CHARGE = "AE", _("Reverse charge")
+    INTRA_EU = "K", _("Intra-community supply")
+    EXPORT = "G", _("Export outside the EU")
+    OUTSIDE_SCOPE = "O", _("Not subject to VAT")
+
+
+# Categories whose invoices must say why no VAT is charged (EN 16931 BR-E-10, BR-AE-10…).
+VAT_CATEGORIES_NEEDING_REASON = frozenset({"E", "AE", "K", "G", "O"})
+
+
+def vat_line_problem(*, tax_rate: object, vat_category: str, exemption_reason: str) -> str:
+    """What is wrong with a line's VAT (EN 16931: a standard rate above zero, no rate for the
+    other categories, a reason wherever no VAT is charged); "" when nothing."""
+    from decimal import Decimal
+
+    rate = Decimal(str(tax_rate or 0))
+    category = vat_category or (VatCategory.STANDARD if rate > 0 else VatCategory.ZERO)
+    if category == VatCategory.STANDARD and rate <= 0:
+        return str(_("A standard-rated line needs a VAT rate above zero."))
+    if category != VatCategory.STANDARD and rate != 0:
+        return str(_("Only standard-rated lines carry a VAT rate; use 0 for this category."))
+    if category in VAT_CATEGORIES_NEEDING_REASON and not exemption_reason.strip():
+        return str(_("Say why no VAT is charged (the exemption reason)."))
+    return ""
+
+
 class LineItem(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField(default=0)
@@ -158,6 +192,18 @@ class LineItem(models.Model):
     unit_amount = models.BigIntegerField()
     # Percent, e.g. 19.000 for 19 %.
     tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=0)
+    # Blank: standard rate when tax_rate is above zero, else zero rated (line_vat_category).
+    vat_category = models.CharField(
+        max_length=2, choices=VatCategory.choices, blank=True, verbose_name=_("VAT category")
+    )
+    # Why no VAT is charged (exempt, reverse charge, intra-community, export).
+    vat_exemption_reason = models.CharField(max_length=200, blank=True)
+    # UN/ECE Recommendation 20 unit of the quantity (C62 one, HUR hour, DAY, KGM…).
+    unit_code = models.CharField(
+        max_length=3,
+        default=DEFAULT_UNIT_CODE,
+        validators=[RegexValidator(r"^[A-Z0-9]{2,3}$", _("Use a UN/ECE Rec 20 code, like C62."))],
+    )
     # Minor units, derived by invoices.totals.line_amounts when the line is saved by a service.
     amount = models.BigIntegerField(default=0)
     tax_amount = models.BigIntegerField(default=0)
@@ -167,3 +213,9 @@ class LineItem(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+    @property
+    def effective_vat_category(self) -> str:
+        if self.vat_category:
+            return self.vat_category
+        return VatCategory.STANDARD if self.tax_rate > 0 else VatCategory.ZERO

@@ -87,8 +87,10 @@ def _stylesheet() -> CSS:
     )
 
 
-def render_pdf(html: str) -> bytes:
-    """The PDF of ``html`` (a full document) with the print stylesheet and the shipped fonts."""
+def render_pdf(html: str, *, variant: str | None = None) -> bytes:
+    """The PDF of ``html`` (a full document) with the print stylesheet and the shipped fonts.
+    ``variant``: a WeasyPrint PDF variant, e.g. ``"pdf/a-3b"`` (archival, with an output intent
+    and XMP metadata) for the PDF an e-invoice's XML is embedded into."""
     from weasyprint import HTML
 
     with _render_lock:
@@ -101,5 +103,6 @@ def render_pdf(html: str) -> bytes:
             stylesheets=[_stylesheet()],
             font_config=_font_config(),
             # full_fonts stays off: subsetting keeps a one-page invoice at tens of kilobytes.
+            **({"pdf_variant": variant} if variant else {}),
         )
     return pdf

@@ -38,6 +38,7 @@ from invoices.models import Invoice
 from invoices.pdf import storage
 from invoices.pdf.render import render_pdf
 from invoices.tasks import render_invoice_pdf
+from invoices.transfer import bank_transfer
 
 logger = logging.getLogger(__name__)
 
@@ -155,8 +156,23 @@ def invoice_pdf_html(
             "language": language,
             # Built from a translation and escaped for CSS above, not user input.
             "page_footer": mark_safe(_page_footer()),  # noqa: S308
+            "transfer": bank_transfer(invoice=invoice, locale=language),
         }
         return render_to_string(TEMPLATE, context)
+
+
+def _pdf_bytes(invoice: Invoice, language: str, html: str) -> bytes:
+    """The PDF of ``html``: the Factur-X one (PDF/A-3b with the XML) when the company made it
+    its standard PDF and the invoice makes a valid e-invoice, else the plain one."""
+    if invoice.company.facturx_as_pdf and invoice.status != "draft":
+        from core.errors import ApplicationError
+        from invoices.einvoice.services import facturx_from_html
+
+        try:
+            return facturx_from_html(invoice=invoice, html=html, language=language)
+        except ApplicationError as exc:
+            logger.info("invoice %s: plain PDF (%s)", invoice.public_id, exc.message)
+    return render_pdf(html)
 
 
 def _render_and_store(invoice: Invoice, language: str) -> PdfFile:
@@ -170,7 +186,7 @@ def _render_and_store(invoice: Invoice, language: str) -> PdfFile:
     html = invoice_pdf_html(
         invoice=invoice, language=language, document=document, logo=current.logo
     )
-    storage.pdf_save(name=current.name, content=render_pdf(html))
+    storage.pdf_save(name=current.name, content=_pdf_bytes(invoice, language, html))
     return PdfFile(
         name=current.name,
         filename=invoice_pdf_filename(invoice),

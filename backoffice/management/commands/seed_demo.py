@@ -1,5 +1,7 @@
 """Demo data: two companies, their staff, ~10 customers and 50 invoices in every status and in
-USD, EUR, JPY and KWD. Idempotent: a second run changes nothing and prints the same logins."""
+USD, EUR, JPY and KWD; and a German company, ``beispiel``, with complete seller data and bank
+details, whose invoices show bank transfers with the EPC QR code and offer e-invoices.
+Idempotent: a second run changes nothing and prints the same logins."""
 
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ STAFF = [
     ("acme-owner", "acme", Role.OWNER),
     ("acme-viewer", "acme", Role.VIEWER),
     ("globex-owner", "globex", Role.OWNER),
+    ("beispiel-owner", "beispiel", Role.OWNER),
 ]
 CUSTOMERS = [
     ("Ada Lovelace", "ada@example.com", "en"),
@@ -65,6 +68,73 @@ ITEMS = [
     "Logo package",
     "Copywriting",
     "Support hours",
+]
+
+
+# The German demo company: everything a bank transfer and an EU e-invoice need. The VAT ids
+# and the IBAN pass their check digits; none of them belongs to anyone.
+BEISPIEL: dict[str, Any] = {
+    "slug": "beispiel",
+    "name": "Beispiel Software GmbH",
+    "currency": "eur",
+    "plan": "pro",
+    "brand_color": "#1e3a8a",
+    "email": "rechnung@beispiel.test",
+    "phone": "+49 30 12345670",
+    "language": "de",
+    "time_zone": "Europe/Berlin",
+    "street": "Friedrichstraße 123",
+    "postcode": "10117",
+    "city": "Berlin",
+    "country_code": "DE",
+    "vat_id": "DE136695976",
+    "electronic_address": "rechnung@beispiel.test",
+    "electronic_address_scheme": "EM",
+    "bank_account_holder": "Beispiel Software GmbH",
+    "iban": "DE02120300000000202051",
+    "bic": "BYLADEM1001",
+    "invoice_prefix": "BSP",
+    "payment_terms_days": 14,
+    "einvoice_formats": ["facturx", "xrechnung", "ubl"],
+}
+BEISPIEL_CUSTOMERS = [
+    # name, email, street, postcode, city, country, VAT id, buyer reference, endpoint, scheme
+    (
+        "Musterhandel AG",
+        "einkauf@musterhandel.test",
+        "Marktplatz 5",
+        "80331",
+        "München",
+        "DE",
+        "DE100000008",
+        "PO-2026-117",
+        "einkauf@musterhandel.test",
+        "EM",
+    ),
+    (
+        "Stadtverwaltung Musterstadt",
+        "rechnungseingang@musterstadt.test",
+        "Rathausplatz 1",
+        "50667",
+        "Köln",
+        "DE",
+        "DE100000016",
+        "05315000-12345-67",
+        "05315000-12345-67",
+        "0204",
+    ),
+    (
+        "Alpen Consulting GmbH",
+        "office@alpen-consulting.test",
+        "Ringstraße 10",
+        "1010",
+        "Wien",
+        "AT",
+        "ATU13585627",
+        "AC-4711",
+        "office@alpen-consulting.test",
+        "EM",
+    ),
 ]
 
 
@@ -105,6 +175,8 @@ class Command(BaseCommand):
                         language="de" if spec["slug"] == "globex" else "en",
                     )
                     self._seed_company(company, random.Random(spec["slug"]))
+            if not Company.objects.filter(slug=BEISPIEL["slug"]).exists():
+                self._seed_beispiel()
             for username, slug, role in STAFF:
                 user = self._ensure_user(username)
                 Membership.objects.get_or_create(
@@ -118,6 +190,17 @@ class Command(BaseCommand):
         for invoice in Invoice.objects.filter(company__slug="acme", status=InvoiceStatus.OPEN)[:3]:
             link = services.share_link_create(invoice=invoice)
             self.stdout.write(f"  invoice {invoice.number}: {services.share_link_url(link)}")
+        beispiel = (
+            Invoice.objects.filter(company__slug="beispiel", status=InvoiceStatus.OPEN)
+            .order_by("sequence")
+            .first()
+        )
+        if beispiel is not None:
+            link = services.share_link_create(invoice=beispiel)
+            self.stdout.write(
+                f"  invoice {beispiel.number} (beispiel: bank transfer, QR code, e-invoices): "
+                f"{services.share_link_url(link)}"
+            )
         customer = Customer.objects.filter(company__slug="acme").order_by("pk").first()
         if customer is not None:
             link = services.portal_link_create(customer=customer)
@@ -155,6 +238,125 @@ class Command(BaseCommand):
                 is_superuser=superuser,
             )
         return user
+
+    def _seed_beispiel(self) -> None:
+        """The German company: open, partly paid and paid invoices at 19 % and 7 %, a
+        reverse-charge invoice to Austria, and a credit note on an invoice."""
+        spec = dict(BEISPIEL)
+        company = services.company_create(
+            slug=spec.pop("slug"),
+            name=spec.pop("name"),
+            currency=spec.pop("currency"),
+            plan=spec.pop("plan"),
+        )
+        services.company_update(company=company, changes=spec)
+        customers = [
+            services.customer_create(
+                company=company,
+                name=name,
+                email=email,
+                external_id=f"beispiel-{index:03d}",
+                preferred_language="de",
+                address_line1=street,
+                postal_code=postcode,
+                city=city,
+                country=country,
+                tax_id=vat_id,
+                buyer_reference=reference,
+                electronic_address=endpoint,
+                electronic_address_scheme=scheme,
+            )
+            for index, (
+                name,
+                email,
+                street,
+                postcode,
+                city,
+                country,
+                vat_id,
+                reference,
+                endpoint,
+                scheme,
+            ) in enumerate(BEISPIEL_CUSTOMERS)
+        ]
+        today = timezone.localdate()
+
+        def line(
+            text: str,
+            quantity: str,
+            unit_amount: int,
+            rate: str,
+            unit: str = "C62",
+            category: str = "",
+            reason: str = "",
+        ) -> services.LineInput:
+            return services.LineInput(
+                description=text,
+                quantity=Decimal(quantity),
+                unit_amount=unit_amount,
+                tax_rate=Decimal(rate),
+                unit_code=unit,
+                vat_category=category,
+                vat_exemption_reason=reason,
+            )
+
+        plans = [
+            # customer, days ago, lines, then: "open", "partly_paid" or "paid"
+            (
+                0,
+                3,
+                [
+                    line("Softwareentwicklung", "12", 9500, "19", "HUR"),
+                    line("Fachbuch Clean Code", "2", 3990, "7"),
+                ],
+                "open",
+            ),
+            (1, 10, [line("Wartungsvertrag (Monat)", "1", 49000, "19", "MON")], "open"),
+            (
+                2,
+                20,
+                [
+                    line(
+                        "Beratung vor Ort",
+                        "2",
+                        120000,
+                        "0",
+                        "DAY",
+                        "AE",
+                        "Steuerschuldnerschaft des Leistungsempfängers",
+                    )
+                ],
+                "open",
+            ),
+            (0, 25, [line("Schulung", "1", 150000, "19", "DAY")], "partly_paid"),
+            (1, 40, [line("Lizenz (Jahr)", "1", 240000, "19", "ANN")], "paid"),
+        ]
+        made = []
+        for customer_index, days_ago, lines, outcome in plans:
+            issue = today - dt.timedelta(days=days_ago)
+            invoice = services.invoice_create(
+                company=company,
+                customer=customers[customer_index],
+                currency="eur",
+                issue_date=issue,
+                due_date=issue + dt.timedelta(days=14),
+                lines=lines,
+                notes="Vielen Dank für Ihren Auftrag.",
+            )
+            services.invoice_finalize(invoice=invoice)
+            if outcome == "paid":
+                _demo_payment(invoice, invoice.total)
+            elif outcome == "partly_paid":
+                _demo_payment(invoice, invoice.total // 2)
+            made.append(invoice)
+        services.credit_note_create(
+            company=company,
+            customer=customers[0],
+            currency="eur",
+            amount=5950,
+            reason="Gutschrift: Rabatt auf die Entwicklungsstunden",
+            invoice=made[0],
+        )
 
     def _seed_company(self, company: Company, rng: random.Random) -> None:
         today = timezone.localdate()
