@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0009_stripe_ids'),
+        ('invoices', '0012_portal_sign_in_url_and_email_index'),
     ]
 
     operations = [
