@@ -6,6 +6,7 @@ from portal import pdf_views, statement_views, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("portal.comments.urls")),
+    path("", include("portal.site.urls")),
     path("invoice/<str:token>", views.invoice_page, name="invoice_page"),
     path("invoice/<str:token>/pdf", pdf_views.invoice_pdf, name="invoice_pdf"),
     path("portal/<str:token>", views.portal_view, name="portal"),

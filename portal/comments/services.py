@@ -15,7 +15,6 @@ import secrets
 import smtplib
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -27,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
 from invoices import events
+from invoices.customization.domains import company_origin
 from invoices.models import Invoice
 from invoices.models.company import CommentWriteMode
 from invoices.tenancy import User, can_manage_invoices
@@ -458,7 +458,7 @@ def signin_link_request(*, invoice: Invoice, page_token: str) -> SignInLink:
             expires_at=now + SIGNIN_LINK_LIFETIME,
         )
         url = (
-            f"{settings.PUBLIC_BASE_URL}/invoice/{page_token}/comments/signin/"
+            f"{company_origin(invoice.company)}/invoice/{page_token}/comments/signin/"
             f"{make_token(selector, purpose=SIGNIN_PURPOSE)}"
         )
         with translation.override(_customer_language(invoice)):
