@@ -228,6 +228,10 @@ COMPANY_FIELDS: dict[str, FieldSpec] = {
     "address": (str, {"max_length": 2000, "description": "Postal address, one line per line"}),
     "tax_id": (str, {"max_length": 64, "description": "VAT or other tax id"}),
     "invoice_prefix": (str, {"pattern": r"^[A-Za-z0-9-]{1,12}$"}),
+    "payment_terms_days": (
+        int,
+        {"ge": 0, "le": 365, "description": "A new invoice is due this many days after issue"},
+    ),
     "reminder_days_before_due": (int, {"ge": 0, "le": 365}),
     "reminder_days_after_due": (int, {"ge": 0, "le": 365}),
     "comment_write_mode": (

@@ -6,6 +6,7 @@ it for the page (cached under the document's fingerprint) and builds the portal'
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import logging
@@ -29,6 +30,7 @@ from invoices.document import (
     invoice_status_badge,
 )
 from invoices.models import Customer, Invoice
+from invoices.models.company import Plan
 from invoices.money import format_money
 from invoices.selectors import (
     credit_balance,
@@ -231,12 +233,19 @@ PORTAL_MAX_PAGE = 1000
 
 
 def portal_list_html(
-    *, customer: Customer, locale: str, page_number: str | None, connected: bool
+    *,
+    customer: Customer,
+    locale: str,
+    page_number: str | None,
+    connected: bool,
+    version: str | None = None,
 ) -> SafeString:
     """The rendered portal body (balances, one page of invoices, pager) of ``customer``
-    (loaded with its company). Queries: one (the data version) when cached, else seven."""
+    (loaded with its company). Queries: one (the data version, unless passed in) when cached,
+    else six more."""
     now = timezone.now()
-    version = portal_data_version(customer=customer, now=now)
+    if version is None:
+        version = portal_data_version(customer=customer, now=now)
     try:
         # Bounded, so made-up page numbers cannot fill the cache (past the end: the last page).
         requested = min(max(int(page_number or 1), 1), PORTAL_MAX_PAGE)
@@ -264,5 +273,49 @@ def portal_list_html(
             customer=customer, locale=locale, page_number=requested, connected=connected
         )
         return render_to_string("portal/_portal_body.html", {"portal": page})
+
+    return _cached_html(key, render)
+
+
+def account_cards_html(
+    *, customer: Customer, token: str, locale: str, connected: bool, version: str, today: dt.date
+) -> SafeString:
+    """The account home's cards of ``customer`` (loaded with its company), one group per
+    currency, with "Pay everything due" (templates/portal/account/_cards.html), cached under
+    the portal's data version and the company's day (aging moves with it). Queries: none when
+    cached, else three (what is owed, credit, last payments) and one more when Stripe is
+    connected (the invoices "Pay everything due" pays)."""
+    company = customer.company
+    key = _cache_key(
+        "cards",
+        (
+            customer.pk,
+            # In the pay forms' address (hashed into the key, never stored readable).
+            token,
+            company.pk,
+            company.plan,
+            company.time_zone,
+            connected,
+            today,
+            version,
+            locale,
+            _portal_sources_digest(),
+        ),
+    )
+
+    def render() -> str:
+        from portal.account.presenters import currency_cards
+        from portal.account.selectors import account_by_currency
+
+        accounts = account_by_currency(customer=customer, today=today, with_payable=connected)
+        return render_to_string(
+            "portal/account/_cards.html",
+            {
+                "cards": currency_cards(accounts=accounts, company=company, locale=locale),
+                "token": token,
+                "lang": locale,
+                "pay_enabled": connected and company.plan == Plan.PRO,
+            },
+        )
 
     return _cached_html(key, render)

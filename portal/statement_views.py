@@ -23,6 +23,7 @@ from invoices.models import Customer
 from invoices.selectors import customer_for_portal_token, customer_languages
 from invoices.timezones import company_today
 from payments import statement_document, statements
+from portal.account.layout import Account, account_context
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ def _page(
             today=asked.today,
         )
     selected_month = wanted.month if wanted is not None else None
+    frame = Account(customer=asked.customer, token=token, lang=asked.lang, today=asked.today)
     context = {
+        **account_context(frame, active="statement"),
         "statement": view,
         "error": error,
         "token": token,

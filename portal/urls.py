@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, include, path
 
 from portal import pdf_views, statement_views, views
+from portal.account import views as account_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("portal.comments.urls")),
@@ -10,6 +11,20 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("invoice/<str:token>", views.invoice_page, name="invoice_page"),
     path("invoice/<str:token>/pdf", pdf_views.invoice_pdf, name="invoice_pdf"),
     path("portal/<str:token>", views.portal_view, name="portal"),
+    path("portal/<str:token>/invoices", account_views.invoices_page, name="portal_invoices"),
+    path("portal/<str:token>/invoices.csv", account_views.invoices_csv, name="portal_invoices_csv"),
+    path("portal/<str:token>/invoices.zip", account_views.invoices_zip, name="portal_invoices_zip"),
+    path(
+        "portal/<str:token>/credit-notes",
+        account_views.credit_notes_page,
+        name="portal_credit_notes",
+    ),
+    path("portal/<str:token>/payments", account_views.payments_page, name="portal_payments"),
+    path(
+        "portal/<str:token>/payments/<str:pay_id>/receipt.pdf",
+        account_views.payment_receipt,
+        name="portal_payment_receipt",
+    ),
     path("portal/<str:token>/statement", statement_views.statement_page, name="statement"),
     path("portal/<str:token>/statement.csv", statement_views.statement_csv, name="statement_csv"),
     path("portal/<str:token>/statement.pdf", statement_views.statement_pdf, name="statement_pdf"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 from django.views.defaults import page_not_found as default_page_not_found
 
@@ -17,11 +18,13 @@ from invoices.document import brand_color, date_display, invoice_summary
 from invoices.models import Invoice
 from invoices.money import format_money
 from invoices.selectors import customer_for_portal_token, customer_languages
-from invoices.timezones import company_date
+from invoices.timezones import company_date, company_today
 from payments.gates import pay_gate, stripe_connected, stripe_state
 from payments.selectors import last_payment_for_invoice
+from portal.account.layout import Account, account_context
 from portal.middleware import is_customer_facing
-from portal.presenters import invoice_document_html, portal_list_html
+from portal.presenters import account_cards_html, invoice_document_html, portal_list_html
+from portal.selectors import portal_data_version
 from tracking.services import view_record_for_request
 
 # "api": a link the company's own systems hand out after creating it through the API.
@@ -92,16 +95,25 @@ def portal_view(request: HttpRequest, token: str) -> HttpResponse:
     lang = activate_language(request, preferred=customer_languages(customer, company))
     # Asked once per page: every row's pay action uses the same answer.
     connected = stripe_connected(company)
+    # Read once: the cards and the list are cached under it.
+    version = portal_data_version(customer=customer, now=timezone.now())
+    account = Account(customer=customer, token=token, lang=lang, today=company_today(company))
     context = {
+        **account_context(account, active="portal"),
+        "cards_html": account_cards_html(
+            customer=customer,
+            token=token,
+            locale=lang,
+            connected=connected,
+            version=version,
+            today=account.today,
+        ),
         "portal_html": portal_list_html(
             customer=customer,
             locale=lang,
             page_number=request.GET.get("page"),
             connected=connected,
+            version=version,
         ),
-        "customer_name": customer.name,
-        "brand_color": brand_color(company),
-        "company_name": company.name,
-        "token": token,
     }
     return render(request, "portal/portal.html", context)

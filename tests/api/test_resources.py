@@ -258,11 +258,13 @@ class TestCompany:
                 "time_zone": "Europe/Berlin",
                 "address": "Hauptstr. 1\n10115 Berlin",
                 "tax_id": "DE123456789",
+                "payment_terms_days": 14,
             },
             content_type=JSON,
         )
         assert response.status_code == 200, response.json()
         tenant.refresh_from_db()
+        assert tenant.payment_terms_days == 14
         assert (tenant.brand_color, tenant.language, tenant.time_zone) == (
             "#0f766e",
             "de",
@@ -277,6 +279,7 @@ class TestCompany:
             ({"time_zone": "Mars/Olympus"}, "invalid", "time_zone"),
             ({"language": "xx"}, "invalid", "language"),
             ({"default_currency": "xyz"}, "invalid", "default_currency"),
+            ({"payment_terms_days": 400}, "invalid", "payment_terms_days"),
             ({"slug": "mine"}, "unknown_field", "slug"),
             ({"plan": "pro"}, "unknown_field", "plan"),
         ],
