@@ -61,6 +61,11 @@ class TestHosts:
         assert _get(client, "/healthz", "portal.acme.example").status_code == 200
         assert _get(client, "/healthz", A_HOST).status_code == 400
 
+    def test_it_finds_a_domain_given_without_a_save(self, client: Any, acme: Company) -> None:
+        assert _get(client, "/healthz", "late.acme.example").status_code == 400  # map cached
+        Company.objects.filter(pk=acme.pk).update(portal_domain="late.acme.example")
+        assert _get(client, "/healthz", "late.acme.example").status_code == 200
+
     def test_it_costs_no_query_to_route_a_company_domain(
         self, client: Any, acme: Company, django_assert_num_queries: Any
     ) -> None:
@@ -90,6 +95,7 @@ class TestIsolation:
             f"/invoice/{factories.share_token(theirs)}",
             f"/portal/{factories.portal_token(theirs.customer)}",
             f"/portal/{factories.portal_token(theirs.customer)}/statement",
+            f"/portal/{factories.portal_token(theirs.customer)}/invoices",
             f"/invoice/{factories.share_token(theirs)}/pdf",
         ):
             response = _get(client, path, A_HOST)
