@@ -59,3 +59,11 @@ def pay_gate(*, invoice: Invoice, connected: bool) -> PayGate:
     if invoice.company.plan != Plan.PRO or not connected:
         return PayGate(False, _("Online payment is not available for this invoice."))
     return PayGate(True)
+
+
+def invoice_is_stripe_native(invoice: Invoice) -> bool:
+    """Issued in the company's own Stripe account (imported by Stripe sync): Stripe holds its
+    state and takes its payments, one invoice per payment (a PaymentIntent attached to it, or
+    its hosted page). Several such invoices cannot share one charge: Stripe cannot split a
+    payment across invoices, so a multi-invoice payment must refuse them."""
+    return invoice.is_stripe_native

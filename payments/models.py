@@ -52,10 +52,51 @@ class StripeConnection(models.Model):
     overpayment_handling = models.CharField(
         max_length=10, choices=OverpaymentHandling.choices, default=OverpaymentHandling.REFUND
     )
+    # Invoices issued in Stripe: Pay sends the customer to Stripe's hosted invoice page instead
+    # of taking the card here (a PaymentIntent attached to the invoice).
+    pay_on_stripe_hosted_page = models.BooleanField(
+        default=False,
+        help_text=_("Invoices created in Stripe are paid on Stripe's hosted invoice page."),
+    )
+    # The Stripe account (acct_…) the key belongs to, read by Stripe sync; events naming
+    # another account are not ours.
+    stripe_account_id = models.CharField(max_length=255, blank=True, default="")
+    # Set by the first import (stripe_sync): from then on Stripe's webhooks and the periodic
+    # reconciliation keep the company's Stripe invoices in sync. The reconciliation reads
+    # Stripe's events from here on.
+    sync_enabled_at = models.DateTimeField(null=True, blank=True)
+    sync_reconciled_at = models.DateTimeField(null=True, blank=True)
     connected_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return f"Stripe for {self.company} (…{self.secret_key_hint})"
+
+
+class SyncCheckpoint(models.Model):
+    """Where an import from Stripe stopped: the last object of a list it finished
+    (``starting_after``), so that an interrupted ``stripe_sync`` resumes there. Removed when
+    the list is done; a finished import starts again from the newest object (and changes
+    nothing it already holds)."""
+
+    connection = models.ForeignKey(
+        StripeConnection, on_delete=models.CASCADE, related_name="sync_checkpoints"
+    )
+    # "customers", "invoices" or "credit_notes".
+    resource = models.CharField(max_length=20)
+    since = models.DateField(null=True, blank=True)
+    starting_after = models.CharField(max_length=255, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "resource"], name="sync_checkpoint_once_per_resource"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} after {self.starting_after or '-'}"
 
 
 class AttemptKind(models.TextChoices):

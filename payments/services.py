@@ -334,6 +334,8 @@ def card_intent_start(
     attempt, _superseded = _attempt_for(
         invoice=invoice, kind=AttemptKind.CARD, amount=amount, locale=locale
     )
+    if invoice.is_stripe_native:
+        return _stripe_invoice_intent_start(invoice, attempt)
     intent = stripe_client.payment_intent_create(
         secret_key=_secret_key(invoice.company),
         amount=amount,
@@ -348,6 +350,45 @@ def card_intent_start(
     attempt.provider_id = attempt.provider_intent_id = intent.id
     attempt.save(update_fields=["provider_id", "provider_intent_id", "updated_at"])
     return attempt, intent.client_secret or ""
+
+
+def _stripe_invoice_intent_start(
+    invoice: Invoice, attempt: CheckoutAttempt
+) -> tuple[CheckoutAttempt, str]:
+    """An invoice issued in Stripe is paid the Stripe way: a PaymentIntent for the invoice's
+    Stripe customer, attached to the invoice (``invoices.attach_payment``), so Stripe credits
+    it and marks it paid; our state follows Stripe's ``invoice.paid``."""
+    connection = StripeConnection.objects.filter(company=invoice.company, active=True).first()
+    if connection is not None and connection.pay_on_stripe_hosted_page:
+        raise PaymentRefused(
+            _("This invoice is paid on Stripe's invoice page."), code="pay_on_stripe_page"
+        )
+    customer_id = invoice.customer.stripe_customer_id
+    if not customer_id:
+        raise PaymentRefused(
+            _("Online payment is not available for this invoice."), code="not_connected"
+        )
+    intent = stripe_client.invoice_payment_intent_create(
+        secret_key=_secret_key(invoice.company),
+        invoice_id=invoice.stripe_invoice_id,
+        customer_id=customer_id,
+        amount=attempt.amount,
+        currency=invoice.currency,
+        description=_description(invoice),
+        metadata=_metadata(invoice, attempt),
+        idempotency_key=_stripe_key(attempt),
+    )
+    attempt.provider_id = attempt.provider_intent_id = intent.id
+    attempt.save(update_fields=["provider_id", "provider_intent_id", "updated_at"])
+    return attempt, intent.client_secret or ""
+
+
+def stripe_hosted_page(invoice: Invoice) -> str | None:
+    """Where a customer pays an invoice issued in Stripe without the card on our page: the
+    invoice's own page on Stripe (None for our invoices, or before Stripe gave one)."""
+    if not invoice.is_stripe_native:
+        return None
+    return invoice.stripe_hosted_url or None
 
 
 # Reconciling -----------------------------------------------------------------------------

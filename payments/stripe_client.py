@@ -362,3 +362,183 @@ def webhook_event_verify(*, payload: bytes, signature: str, secret: str) -> dict
     if not isinstance(event, dict) or not isinstance(event.get("id"), str):
         raise BadSignature("The payload is not an event.")
     return event
+
+
+# Billing objects (Stripe sync) ----------------------------------------------------------
+# Customers, invoices (with their lines and payments) and credit notes of the company's own
+# account, handed out as plain JSON dicts (what a webhook event carries), never SDK objects.
+
+SYNC_PAGE_SIZE = 100
+_LISTS = ("customers", "invoices", "credit_notes")
+
+
+@dataclass(frozen=True)
+class ListPage:
+    data: list[dict[str, Any]]
+    has_more: bool
+
+
+def _get_json(secret_key: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A GET answered as plain JSON: lists of hundreds of invoices with their lines are read
+    as data, without building an SDK object per field (Stripe's errors are raised as usual)."""
+    response = _client(secret_key).raw_request("get", path, **params)
+    data: dict[str, Any] = response.data
+    return data
+
+
+def _missing(exc: stripe.StripeError) -> bool:
+    """Stripe's "No such …": the object is gone, or belongs to another account."""
+    return getattr(exc, "code", None) == "resource_missing" or exc.http_status == 404
+
+
+def objects_page(
+    *,
+    secret_key: str,
+    resource: str,
+    starting_after: str | None = None,
+    created_gte: int | None = None,
+    limit: int = SYNC_PAGE_SIZE,
+) -> ListPage:
+    """One page (newest first, Stripe's order) of the account's customers, invoices or credit
+    notes, after ``starting_after``. Invoices come with their payments."""
+    if resource not in _LISTS:
+        raise ValueError(resource)
+    started = time.monotonic()
+    params: dict[str, Any] = {"limit": limit}
+    if starting_after:
+        params["starting_after"] = starting_after
+    if created_gte is not None:
+        params["created"] = {"gte": created_gte}
+    if resource == "invoices":
+        params["expand"] = ["data.payments"]
+    try:
+        page = _get_json(secret_key, f"/v1/{resource}", params)
+    except stripe.StripeError as exc:
+        raise _translate(exc, f"{resource}_list") from exc
+    result = ListPage(data=list(page["data"]), has_more=bool(page.get("has_more")))
+    _log(f"{resource}_list", started, count=len(result.data), after=starting_after or "-")
+    return result
+
+
+def invoices_changed_page(
+    *, secret_key: str, created_gte: int, starting_after: str | None = None
+) -> ListPage:
+    """One page of the invoice events raised since ``created_gte`` (newest first): what the
+    periodic reconciliation reads to find invoices whose webhook never reached us."""
+    started = time.monotonic()
+    params: dict[str, Any] = {
+        "limit": SYNC_PAGE_SIZE,
+        "types": ["invoice.*", "credit_note.*", "customer.*"],
+        "created": {"gte": created_gte},
+    }
+    if starting_after:
+        params["starting_after"] = starting_after
+    try:
+        page = _get_json(secret_key, "/v1/events", params)
+    except stripe.StripeError as exc:
+        raise _translate(exc, "events_list") from exc
+    result = ListPage(data=list(page["data"]), has_more=bool(page.get("has_more")))
+    _log("events_list", started, count=len(result.data))
+    return result
+
+
+def object_retrieve(*, secret_key: str, resource: str, object_id: str) -> dict[str, Any] | None:
+    """The current state of a customer, invoice or credit note; None when Stripe has no such
+    object for this key (deleted, or another account's)."""
+    if resource not in _LISTS:
+        raise ValueError(resource)
+    started = time.monotonic()
+    params: dict[str, Any] = {"expand": ["payments"]} if resource == "invoices" else {}
+    if not object_id.replace("_", "").isalnum():
+        return None  # not an id Stripe could have made; never put into a URL
+    try:
+        data = _get_json(secret_key, f"/v1/{resource}/{object_id}", params)
+    except stripe.StripeError as exc:
+        if _missing(exc):
+            _log(f"{resource}_retrieve", started, id=object_id, outcome="missing")
+            return None
+        raise _translate(exc, f"{resource}_retrieve") from exc
+    _log(f"{resource}_retrieve", started, id=object_id)
+    return None if data.get("deleted") else data
+
+
+def invoice_lines_after(
+    *, secret_key: str, invoice_id: str, starting_after: str
+) -> list[dict[str, Any]]:
+    """Every line of an invoice after ``starting_after`` (an invoice embeds only its first
+    page of lines; this pages through the rest)."""
+    started = time.monotonic()
+    lines: list[dict[str, Any]] = []
+    cursor = starting_after
+    try:
+        while True:
+            page = _get_json(
+                secret_key,
+                f"/v1/invoices/{invoice_id}/lines",
+                {"limit": SYNC_PAGE_SIZE, "starting_after": cursor},
+            )
+            lines.extend(page["data"])
+            if not page.get("has_more") or not page["data"]:
+                break
+            cursor = str(page["data"][-1]["id"])
+    except stripe.StripeError as exc:
+        raise _translate(exc, "invoice_lines_list") from exc
+    _log("invoice_lines_list", started, invoice=invoice_id, count=len(lines))
+    return lines
+
+
+def account_id_retrieve(*, secret_key: str) -> str:
+    """The acct_… id of the account the key belongs to."""
+    started = time.monotonic()
+    try:
+        account = _client(secret_key).v1.accounts.retrieve_current()
+    except stripe.StripeError as exc:
+        raise _translate(exc, "account_retrieve") from exc
+    _log("account_retrieve", started, account=account.id)
+    return str(account.id)
+
+
+def invoice_payment_intent_create(
+    *,
+    secret_key: str,
+    invoice_id: str,
+    customer_id: str,
+    amount: int,
+    currency: str,
+    description: str,
+    metadata: Mapping[str, str],
+    idempotency_key: str,
+) -> PaymentIntent:
+    """A PaymentIntent for a Stripe invoice's customer, attached to the invoice
+    (``invoices.attach_payment``): once it succeeds Stripe credits the invoice and, paid in
+    full, marks it paid. Both calls are idempotent: a retry reuses the intent, and an intent
+    already attached (a retry after a lost answer) is not an error."""
+    started = time.monotonic()
+    client = _client(secret_key)
+    params: dict[str, Any] = {
+        "amount": amount,
+        "currency": currency,
+        "customer": customer_id,
+        "description": description,
+        "metadata": dict(metadata),
+        "payment_method_types": ["card"],
+    }
+    try:
+        obj = client.v1.payment_intents.create(
+            params=params,  # type: ignore[arg-type]
+            options={"idempotency_key": idempotency_key},
+        )
+        intent = intent_from_dict(_as_dict(obj))
+        try:
+            client.v1.invoices.attach_payment(
+                invoice_id,
+                params={"payment_intent": intent.id},
+                options={"idempotency_key": idempotency_key + ":attach"},
+            )
+        except stripe.InvalidRequestError as exc:
+            if "already attached" not in str(exc.user_message or exc):
+                raise
+    except stripe.StripeError as exc:
+        raise _translate(exc, "invoice_payment_intent_create") from exc
+    _log("invoice_payment_intent_create", started, intent=intent.id, invoice=invoice_id)
+    return intent

@@ -52,3 +52,32 @@ def payment_surpluses_retry_task() -> int:
     for payment_pk in pending:
         payment_surplus_refund_task.apply_async((payment_pk,), ignore_result=True)
     return len(pending)
+
+
+@shared_task
+def stripe_reconcile_task() -> int:
+    """Periodic (CELERY_BEAT_SCHEDULE): for each company syncing its Stripe account, refresh
+    what Stripe's events since the last pass name (fills gaps lost deliveries left)."""
+    from payments.models import StripeConnection
+    from payments.stripe_sync import live
+
+    refreshed = 0
+    for pk in live.connections_to_reconcile():
+        connection = StripeConnection.objects.select_related("company").get(pk=pk)
+        try:
+            refreshed += live.reconcile(connection=connection)
+        except ProviderUnavailable:
+            # Stripe unreachable: the next pass reads from the same point.
+            continue
+    return refreshed
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def stripe_sync_task(company_pk: int) -> str:
+    """The import of a company's Stripe account, as the admin action starts it (the same as
+    ``manage.py stripe_sync SLUG``): resumable, so a worker that dies mid-way loses nothing."""
+    from invoices.models import Company
+    from payments.stripe_sync.backfill import stripe_sync
+
+    result = stripe_sync(company=Company.objects.get(pk=company_pk))
+    return result.summary()

@@ -76,6 +76,11 @@ def pay(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
     gate = pay_gate(invoice=invoice, connected=stripe_connected(invoice.company))
     if not gate.allowed:
         return _page(request, invoice, token, "payments/refused.html", 409, reason=gate.reason)
+    hosted = services.stripe_hosted_page(invoice)
+    if hosted is not None:
+        # An invoice issued in Stripe: Stripe's own page takes its payment (Checkout cannot
+        # pay a Stripe invoice); the card on our page attaches a PaymentIntent instead.
+        return HttpResponseRedirect(hosted, status=303)
     typed = request.POST.get("amount", "")
     try:
         amount = payment_amount_parse(invoice=invoice, text=typed, locale=lang)

@@ -25,6 +25,7 @@ from core.errors import ApplicationError
 from invoices.models import Company
 from payments import selectors, services, stripe_client
 from payments.models import AttemptStatus, StripeConnection, WebhookEvent, WebhookEventStatus
+from payments.stripe_sync import live as stripe_sync_live
 from payments.tasks import webhook_event_process_task
 
 logger = logging.getLogger("payments.webhooks")
@@ -70,6 +71,10 @@ def _session_expired(company: Company, session: Mapping[str, Any]) -> None:
 
 def _intent_succeeded(company: Company, data: Mapping[str, Any]) -> None:
     intent = stripe_client.intent_from_dict(data)
+    if "invoice" not in intent.metadata:
+        # Not started on our pages (a payment of a Stripe invoice on Stripe's own page, or
+        # another integration's): an invoice.* event brings what it changed.
+        return
     services.payment_record(
         company=company, received=services.received_from_intent(intent), source="webhook"
     )
@@ -105,6 +110,8 @@ def _charge_refunded(company: Company, charge: Mapping[str, Any]) -> None:
 
 
 HANDLERS: dict[str, Handler] = {
+    # Invoices, credit notes and customers of the company's Stripe account (Stripe sync).
+    **stripe_sync_live.HANDLERS,
     "checkout.session.completed": _session_completed,
     "checkout.session.async_payment_succeeded": _session_completed,
     "checkout.session.expired": _session_expired,
@@ -199,6 +206,14 @@ def _claim(event_pk: int) -> bool:
     )
 
 
+def _of_this_account(event: WebhookEvent) -> bool:
+    """False for an event that names another Stripe account than the company's (a Connect
+    account's event on a shared endpoint): its objects are not the company's to sync."""
+    account = event.payload.get("account")
+    expected = event.connection.stripe_account_id
+    return not (account and expected and account != expected)
+
+
 def webhook_event_process(*, event_pk: int) -> str | None:
     """Process one stored event; returns its final status, or None if not ours to process."""
     if not _claim(event_pk):
@@ -206,7 +221,7 @@ def webhook_event_process(*, event_pk: int) -> str | None:
     event = WebhookEvent.objects.select_related("connection__company").get(pk=event_pk)
     handler = HANDLERS.get(event.type)
     status, error = WebhookEventStatus.PROCESSED, ""
-    if handler is None:
+    if handler is None or not _of_this_account(event):
         status = WebhookEventStatus.IGNORED
     else:
         try:

@@ -201,6 +201,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "payments.tasks.webhook_events_retry_task",
         "schedule": 60.0,
     },
+    # Invoices of companies that bill in Stripe: what a lost webhook left out (Stripe keeps
+    # its events 30 days; each pass reads those raised since the last).
+    "payments-stripe-reconcile": {
+        "task": "payments.tasks.stripe_reconcile_task",
+        "schedule": 600.0,
+    },
     # Overpayment surpluses whose refund task was lost (broker down at commit).
     "payments-retry-surplus-refunds": {
         "task": "payments.tasks.payment_surpluses_retry_task",

@@ -151,12 +151,21 @@ def payment_intent_confirm(
         intent.update(status="succeeded", amount_received=intent["amount"])
         ctx.emit("charge.succeeded", charge)
         ctx.emit("payment_intent.succeeded", intent)
+        _credit_invoice(ctx, intent)
         return intent
     intent["status"] = "processing"
     ctx.emit("charge.pending", charge)
     ctx.emit("payment_intent.processing", intent)
     _schedule_settlement(ctx, intent["id"])
     return intent
+
+
+def _credit_invoice(ctx: Context, intent: Obj) -> None:
+    """A succeeded PaymentIntent attached to an invoice pays it (invoices.attach_payment)."""
+    if intent.get("_invoice_payment"):
+        from . import billing  # billing builds on these actions
+
+        billing.intent_succeeded(ctx, intent)
 
 
 def _decline(ctx: Context, intent: Obj, method: Obj, card: Card) -> NoReturn:
@@ -233,6 +242,7 @@ def payment_intent_settle(ctx: Context, intent: Obj, succeeded: bool) -> Obj:
         intent.update(status="succeeded", amount_received=intent["amount"])
         ctx.emit("charge.succeeded", charge)
         ctx.emit("payment_intent.succeeded", intent)
+        _credit_invoice(ctx, intent)
         if session is not None:
             session["payment_status"] = "paid"
             ctx.emit("checkout.session.async_payment_succeeded", session)

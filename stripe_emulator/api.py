@@ -434,6 +434,9 @@ def _intent_create(ctx: Context, params: Params, match: re.Match[str]) -> Obj:
     if any(kind != "card" for kind in types):
         raise invalid_param("payment_method_types", "The Stripe emulator supports only cards.")
     method = _payment_method(ctx, params)
+    customer = get_str(params, "customer")
+    if customer is not None:
+        ctx.account.get(customer, "customer", "customer")
     intent = actions.payment_intent_create(
         ctx,
         amount=amount,
@@ -445,6 +448,7 @@ def _intent_create(ctx: Context, params: Params, match: re.Match[str]) -> Obj:
         # Recent API versions turn automatic payment methods on unless types are listed.
         automatic_payment_methods=not types and enabled is not False,
     )
+    intent["customer"] = customer
     if method is not None:
         intent.update(payment_method=method["id"], status="requires_confirmation")
     if get_bool(params, "confirm"):

@@ -18,6 +18,9 @@ Bodies and answers are JSON. Errors: ``{"error": {"message": ..., "param": ...}}
 ``POST /_emulator/payment_intents/<pi_id>/succeed`` settle a processing payment (or ``/fail``)
 ``GET|POST /_emulator/settings``                    ``{"processing_delay_ms": int | null}``
 ``POST /_emulator/accounts/revoke``                 ``{"api_key"}``: the key then gets 401
+``POST /_emulator/subscriptions/<sub_id>/cycle``    the next period's invoice, finalized
+``POST /_emulator/billing/invoices``                ``{"api_key", "invoices": [spec, ...]}``: many
+                                                    invoices at once (billing.seed_invoices)
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import actions
+from . import actions, billing
 from .core import Emulator
 from .errors import StripeError
 from .objects import public
@@ -275,3 +278,35 @@ def _revoke(
     assert account is not None
     emulator.store.revoke(account)
     return 200, {"revoked": True}
+
+
+@_route("POST", "/subscriptions/<id>/cycle")
+def _subscription_cycle(
+    emulator: Emulator, request: Request, body: Body, match: re.Match[str]
+) -> tuple[int, Any]:
+    account = emulator.store.owner(match["id"])
+    with account.lock:
+        ctx = emulator.context(account, base_url=request.base_url)
+        subscription = account.get(match["id"], "subscription")
+        invoice = billing.subscription_invoice(ctx, subscription, "subscription_cycle")
+        return 200, public(invoice)
+
+
+@_route("POST", "/billing/invoices")
+def _invoices_seed(
+    emulator: Emulator, request: Request, body: Body, match: re.Match[str]
+) -> tuple[int, Any]:
+    _fields(body, "api_key invoices")
+    specs = body.get("invoices")
+    if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
+        raise StripeError("invoices must be a list of objects", param="invoices")
+    suffix = _account(emulator, body, required=True)
+    assert suffix is not None
+    account = emulator.store.account_for_secret_key(f"sk_test_{suffix}")
+    with account.lock:
+        ctx = emulator.context(account, base_url=request.base_url)
+        try:
+            ids = billing.seed_invoices(ctx, specs)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StripeError(f"Invalid invoice spec: {exc}", param="invoices") from exc
+    return 201, {"data": ids}

@@ -178,3 +178,43 @@ def _document(title: str, body: str, *, session_id: str = "", status: str = "") 
 </body>
 </html>
 """
+
+
+# -- The hosted invoice page (Invoice.hosted_invoice_url) ------------------------------------
+
+_INVOICE_PATH = re.compile(r"/invoice_pages/(?P<id>in_[A-Za-z0-9]+)(?:/(?P<action>pay))?")
+
+
+def handle_invoice_page(emulator: Emulator, request: Request) -> Response | None:
+    """``GET /invoice_pages/<in id>``: the invoice's amount due and a card form;
+    ``POST …/pay`` (``card_number``) pays it as Stripe's page does (a PaymentIntent attached
+    to the invoice, confirmed with the card)."""
+    match = _INVOICE_PATH.fullmatch(request.path)
+    if match is None:
+        return None
+    from . import billing  # billing builds on the actions this module uses
+
+    try:
+        account = emulator.store.owner(match["id"])
+    except StripeError:
+        return html_response(404, _message_page("Not found", "This invoice link is not valid."))
+    with account.lock:
+        invoice = account.get(match["id"], "invoice")
+        amount = format_amount(invoice["amount_remaining"], invoice["currency"])
+        if match["action"] == "pay" and request.method == "POST":
+            ctx = emulator.context(account, base_url=request.base_url)
+            number = (parse_qs(request.text()).get("card_number") or ["4242424242424242"])[-1]
+            try:
+                billing.invoice_pay_with_card(ctx, invoice, cards.card_for_number(number, "card"))
+            except StripeError as exc:
+                return html_response(402, _message_page("Payment failed", exc.message))
+            return html_response(200, _message_page("Invoice paid", "You can close this page."))
+        if invoice["status"] != "open":
+            return html_response(200, _message_page(f"Invoice {invoice['status']}", ""))
+        body = (
+            f'<form id="invoice-pay-form" method="post" action="/invoice_pages/'
+            f'{html.escape(invoice["id"])}/pay"><p>Amount due: {html.escape(amount)}</p>'
+            '<input id="card-number" name="card_number" value="4242 4242 4242 4242">'
+            '<button id="pay-button">Pay</button></form>'
+        )
+        return html_response(200, _message_page(f"Invoice {invoice['number']}", "") + body)

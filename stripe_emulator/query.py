@@ -16,6 +16,9 @@ _EXPANDABLE = {
     "payment_intent": {"latest_charge", "payment_method"},
     "charge": {"payment_intent", "payment_method"},
     "refund": {"charge", "payment_intent"},
+    "invoice": {"payments", "customer"},
+    "invoice_payment": {"invoice"},
+    "credit_note": {"invoice", "customer"},
 }
 
 
@@ -71,6 +74,10 @@ def _expand_path(account: Account, obj: Obj, parts: list[str], full: str) -> Non
             url=f"/v1/checkout/sessions/{obj['id']}/line_items",
             has_more=False,
         )
+    elif head == "payments" and obj.get("object") == "invoice":
+        from .billing import invoice_payments_list  # billing registers routes on import
+
+        value = invoice_payments_list(account, account.get(obj["id"], "invoice"))
     elif isinstance(value, str):
         target = account.find(value)
         value = public(target) if target is not None else value

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import api, control, hosted, stripe_js
+from . import api, billing, control, hosted, stripe_js  # noqa: F401  (billing: its routes)
 from .core import Emulator
 from .webhooks import Endpoint
 from .wire import Request, Response, json_response
@@ -49,7 +49,11 @@ def dispatch(emulator: Emulator, request: Request) -> Response:
         return api.handle(emulator, request)
     if request.path.startswith("/_emulator/"):
         return control.handle(emulator, request)
-    response = stripe_js.handle(request) or hosted.handle(emulator, request)
+    response = (
+        stripe_js.handle(request)
+        or hosted.handle(emulator, request)
+        or hosted.handle_invoice_page(emulator, request)
+    )
     if response is not None:
         return response
     message = f"Unrecognized request URL ({request.method}: {request.path})."

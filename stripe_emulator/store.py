@@ -24,6 +24,9 @@ _OBJECT_NAMES = {
     "ch_": "charge",
     "re_": "refund",
     "evt_": "event",
+    "cus_": "customer",
+    "in_": "invoice",
+    "cn_": "credit_note",
 }
 
 
@@ -46,6 +49,8 @@ class Account:
     # The last Stripe-Version this account sent: events raised outside an API call (a payment on
     # the hosted page) carry it, as Stripe stamps events with the account's API version.
     api_version: str | None = None
+    # Running numbers the account hands out (invoice numbers).
+    counters: dict[str, int] = field(default_factory=dict)
 
     @property
     def secret_key(self) -> str:

@@ -39,6 +39,8 @@ class CreditNote(models.Model):
     invoice = models.ForeignKey(
         Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
     )
+    # Stripe's cn_… for a credit note issued in the company's Stripe account (blank otherwise).
+    stripe_credit_note_id = models.CharField(max_length=255, blank=True, default="")
     issued_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -46,7 +48,12 @@ class CreditNote(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["company", "number"], name="credit_note_unique_number")
+            models.UniqueConstraint(fields=["company", "number"], name="credit_note_unique_number"),
+            models.UniqueConstraint(
+                fields=["company", "stripe_credit_note_id"],
+                condition=~models.Q(stripe_credit_note_id=""),
+                name="credit_note_unique_stripe_id",
+            ),
         ]
         indexes = [models.Index(fields=["customer", "status"], name="credit_note_customer")]
 

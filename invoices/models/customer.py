@@ -28,6 +28,8 @@ class Customer(models.Model):
     # The reference the buyer wants quoted on its invoices (a purchase order, a Leitweg-ID).
     buyer_reference = models.CharField(max_length=200, blank=True)
     preferred_language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, blank=True)
+    # The customer's id in the company's Stripe account (cus_…), once Stripe sync linked them.
+    stripe_customer_id = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -37,7 +39,13 @@ class Customer(models.Model):
                 fields=["company", "external_id"],
                 condition=~Q(external_id=""),
                 name="customer_unique_external_id",
-            )
+            ),
+            # Also the index of the API's ?stripe_customer= and of the embed's lookup.
+            models.UniqueConstraint(
+                fields=["company", "stripe_customer_id"],
+                condition=~Q(stripe_customer_id=""),
+                name="customer_unique_stripe_id",
+            ),
         ]
         indexes = [models.Index(fields=["company", "email"], name="customer_company_email")]
 

@@ -65,6 +65,16 @@ class Invoice(models.Model):
     # Blank: the company's default comment write mode.
     comment_write_mode = models.CharField(max_length=20, blank=True)
 
+    # Invoices issued in the company's Stripe account (payments.stripe_sync): Stripe's id, the
+    # subscription it bills (blank for one-off invoices), why Stripe created it, its hosted
+    # page, and when we last read it from Stripe (a copy read earlier never overwrites it).
+    # Blank on the invoices issued here.
+    stripe_invoice_id = models.CharField(max_length=255, blank=True, default="")
+    stripe_subscription_id = models.CharField(max_length=255, blank=True, default="")
+    stripe_billing_reason = models.CharField(max_length=40, blank=True, default="")
+    stripe_hosted_url = models.CharField(max_length=2000, blank=True, default="")
+    stripe_synced_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
@@ -75,6 +85,11 @@ class Invoice(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["company", "sequence"], name="invoice_unique_sequence"),
             models.UniqueConstraint(fields=["company", "number"], name="invoice_unique_number"),
+            models.UniqueConstraint(
+                fields=["company", "stripe_invoice_id"],
+                condition=~models.Q(stripe_invoice_id=""),
+                name="invoice_unique_stripe_id",
+            ),
         ]
         indexes = [
             models.Index(fields=["company", "status"], name="invoice_company_status"),
@@ -82,6 +97,12 @@ class Invoice(models.Model):
                 fields=["customer", "status", "-issue_date"], name="invoice_customer_status"
             ),
             models.Index(fields=["company", "due_date"], name="invoice_company_due"),
+            # The embed's list scoped to one subscription.
+            models.Index(
+                fields=["customer", "stripe_subscription_id", "-issue_date"],
+                name="invoice_customer_subscription",
+                condition=~models.Q(stripe_subscription_id=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -96,6 +117,12 @@ class Invoice(models.Model):
         return amount_due(
             total=self.total, amount_paid=self.amount_paid, amount_credited=self.amount_credited
         )
+
+    @property
+    def is_stripe_native(self) -> bool:
+        """Issued in the company's Stripe account: Stripe keeps its state and takes its
+        payments (see payments.stripe_sync)."""
+        return bool(self.stripe_invoice_id)
 
     @property
     def is_partly_paid(self) -> bool:

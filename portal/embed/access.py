@@ -1,6 +1,6 @@
 """Who may see what inside the frame: the one check every /embed/ request goes through.
 
-The snippet passes ``customer`` (email or external id), ``hash`` and, for the expiring form,
+The snippet passes ``customer`` (email, external id or Stripe customer id), ``hash`` and, for the expiring form,
 ``expires``. The hash is checked before the customer is looked up, so without the company's
 secret nobody learns whether an identifier belongs to a customer. A refusal says which part
 failed, in words meant for the developer wiring the snippet, and never the expected hash.
@@ -73,6 +73,8 @@ def _parse_expires(raw: str) -> int | None:
 def _identifier_name(settings: EmbedSettings) -> str:
     if settings.identify_by == IdentifyBy.EXTERNAL_ID:
         return str(_("the customer's external id"))
+    if settings.identify_by == IdentifyBy.STRIPE_CUSTOMER:
+        return str(_("the customer's Stripe customer id (cus_…)"))
     return str(_("the customer's email address"))
 
 

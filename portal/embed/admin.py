@@ -55,7 +55,8 @@ class EmbedSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "company",
             "mode",
             "identify_by",
-            "show_all_invoices",
+            "list_paid_and_void_invoices",
+            "show_all_customer_invoices",
             "require_expiring_hash",
             "detect_browser_language",
             "handle_response",
@@ -86,7 +87,7 @@ class EmbedSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(EmbedSettings)
 class EmbedSettingsAdmin(TenantScopedAdmin):
     form = EmbedSettingsForm
-    list_display = ["company", "mode", "identify_by", "show_all_invoices", "updated_at"]
+    list_display = ["company", "mode", "identify_by", "list_paid_and_void_invoices", "updated_at"]
     list_select_related = ["company"]
     readonly_fields = ["snippet", "secret_status", "custom_strings"]
     # Saving settings shows the company's secret, which opens every customer's invoices: a key,
@@ -103,7 +104,8 @@ class EmbedSettingsAdmin(TenantScopedAdmin):
             _("Display"),
             {
                 "fields": [
-                    "show_all_invoices",
+                    "list_paid_and_void_invoices",
+                    "show_all_customer_invoices",
                     "detect_browser_language",
                     "translation_language",
                     "translation_file",

@@ -19,6 +19,9 @@ class EmbedMode(models.TextChoices):
 class IdentifyBy(models.TextChoices):
     EMAIL = "email", _("Email address")
     EXTERNAL_ID = "external_id", _("External customer id")
+    # For companies that bill in Stripe (Stripe sync links customers to their cus_… id):
+    # robust to email changes, and what tenant architectures key their accounts by.
+    STRIPE_CUSTOMER = "stripe_customer", _("Stripe customer id")
 
 
 class EmbedSettings(models.Model):
@@ -29,11 +32,24 @@ class EmbedSettings(models.Model):
     # Live by default: test mode shows a customer's invoices to anyone who knows the identifier.
     mode = models.CharField(max_length=4, choices=EmbedMode.choices, default=EmbedMode.LIVE)
     identify_by = models.CharField(
-        max_length=12, choices=IdentifyBy.choices, default=IdentifyBy.EMAIL
+        max_length=16, choices=IdentifyBy.choices, default=IdentifyBy.EMAIL
     )
-    show_all_invoices = models.BooleanField(
+    # Which statuses the list shows (formerly "show all invoices"; ``show_all_invoices`` below
+    # still reads and sets it).
+    list_paid_and_void_invoices = models.BooleanField(
+        _("list paid and void invoices too"),
         default=False,
         help_text=_("On: every issued invoice (paid, void...). Off: only open invoices."),
+    )
+    # Which invoices the list shows when the snippet names a subscription (data-subscription):
+    # Billflow's "Show all customer invoices".
+    show_all_customer_invoices = models.BooleanField(
+        _("show all customer invoices"),
+        default=False,
+        help_text=_(
+            "With data-subscription in the snippet: on, every invoice of the customer "
+            "(one-off invoices too); off, only that subscription's invoices."
+        ),
     )
     require_expiring_hash = models.BooleanField(
         default=False,
@@ -72,6 +88,16 @@ class EmbedSettings(models.Model):
     @property
     def is_live(self) -> bool:
         return self.mode == EmbedMode.LIVE
+
+    @property
+    def show_all_invoices(self) -> bool:
+        """The status toggle's former name, still read and set (also as a constructor
+        keyword): ``list_paid_and_void_invoices``."""
+        return self.list_paid_and_void_invoices
+
+    @show_all_invoices.setter
+    def show_all_invoices(self, value: bool) -> None:
+        self.list_paid_and_void_invoices = value
 
 
 class EmbedSecret(models.Model):

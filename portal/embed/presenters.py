@@ -29,14 +29,18 @@ class EmbedRow:
     pay: PayGate
 
 
-def embed_rows(*, customer: Customer, show_all: bool, locale: str) -> list[EmbedRow]:
+def embed_rows(
+    *, customer: Customer, show_all: bool, locale: str, subscription: str = ""
+) -> list[EmbedRow]:
     """The rows of the frame's list. ``customer`` must be loaded with its company.
 
     Queries: the invoices, and whether Stripe is connected (only when there are invoices).
     """
     company = customer.company
     invoices = list(
-        embed_invoices_for_customer(customer=customer, show_all=show_all)[:EMBED_LIST_LIMIT]
+        embed_invoices_for_customer(
+            customer=customer, show_all=show_all, subscription=subscription
+        )[:EMBED_LIST_LIMIT]
     )
     connected = stripe_connected(company) if invoices else False
     today = timezone.localdate()

@@ -26,12 +26,17 @@ def embed_settings_for_key(*, public_key: str) -> EmbedSettings | None:
 def embed_customer_lookup(
     *, company: Company, identify_by: str, identifier: str
 ) -> Customer | None:
-    """The customer of ``company`` the identifier names: by email (case-insensitive) or by
-    external id (exact), as the company chose. Never a customer of another company. One query.
+    """The customer of ``company`` the identifier names: by email (case-insensitive), by
+    external id or by Stripe customer id (exact), as the company chose. Never a customer of another company. One query.
     Raises AmbiguousCustomer when several customers share the email."""
     customers = Customer.objects.filter(company=company)
     if identify_by == IdentifyBy.EXTERNAL_ID:
         customers = customers.filter(external_id=identifier) if identifier else customers.none()
+    elif identify_by == IdentifyBy.STRIPE_CUSTOMER:
+        # Stripe's cus_… id, exactly (unique per company: customer_unique_stripe_id).
+        customers = (
+            customers.filter(stripe_customer_id=identifier) if identifier else customers.none()
+        )
     else:
         customers = customers.filter(email__iexact=identifier)
     found = list(customers.order_by("pk")[:2])
@@ -44,14 +49,20 @@ def embed_listed_statuses(*, show_all: bool) -> tuple[str, ...]:
     return tuple(CUSTOMER_VISIBLE_STATUSES) if show_all else (InvoiceStatus.OPEN,)
 
 
-def embed_invoices_for_customer(*, customer: Customer, show_all: bool) -> QuerySet[Invoice]:
-    """The invoices the embed lists: open ones, or every issued one with "show all" on.
-    Drafts never. Newest first."""
-    return Invoice.objects.filter(
+def embed_invoices_for_customer(
+    *, customer: Customer, show_all: bool, subscription: str = ""
+) -> QuerySet[Invoice]:
+    """The invoices the embed lists: open ones, or every issued one with "show all" on;
+    only those of ``subscription`` (a Stripe sub_… id) when given. Drafts never. Newest
+    first."""
+    invoices = Invoice.objects.filter(
         company_id=customer.company_id,
         customer=customer,
         status__in=embed_listed_statuses(show_all=show_all),
-    ).order_by("-issue_date", "-sequence")
+    )
+    if subscription:
+        invoices = invoices.filter(stripe_subscription_id=subscription)
+    return invoices.order_by("-issue_date", "-sequence")
 
 
 def embed_invoice_for_customer(*, customer: Customer, public_id: str) -> Invoice | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -91,6 +92,7 @@ class Frame:
             "customer": credentials.identifier,
             "hash": credentials.hash,
             "expires": credentials.expires,
+            "subscription": request.GET.get("subscription", ""),
             "lang": request.GET.get("lang", ""),
             "debug": "1" if request.GET.get("debug") == "1" else "",
             "origin": self.parent_origin,
@@ -211,11 +213,38 @@ def frame_view(view: FrameView) -> FrameView:
     return wrapped
 
 
+# Stripe's subscription ids: sub_ and letters, digits, underscores.
+_SUBSCRIPTION_ID = re.compile(r"sub_[A-Za-z0-9_]{1,250}")
+
+
+def _subscription_scope(request: HttpRequest, embed: EmbedSettings) -> str:
+    """The subscription the list is scoped to (the snippet's data-subscription), or "" for
+    every invoice of the customer: none was named, or the company shows all customer
+    invoices (one-off ones too), as Billflow's "Show all customer invoices" does."""
+    subscription = request.GET.get("subscription", "")
+    if not subscription:
+        return ""
+    if not _SUBSCRIPTION_ID.fullmatch(subscription):
+        raise EmbedDenied(
+            "invalid_subscription",
+            _("subscription must be a Stripe subscription id (sub_…), as data-subscription."),
+            status=400,
+        )
+    return "" if embed.show_all_customer_invoices else subscription
+
+
 @require_GET
 @frame_view
 def frame_list(request: HttpRequest, frame: Frame, access: EmbedAccess) -> HttpResponse:
+    try:
+        subscription = _subscription_scope(request, access.settings)
+    except EmbedDenied as denied:
+        return _denied(request, frame, denied)
     rows = embed_rows(
-        customer=access.customer, show_all=access.settings.show_all_invoices, locale=frame.language
+        customer=access.customer,
+        show_all=access.settings.list_paid_and_void_invoices,
+        locale=frame.language,
+        subscription=subscription,
     )
     loaded = {"type": "loaded", "view": "list", "invoices": len(rows)}
     return frame.render(
@@ -224,7 +253,7 @@ def frame_list(request: HttpRequest, frame: Frame, access: EmbedAccess) -> HttpR
         {
             "rows": rows,
             "customer": access.customer,
-            "show_all": access.settings.show_all_invoices,
+            "show_all": access.settings.list_paid_and_void_invoices,
             "frame_config": frame.config([loaded]),
         },
     )

@@ -3,7 +3,10 @@
  *   <div id="invoice-portal"></div>
  *   <script src="https://portal.example.com/embed.js" async
  *           data-company="pub_..." data-customer="ada@example.com" data-hash="..."
- *           data-expires="1767225600" data-lang="de" data-container="invoice-portal"></script>
+ *           data-expires="1767225600" data-lang="de" data-container="invoice-portal"
+ *           data-subscription="sub_..."></script>
+ * data-customer is what the company identifies customers by: an email address, its own
+ * external id, or the Stripe customer id (cus_...); data-subscription is optional.
  *
  * Mounts an iframe of /embed/<company> into the container, sizes it to its content, and hands
  * the frame's events (loaded, invoice_opened, pdf_downloaded, payment_started,
@@ -69,6 +72,9 @@
     if (data("hash")) params.set("hash", data("hash"));
     if (data("expires")) params.set("expires", data("expires"));
     if (data("lang")) params.set("lang", data("lang"));
+    // A Stripe subscription (sub_…): the list shows its invoices only, unless the company
+    // shows all customer invoices.
+    if (data("subscription")) params.set("subscription", data("subscription"));
     if (debug) params.set("debug", "1");
     // The frame posts messages to this origin only, and only if the company allows it.
     params.set("origin", window.location.origin);
