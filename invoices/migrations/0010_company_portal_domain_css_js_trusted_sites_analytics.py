@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0008_staff_sign_in_settings'),
+        ('invoices', '0009_stripe_ids'),
     ]
 
     operations = [
