@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Schema
 
 from api.auth import company_of
 from api.errors import ApiError
@@ -51,6 +51,11 @@ def update_company(request: HttpRequest, payload: CompanyPatch) -> Any:  # type:
     for name, value in changes.items():
         if value is None:
             raise ApiError(400, "invalid", f"{name} cannot be null.", name)
+        if isinstance(value, list):
+            # Lists of objects (the CSP trusted sites) are stored as plain JSON.
+            changes[name] = [
+                item.model_dump() if isinstance(item, Schema) else item for item in value
+            ]
     company = company_of(request)
     services.company_update(company=company, changes=changes)
     return company_out(company)

@@ -48,6 +48,8 @@ def customer_out(customer: Customer) -> Any:
     address has a preferences row (created with the customer through the API, or by the
     first email sent to it), so a GET never writes."""
     preference = email_preference_for_address(company_id=customer.company_id, email=customer.email)
+    if preference is not None and Customer.company.is_cached(customer):
+        preference.company = customer.company  # loaded already: its domain makes the URL
     later = {
         name: getattr(customer, name) for name in CUSTOMER_LATER_FIELDS if hasattr(customer, name)
     }

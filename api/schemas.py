@@ -230,6 +230,16 @@ CUSTOMER_LATER_FIELDS: dict[str, FieldSpec] = {
     "electronic_address_scheme": (str, _EAS),
 }
 
+
+class TrustedSite(StrictSchema):
+    """A site the company's custom CSS and JavaScript may load from, and for what."""
+
+    origin: str = Field(max_length=300, description="An https origin, like https://cdn.example.com")
+    kinds: list[Literal["img", "script", "style", "connect", "frame", "font"]] = Field(
+        min_length=1, max_length=6
+    )
+
+
 # The company settings the API shows and changes. Other features add their own entries here
 # (bank details, e-invoice formats, portal settings) when their fields exist on Company.
 COMPANY_FIELDS: dict[str, FieldSpec] = {
@@ -328,6 +338,37 @@ COMPANY_FIELDS: dict[str, FieldSpec] = {
     "einvoice_formats": (
         list[Literal["facturx", "xrechnung", "ubl"]],
         {"max_length": 3, "description": "E-invoice formats offered to customers"},
+    ),
+    "portal_domain": (
+        str,
+        {
+            "max_length": 253,
+            "description": "The company's own portal host name (e.g. billing.example.com); "
+            "empty: the shared origin",
+        },
+    ),
+    "portal_custom_css": (
+        str,
+        {"max_length": 50_000, "description": "A stylesheet added to every customer page"},
+    ),
+    "portal_custom_js": (
+        str,
+        {
+            "max_length": 50_000,
+            "description": "A script run only on the company's own portal domain (needs "
+            "portal_domain)",
+        },
+    ),
+    "portal_csp_trusted_sites": (
+        list[TrustedSite],
+        {"max_length": 20, "description": "Sites the custom CSS and JavaScript may load from"},
+    ),
+    "portal_analytics_id": (
+        str,
+        {
+            "max_length": 253,
+            "description": "A Google Analytics 4 measurement id (G-…) or a Plausible site domain",
+        },
     ),
 }
 

@@ -10,6 +10,7 @@ from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from invoices import rows
+from invoices.customization import scope
 from invoices.models import (
     AuditEvent,
     Company,
@@ -91,6 +92,8 @@ def invoice_for_share_token(token: str) -> Invoice | None:
     invoice, company, customer = found
     assert isinstance(invoice, Invoice)
     assert isinstance(company, Company) and isinstance(customer, Customer)
+    if not scope.admits(company):
+        return None  # another company's own domain: as unknown as a forged token
     customer.company = company
     invoice.company = company
     invoice.customer = customer
@@ -111,6 +114,8 @@ def customer_for_portal_token(token: str) -> Customer | None:
         return None
     customer, company = found
     assert isinstance(customer, Customer) and isinstance(company, Company)
+    if not scope.admits(company):
+        return None  # another company's own domain: as unknown as a forged token
     customer.company = company
     return customer
 

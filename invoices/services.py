@@ -15,13 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError, Q
 from django.utils import timezone
 
 from core.errors import ApplicationError
 from invoices import events
 from invoices.bank_details import DEFAULT_UNIT_CODE
+from invoices.customization.domains import company_origin
 from invoices.document import buyer_snapshot, seller_snapshot
 from invoices.events import Actor, acting_user
 from invoices.models import (
@@ -117,12 +118,27 @@ def company_update(*, company: Company, changes: dict[str, Any], actor: Actor = 
     for name, value in changes.items():
         setattr(locked, name, value)
     _full_clean(locked, fields=list(changes))
+    if "portal_domain" in changes:
+        _portal_domain_check_free(locked)
     if changes:
-        locked.save(update_fields=list(changes))
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=list(changes))
+        except IntegrityError:
+            # Another company took the domain between the check and the save.
+            _portal_domain_check_free(locked)
+            raise
     events.record(company=locked, action="company.updated", actor=actor, fields=sorted(changes))
     for name in changes:
         setattr(company, name, getattr(locked, name))
     return company
+
+
+def _portal_domain_check_free(company: Company) -> None:
+    """A portal domain belongs to one company: a second one asking for it is a 409."""
+    domain = company.portal_domain
+    if domain and Company.objects.filter(portal_domain=domain).exclude(pk=company.pk).exists():
+        raise Conflict("domain_taken", "Another company uses this portal domain.", "portal_domain")
 
 
 def _full_clean(obj: Any, *, fields: list[str]) -> None:
@@ -608,10 +624,9 @@ def invoice_mark_uncollectible(*, invoice: Invoice, actor: Actor = None) -> Invo
 
 
 def share_link_url(link: ShareLink) -> str:
-    from django.conf import settings
-
+    """The link's absolute URL, on the company's own domain when it has one."""
     path = "invoice" if link.kind == ShareLinkKind.INVOICE else "portal"
-    return f"{settings.PUBLIC_BASE_URL}/{path}/{share_link_token(link)}"
+    return f"{company_origin(link.company)}/{path}/{share_link_token(link)}"
 
 
 class LinkExpiryInPast(ApplicationError):

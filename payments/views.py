@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from core.errors import error_body
 from core.http import not_found
+from invoices.customization.domains import company_origin
 from invoices.decorators import share_link_page
 from invoices.document import brand_color
 from invoices.models import Invoice
@@ -87,7 +87,7 @@ def pay(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
         attempt = services.checkout_session_start(
             invoice=invoice,
             amount=amount,
-            return_base_url=f"{settings.PUBLIC_BASE_URL}/invoice/{token}",
+            return_base_url=f"{company_origin(invoice.company)}/invoice/{token}",
             locale=lang,
         )
     except AmountError as exc:

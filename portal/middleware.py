@@ -7,6 +7,9 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from invoices.customization import scope
+from portal.site.look import csp_update_for
+
 # Paths a customer opens without logging in (the contract's "customer-facing pages").
 CUSTOMER_FACING_PREFIXES = (
     "/invoice/",
@@ -21,8 +24,20 @@ CUSTOMER_FACING_PREFIXES = (
 )
 
 
+# Files a company's domain serves that browsers may cache (hashed names).
+CACHEABLE_PREFIXES = ("/static/", "/portal-assets/")
+
+
 def is_customer_facing(path: str) -> bool:
     return path.startswith(CUSTOMER_FACING_PREFIXES)
+
+
+def _customer_facing(request: HttpRequest) -> bool:
+    """A customer path, or anything but the cacheable files on a company's own domain (its
+    portal entry at ``/`` included)."""
+    if is_customer_facing(request.path):
+        return True
+    return scope.host_site() is not None and not request.path.startswith(CACHEABLE_PREFIXES)
 
 
 class CustomerFacingHeadersMiddleware:
@@ -32,7 +47,15 @@ class CustomerFacingHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         language_before = translation.get_language()
         response = self.get_response(request)
-        if is_customer_facing(request.path):
+        # What the page's company look added (its trusted sites, script, analytics), for
+        # CSPMiddleware, which runs after this one on the way out.
+        sources = csp_update_for(request)
+        if sources:
+            merged = dict(getattr(response, "_csp_update", None) or {})
+            for directive, values in sources.items():
+                merged[directive] = [*merged.get(directive, []), *values]
+            response._csp_update = merged  # type: ignore[attr-defined]
+        if _customer_facing(request):
             # A customer page may switch language for itself (core.i18n.activate_language):
             # name it in Content-Language (LocaleMiddleware only fills a missing header), then
             # hand the thread back the language it had, so no later work inherits a customer's.

@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("portal.comments.urls")),
     path("", include("portal.documents.urls")),
     path("", include("portal.billing.urls")),
+    path("", include("portal.site.urls")),
     path("invoice/<str:token>", views.invoice_page, name="invoice_page"),
     path("invoice/<str:token>/pdf", pdf_views.invoice_pdf, name="invoice_pdf"),
     path(

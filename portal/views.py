@@ -12,6 +12,7 @@ from django.views.defaults import page_not_found as default_page_not_found
 
 from core.http import not_found
 from core.i18n import activate_language
+from invoices.customization import scope
 from invoices.decorators import share_link_page
 from invoices.document import brand_color, date_display, invoice_summary
 from invoices.einvoice.services import EINVOICE_LABELS, einvoice_formats_offered
@@ -42,7 +43,7 @@ def view_source(request: HttpRequest) -> str:
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404: the not-found page on customer-facing paths (see portal.middleware)."""
-    if is_customer_facing(request.path):
+    if is_customer_facing(request.path) or scope.host_site() is not None:
         return not_found(request)
     return default_page_not_found(request, exception)
 

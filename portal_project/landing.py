@@ -11,8 +11,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from invoices.customization import scope
 from invoices.models import ShareLink, ShareLinkKind
 from invoices.services import share_link_token
+from portal.site.views import company_entry
 
 DEMO_COMPANY = "acme"
 DEMO_INVOICE_LINKS = 3
@@ -41,5 +43,8 @@ def _demo_links() -> list[tuple[str, str]]:
 
 @require_safe
 def landing(request: HttpRequest) -> HttpResponse:
+    site = scope.host_site()
+    if site is not None:
+        return company_entry(request, site)  # a company's own domain: its portal entry
     context = {"demo_links": _demo_links() if settings.DEBUG else []}
     return render(request, "landing.html", context)

@@ -86,6 +86,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: which site the host names (ours, a company's own domain, or 400) before anything
+    # else reads it.
+    "portal.site.middleware.HostRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files served by the app itself (compressed, hashed names, long cache): the same
     # behind any proxy, under granian and under runserver with DEBUG=0.
@@ -102,6 +105,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "portal.middleware.CustomerFacingHeadersMiddleware",
+    # Last: on a company's domain, the paths that are not there (admin, API...) answer 404.
+    "portal.site.middleware.CompanyDomainPathsMiddleware",
 ]
 
 ROOT_URLCONF = "portal_project.urls"

@@ -466,6 +466,7 @@ def _customer_email(
     # A link, not a form: the GET opens the invoice page at its pay form (never pays).
     can_pay = pay_gate(invoice=invoice, connected=stripe_connected(company)).allowed
     pay_url = f"{share_url}#pay" if can_pay else ""
+    preference.company = company  # the same company, loaded: its links need its domain
     unsubscribe_url = email_unsubscribe_url(preference, category=sent.category)
     token = email_preference_token(preference)
     domain = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
@@ -548,6 +549,7 @@ def build_statement_email(
     link = invoice_services.portal_link_create(customer=customer)
     query = urlencode({**wanted.query(), "lang": language})
     statement_url = f"{invoice_services.share_link_url(link)}/statement?{query}"
+    preference.company = company  # the same company, loaded: its links need its domain
     unsubscribe_url = email_unsubscribe_url(preference, category=sent.category)
     token = email_preference_token(preference)
     domain = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Exists, F, OuterRef
 
+from invoices.customization import scope
 from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.tokens import parse_token
 from preferences.models import (
@@ -26,7 +27,10 @@ def email_preference_for_token(token: str) -> EmailPreference | None:
     selector = parse_token(token, purpose=PREFERENCES_TOKEN_PURPOSE)
     if selector is None:
         return None
-    return EmailPreference.objects.select_related("company").filter(selector=selector).first()
+    preference = EmailPreference.objects.select_related("company").filter(selector=selector).first()
+    if preference is None or not scope.admits(preference.company):
+        return None  # on another company's own domain a token is as unknown as a forged one
+    return preference
 
 
 def stale_queued_email_ids(*, before: dt.datetime) -> list[int]:

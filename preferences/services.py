@@ -10,11 +10,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError
 from invoices import events
+from invoices.customization.domains import company_origin
 from invoices.models import Company
 from invoices.tokens import make_token, new_selector
 from invoices.webhooks.services import event_emit
@@ -81,12 +81,15 @@ def email_preference_token(preference: EmailPreference) -> str:
 
 
 def email_preferences_url(preference: EmailPreference) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/preferences/{email_preference_token(preference)}"
+    """On the company's own domain when it has one (``preference.company``: pass it loaded)."""
+    origin = company_origin(preference.company)
+    return f"{origin}/preferences/{email_preference_token(preference)}"
 
 
 def email_unsubscribe_url(preference: EmailPreference, *, category: str) -> str:
     token = email_preference_token(preference)
-    return f"{settings.PUBLIC_BASE_URL}/unsubscribe/{token}?c={EmailCategory(category).value}"
+    origin = company_origin(preference.company)
+    return f"{origin}/unsubscribe/{token}?c={EmailCategory(category).value}"
 
 
 def email_preference_ensure(*, company_id: int, email: str) -> EmailPreference:

@@ -4,10 +4,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator, URLValidator
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.images import validate_image_dimensions
 from invoices.bank_details import compact, validate_bic, validate_iban, validate_vat_id
+from invoices.customization import validation as portal_validation
 from invoices.ids import new_public_id
 
 LANGUAGE_CHOICES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
@@ -208,17 +210,71 @@ class Company(models.Model):
     advance_payment_maximum = models.BigIntegerField(null=True, blank=True)
     # The customer's credit is applied to an invoice as soon as it is finalized.
     credit_auto_apply = models.BooleanField(default=False)
+    # The company's own portal (invoices.customization): its host name, look, script, the
+    # sites those may load from, and analytics. Empty: the shared origin, the default look.
+    portal_domain = models.CharField(
+        _("portal domain"),
+        max_length=253,
+        blank=True,
+        validators=[portal_validation.validate_portal_domain],
+        help_text=_(
+            "A host name of your own, like billing.example.com, with a CNAME DNS record "
+            "pointing at the portal. Customers then open your links there."
+        ),
+    )
+    portal_custom_css = models.TextField(
+        _("custom CSS"),
+        blank=True,
+        validators=[portal_validation.validate_custom_css],
+        help_text=_("Added after the portal's own stylesheet on every customer page."),
+    )
+    portal_custom_js = models.TextField(
+        _("custom JavaScript"),
+        blank=True,
+        validators=[portal_validation.validate_custom_js],
+        help_text=_("Runs only on your own portal domain (set one first), never elsewhere."),
+    )
+    portal_csp_trusted_sites = models.JSONField(
+        _("CSP trusted sites"),
+        default=list,
+        blank=True,
+        validators=[portal_validation.validate_trusted_sites],
+        help_text=_(
+            'Sites your CSS and JavaScript may load from: [{"origin": "https://cdn.example.com", '
+            '"kinds": ["img", "script", "style", "connect", "frame", "font"]}].'
+        ),
+    )
+    portal_analytics_id = models.CharField(
+        _("analytics id"),
+        max_length=253,
+        blank=True,
+        validators=[portal_validation.validate_analytics_id],
+        help_text=_(
+            "A Google Analytics 4 measurement id (G-...) or the domain your Plausible account "
+            "counts."
+        ),
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name_plural = "companies"
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portal_domain"],
+                condition=~Q(portal_domain=""),
+                name="company_unique_portal_domain",
+                violation_error_message=_("Another company uses this portal domain."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self) -> None:
+        """Normalizes the bank, e-invoice and portal settings, and the checks that need two
+        of them."""
         # Stored compact and upper case; shown grouped (invoices.bank_details.iban_display).
         self.iban = compact(self.iban)
         self.bic = compact(self.bic)
@@ -226,6 +282,34 @@ class Company(models.Model):
         self.country_code = self.country_code.strip().upper()
         if isinstance(self.einvoice_formats, list):  # one of each, in the canonical order
             self.einvoice_formats = [f for f in EINVOICE_FORMATS if f in self.einvoice_formats]
+
+        self.portal_domain = portal_validation.normalize_domain(self.portal_domain)
+        self.portal_analytics_id = portal_validation.normalize_analytics_id(
+            self.portal_analytics_id
+        )
+        try:
+            self.portal_csp_trusted_sites = portal_validation.normalize_trusted_sites(
+                self.portal_csp_trusted_sites
+            )
+        except ValidationError:
+            return  # the field's own validator reports it
+        if self.portal_custom_js and not self.portal_domain:
+            raise ValidationError(
+                {
+                    "portal_custom_js": _(
+                        "Custom JavaScript runs only on your own portal domain: set the portal "
+                        "domain first (on the shared origin it would run beside other "
+                        "companies' pages)."
+                    )
+                }
+            )
+        if self.portal_custom_css:
+            try:
+                portal_validation.validate_css_imports(
+                    self.portal_custom_css, self.portal_csp_trusted_sites
+                )
+            except ValidationError as exc:
+                raise ValidationError({"portal_custom_css": exc.messages}) from None
 
     @property
     def has_bank_details(self) -> bool:

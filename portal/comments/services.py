@@ -14,7 +14,6 @@ import re
 import secrets
 import smtplib
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -36,6 +35,7 @@ from invoices.customer_sessions.models import (
     SignInSource,
 )
 from invoices.customer_sessions.services import OpenedSession
+from invoices.customization.domains import company_origin
 from invoices.models import Invoice
 from invoices.models.company import CommentWriteMode
 from invoices.tenancy import User, can_manage_invoices
@@ -452,7 +452,7 @@ def signin_link_request(*, invoice: Invoice, page_token: str) -> SignInLink:
             invoice=invoice,
         )
         url = (
-            f"{settings.PUBLIC_BASE_URL}/invoice/{page_token}/comments/signin/"
+            f"{company_origin(invoice.company)}/invoice/{page_token}/comments/signin/"
             f"{sessions.sign_in_link_token(link)}"
         )
         with translation.override(_customer_language(invoice)):

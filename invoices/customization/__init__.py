@@ -1,0 +1,1 @@
+"""The company's own portal: custom domain, stylesheet, script, CSP trusted sites, analytics."""
