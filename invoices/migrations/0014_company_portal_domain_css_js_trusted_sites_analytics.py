@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0009_stripe_ids'),
+        ('invoices', '0013_company_bank_details_einvoice_fields'),
     ]
 
     operations = [
