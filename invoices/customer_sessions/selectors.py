@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from invoices.customization import scope
 from invoices.models import Company, Customer
 from invoices.tokens import parse_token
 
@@ -41,11 +42,15 @@ def sign_in_link_for_token(token: str | None) -> SignInLink | None:
     selector = parse_token(token or "", purpose=SIGN_IN_PURPOSE)
     if selector is None:
         return None
-    return (
+    link = (
         SignInLink.objects.select_related("company", "customer")
         .filter(selector=selector, used_at__isnull=True, expires_at__gt=timezone.now())
         .first()
     )
+    # On a company's own domain, another company's link is unknown.
+    if link is None or not scope.admits(link.company):
+        return None
+    return link
 
 
 def customers_for_sign_in_email(*, company: Company, email: str) -> list[Customer]:

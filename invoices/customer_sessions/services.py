@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
 from invoices import events
+from invoices.customization.domains import company_origin
 from invoices.events import Actor
 from invoices.models import Customer, Invoice, InvoiceStatus
 from invoices.tokens import make_token, new_selector, parse_token
@@ -168,7 +168,7 @@ def customer_sign_out_everywhere(
 
 
 def sign_in_link_url(link: SignInLink) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/sign-in/{sign_in_link_token(link)}"
+    return f"{company_origin(link.company)}/sign-in/{sign_in_link_token(link)}"
 
 
 def sign_in_link_token(link: SignInLink) -> str:
