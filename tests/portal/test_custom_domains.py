@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.urls import Resolver404, resolve
+from django.urls import resolve
 
 from invoices import services
 from invoices.models import Company
@@ -133,14 +133,6 @@ class TestIsolation:
         assert _get(client, "/c/globex/sign-in", A_HOST).status_code == 404
 
 
-def _entry_routed() -> bool:
-    try:
-        resolve("/c/acme/")
-    except Resolver404:
-        return False
-    return True
-
-
 class TestEntry:
     @pytest.mark.urls("tests.portal.entry_urls")
     def test_it_dispatches_the_root_to_the_entry_route(self, client: Any, acme: Company) -> None:
@@ -149,11 +141,6 @@ class TestEntry:
         assert response.content == b"entry of acme"
         assert response["Cache-Control"] == "no-store"
 
-    @pytest.mark.xfail(
-        not _entry_routed(),
-        reason="the portal entry /c/<slug>/ (sign-in pages) is not routed in this tree yet",
-        strict=True,
-    )
     def test_it_serves_the_companys_portal_entry_at_the_root(
         self, client: Any, acme: Company
     ) -> None:
