@@ -252,6 +252,7 @@ class TestAdmin:
             "portal_custom_js": company.portal_custom_js,
             "portal_csp_trusted_sites": "[]",
             "portal_analytics_id": company.portal_analytics_id,
+            "payment_reference_format": company.payment_reference_format,
         }
         data.update(changes)
         return data
