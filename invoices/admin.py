@@ -328,11 +328,24 @@ class LineItemForm(ModelForm):  # type: ignore[type-arg]
         help_text=_("In the invoice's currency, like 1,200.00."),
     )
 
+    # Narrow inputs: a line with its VAT and unit fields still fits a laptop's screen.
+    _WIDTHS = {
+        "description": 16,
+        "quantity": 5,
+        "unit_code": 4,
+        "unit_amount": 8,
+        "tax_rate": 5,
+        "vat_exemption_reason": 8,
+    }
+
     def __init__(self, *args: Any, currency: str = "usd", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
         if "unit_code" in self.fields:
             self.fields["unit_code"].required = False
+        for name, size in self._WIDTHS.items():
+            if name in self.fields:
+                self.fields[name].widget.attrs.update({"size": size, "class": ""})
         if self.instance.pk is not None:
             self.initial["unit_amount"] = amount_initial(self.instance.unit_amount, currency)
 
@@ -380,6 +393,9 @@ class LineItemInline(admin.TabularInline):  # type: ignore[type-arg]
         "amount_display",
     ]
     readonly_fields = ["amount_display"]
+
+    class Media:
+        css = {"all": ["invoices/admin_lines.css"]}
 
     @admin.display(description=_("Amount"))
     def amount_display(self, line: LineItem) -> str:
