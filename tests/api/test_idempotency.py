@@ -4,13 +4,11 @@ per company, and two requests racing with one key do the work once (PostgreSQL, 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -19,6 +17,7 @@ from api.models import IdempotencyKey
 from invoices.models import Company, Customer
 from invoices.services import api_key_create
 from tests import factories
+from tests.concurrency import in_threads
 
 JSON = "application/json"
 ADA = {"name": "Ada", "email": "ada@example.com"}
@@ -133,27 +132,6 @@ class TestIdempotencyKeys:
         assert response.status_code == 200
 
 
-def _in_threads(*calls: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
-
-
 @pytest.mark.postgres_only
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL: concurrent transactions"
@@ -177,7 +155,7 @@ def test_two_racing_requests_with_one_key_do_the_work_once(
         response = _post(client, ADA, "race")
         return response.status_code, response.json()
 
-    first, second = _in_threads(call, call)
+    first, second = in_threads(call, call)
     assert first == second
     assert first[0] == 201
     assert Customer.objects.filter(company=tenant).count() == 1

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.urls import reverse
 
 from invoices.models import Company, Customer, Invoice, InvoiceStatus, InvoiceStatusChange
 from payments import services
 from payments.models import Payment
 from tests import factories
+from tests.concurrency import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -182,34 +181,13 @@ class TestAdmin:
         assert not Payment.objects.exists()
 
 
-def _in_threads(*calls: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
-
-
 @pytest.mark.postgres_only
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
 @pytest.mark.django_db(transaction=True)
 def test_it_keeps_ten_parallel_recordings_within_the_total(tenant: Company) -> None:
     invoice = _invoice(tenant, factories.make_customer(tenant), amount=10000)
     # Ten clerks each record 30.00 of the 100.00 at the same moment: only three fit.
-    results = _in_threads(
+    results = in_threads(
         *[
             (lambda: services.payment_record_offline(invoice=invoice, amount=3000, method="cash"))
             for _ in range(10)

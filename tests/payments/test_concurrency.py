@@ -3,19 +3,18 @@ two partial payments racing, the redirect racing the webhook, and the webhook ch
 
 from __future__ import annotations
 
-import threading
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from invoices.models import Company, Invoice, InvoiceStatus
 from payments import services
 from payments.models import Payment, WebhookEvent
 from stripe_emulator.server import EmulatorServer
+from tests.concurrency import in_threads
 from tests.factories import make_invoice, share_token
 from tests.payments.conftest import (
     SECRET_KEY,
@@ -35,28 +34,6 @@ pytestmark = [
 ]
 
 
-def _in_threads(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls at the same moment, each in its own thread and database connection."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
-
-
 def _received(invoice: Invoice, intent_id: str, amount: int) -> services.ReceivedPayment:
     return services.ReceivedPayment(
         intent_id=intent_id, amount=amount, currency="usd", invoice_public_id=invoice.public_id
@@ -66,7 +43,7 @@ def _received(invoice: Invoice, intent_id: str, amount: int) -> services.Receive
 def test_it_applies_two_racing_partial_payments_one_after_the_other(tenant: Company) -> None:
     invoice = make_invoice(tenant, lines=[("Work", "1", 10000, "0")], allow_partial_payments=True)
     # Two tabs each paid 60.00 of the 100.00 due; both payments arrive at the same moment.
-    results = _in_threads(
+    results = in_threads(
         lambda: services.payment_record(
             company=tenant, received=_received(invoice, "pi_tab_one", 6000), source="webhook"
         ),
@@ -91,7 +68,7 @@ def test_it_records_one_payment_when_the_redirect_and_the_webhook_race(tenant: C
     record = lambda source: services.payment_record(  # noqa: E731
         company=tenant, received=_received(invoice, "pi_same", 10000), source=source
     )
-    results = _in_threads(*(lambda s=s: record(s) for s in ["redirect", "webhook"] * 3))
+    results = in_threads(*(lambda s=s: record(s) for s in ["redirect", "webhook"] * 3))
     assert not [r for r in results if isinstance(r, Exception)], results
     assert [created for _payment, created in results].count(True) == 1
     invoice.refresh_from_db()
@@ -165,7 +142,7 @@ def test_it_counts_each_payment_once_under_webhook_chaos(
 
     if with_redirect:
         # The customers' browsers come back while the webhooks are being delivered.
-        assert _in_threads(*(lambda u=u: _get(u) for u in redirects)) == [200, 200, 200]
+        assert in_threads(*(lambda u=u: _get(u) for u in redirects)) == [200, 200, 200]
         assert all(urlsplit(u).netloc == urlsplit(live_server.url).netloc for u in redirects)
     assert emulator.emulator.webhooks.wait_idle(timeout=60)
 
@@ -242,7 +219,7 @@ def test_it_applies_multi_invoice_payments_once_under_webhook_chaos(
     redirects = [pay_on_hosted_page(url) for url in checkouts]
 
     if with_redirect:
-        assert _in_threads(*(lambda u=u: _get(u) for u in redirects)) == [200, 200, 200]
+        assert in_threads(*(lambda u=u: _get(u) for u in redirects)) == [200, 200, 200]
     assert emulator.emulator.webhooks.wait_idle(timeout=60)
 
     for invoice in (a, b, c, d):
