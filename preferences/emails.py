@@ -423,9 +423,19 @@ def _logo_part(company: Company, *, domain: str) -> MIMEImage | None:
     return part
 
 
-def _branding(company: Company, logo: MIMEImage | None) -> dict[str, Any]:
+def email_domain() -> str:
+    """The host our Message-IDs and logo Content-IDs are made on."""
+    return urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
+
+
+def email_branding(
+    company: Company, *, with_logo: bool = True
+) -> tuple[MIMEImage | None, dict[str, Any]]:
+    """The logo part (or None) and the template values that brand an email: its colour and the
+    ``cid:`` address of the logo."""
+    logo = _logo_part(company, domain=email_domain()) if with_logo else None
     logo_url = f"cid:{str(logo['Content-ID']).strip('<>')}" if logo is not None else ""
-    return {"brand_color": brand_color(company), "logo_url": logo_url}
+    return logo, {"brand_color": brand_color(company), "logo_url": logo_url}
 
 
 class _RelatedEmail(EmailMultiAlternatives):
@@ -433,6 +443,52 @@ class _RelatedEmail(EmailMultiAlternatives):
     wrapped in multipart/related (Django's default wrapper is multipart/mixed)."""
 
     mixed_subtype = "related"
+
+
+def compose_email(
+    *,
+    company: Company,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    headers: dict[str, str],
+    logo: MIMEImage | None = None,
+    attachment: tuple[str, bytes, str] | None = None,
+    reply_to_company: bool = True,
+) -> EmailMultiAlternatives:
+    """The one way our emails are put together: plain text and HTML from the company's address
+    (replies go to the company unless ``reply_to_company`` is off), the logo inline, at most one
+    file. With only the logo beside the text the parts are wrapped in multipart/related, so
+    clients show it inline; with a file, multipart/mixed."""
+    message_class = EmailMultiAlternatives if attachment or logo is None else _RelatedEmail
+    message = message_class(
+        subject=subject,
+        body=text,
+        from_email=_from_address(company),
+        to=[to],
+        reply_to=[company.email] if reply_to_company and company.email else None,
+        headers={"Message-ID": make_msgid(domain=email_domain()), **headers},
+    )
+    message.attach_alternative(html, "text/html")
+    if logo is not None:
+        message.attach(logo)
+    if attachment is not None:
+        message.attach(*attachment)
+    return message
+
+
+def _unsubscribe_headers(
+    *, sent: SentEmail, preference: EmailPreference, unsubscribe_url: str, language: str
+) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe (the URL and a mailto), and what the message is."""
+    token = email_preference_token(preference)
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url}>, <{_mailto_unsubscribe(token, sent.category)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Content-Language": language,
+        "X-Entity-Ref-ID": sent.public_id,
+    }
 
 
 def build_invoice_email(
@@ -468,9 +524,7 @@ def _customer_email(
     pay_url = f"{share_url}#pay" if can_pay else ""
     preference.company = company  # the same company, loaded: its links need its domain
     unsubscribe_url = email_unsubscribe_url(preference, category=sent.category)
-    token = email_preference_token(preference)
-    domain = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
-    logo = _logo_part(company, domain=domain)
+    logo, branding = email_branding(company)
     attachment: tuple[str, bytes, str] | None = None
 
     with translation.override(language):
@@ -488,7 +542,7 @@ def _customer_email(
             "preferences_url": email_preferences_url(preference),
             "unsubscribe_url": unsubscribe_url,
             "language": language,
-            **_branding(company, logo),
+            **branding,
         }
         if sent.payment is not None and sent.kind == EmailKind.RECEIPT:
             context["receipt"] = payment_receipt(payment=sent.payment, language=language)
@@ -502,32 +556,21 @@ def _customer_email(
         text = render_to_string(f"emails/{template}.txt", context)
         html = render_to_string(f"emails/{template}.html", context)
 
-    headers = {
-        "Message-ID": make_msgid(domain=domain),
-        "List-Unsubscribe": f"<{unsubscribe_url}>, <{_mailto_unsubscribe(token, sent.category)}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "Content-Language": language,
-        "X-Entity-Ref-ID": sent.public_id,
-    }
+    headers = _unsubscribe_headers(
+        sent=sent, preference=preference, unsubscribe_url=unsubscribe_url, language=language
+    )
     if sent.kind != EmailKind.INVOICE:
         headers["Auto-Submitted"] = "auto-generated"
-    # With a file attached the message is multipart/mixed; otherwise the logo is its only
-    # part besides the text and it is wrapped in multipart/related.
-    message_class = EmailMultiAlternatives if attachment else _RelatedEmail
-    message = message_class(
+    return compose_email(
+        company=company,
+        to=sent.to_email,
         subject=subject,
-        body=text,
-        from_email=_from_address(company),
-        to=[sent.to_email],
-        reply_to=[company.email] if company.email else None,
+        text=text,
+        html=html,
         headers=headers,
+        logo=logo,
+        attachment=attachment,
     )
-    message.attach_alternative(html, "text/html")
-    if logo is not None:
-        message.attach(logo)
-    if attachment is not None:
-        message.attach(*attachment)
-    return message
 
 
 def build_statement_email(
@@ -551,8 +594,6 @@ def build_statement_email(
     statement_url = f"{invoice_services.share_link_url(link)}/statement?{query}"
     preference.company = company  # the same company, loaded: its links need its domain
     unsubscribe_url = email_unsubscribe_url(preference, category=sent.category)
-    token = email_preference_token(preference)
-    domain = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
     pdf = statement_document.statement_pdf(
         company=company, customer=customer, statement=statement, language=language, today=today
     )
@@ -571,28 +612,21 @@ def build_statement_email(
             "unsubscribe_url": unsubscribe_url,
             "language": language,
             "subject": subject,
-            **_branding(company, None),
+            **email_branding(company, with_logo=False)[1],
         }
         text = render_to_string("emails/statement.txt", context)
         html = render_to_string("emails/statement.html", context)
-    headers = {
-        "Message-ID": make_msgid(domain=domain),
-        "List-Unsubscribe": f"<{unsubscribe_url}>, <{_mailto_unsubscribe(token, sent.category)}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "Content-Language": language,
-        "X-Entity-Ref-ID": sent.public_id,
-    }
-    message = EmailMultiAlternatives(
+    return compose_email(
+        company=company,
+        to=sent.to_email,
         subject=subject,
-        body=text,
-        from_email=_from_address(company),
-        to=[sent.to_email],
-        reply_to=[company.email] if company.email else None,
-        headers=headers,
+        text=text,
+        html=html,
+        headers=_unsubscribe_headers(
+            sent=sent, preference=preference, unsubscribe_url=unsubscribe_url, language=language
+        ),
+        attachment=(statement_document.statement_filename(wanted, "pdf"), pdf, "application/pdf"),
     )
-    message.attach_alternative(html, "text/html")
-    message.attach(statement_document.statement_filename(wanted, "pdf"), pdf, "application/pdf")
-    return message
 
 
 def _subject(kind: str, *, invoice: Invoice, company: Company) -> str:
@@ -711,7 +745,6 @@ def build_staff_email(*, sent: SentEmail, invoice: Invoice) -> EmailMultiAlterna
     base = settings.PUBLIC_BASE_URL
     invoice_url = base + reverse("admin:invoices_invoice_change", args=[invoice.pk])
     settings_url = base + reverse("admin:preferences_staffnotificationsettings_changelist")
-    domain = urlsplit(base).hostname or "localhost"
     values = {"number": invoice.number, "customer": invoice.customer.name}
     with translation.override(language):
         if sent.kind == EmailKind.STAFF_PAYMENT and sent.payment is not None:
@@ -735,19 +768,18 @@ def build_staff_email(*, sent: SentEmail, invoice: Invoice) -> EmailMultiAlterna
         }
         text = render_to_string("emails/staff.txt", context)
         html = render_to_string("emails/staff.html", context)
-    message = EmailMultiAlternatives(
+    return compose_email(
+        company=company,
+        to=sent.to_email,
         subject=subject,
-        body=text,
-        from_email=_from_address(company),
-        to=[sent.to_email],
+        text=text,
+        html=html,
         headers={
-            "Message-ID": make_msgid(domain=domain),
             # Where the member turns these off (their settings in the admin; needs a login).
             "List-Unsubscribe": f"<{settings_url}>",
             "Auto-Submitted": "auto-generated",
             "Content-Language": language,
             "X-Entity-Ref-ID": sent.public_id,
         },
+        reply_to_company=False,
     )
-    message.attach_alternative(html, "text/html")
-    return message

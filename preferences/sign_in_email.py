@@ -12,10 +12,7 @@ carries no unsubscribe headers and skips the preferences.
 from __future__ import annotations
 
 import logging
-from email.utils import make_msgid
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -26,7 +23,7 @@ from invoices.customer_sessions import selectors as session_selectors
 from invoices.customer_sessions import services as sessions
 from invoices.customer_sessions.models import SignInSource
 from invoices.models import Company
-from preferences.emails import _branding, _from_address, _logo_part, _RelatedEmail
+from preferences.emails import compose_email, email_branding
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +67,7 @@ def sign_in_email_send(*, company_id: int, email: str, language: str) -> int:
 def build_sign_in_email(
     *, company: Company, to: str, accounts: list[dict[str, str]], language: str
 ) -> EmailMultiAlternatives:
-    domain = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
-    logo = _logo_part(company, domain=domain)
+    logo, branding = email_branding(company)
     with translation.override(language):
         subject = _("Sign in to %(company)s") % {"company": company.name}
         context = {
@@ -79,23 +75,16 @@ def build_sign_in_email(
             "accounts": accounts,
             "subject": subject,
             "language": language,
-            **_branding(company, logo),
+            **branding,
         }
         text = render_to_string("emails/sign_in.txt", context)
         html = render_to_string("emails/sign_in.html", context)
-    message = _RelatedEmail(
+    return compose_email(
+        company=company,
+        to=to,
         subject=subject,
-        body=text,
-        from_email=_from_address(company),
-        to=[to],
-        reply_to=[company.email] if company.email else None,
-        headers={
-            "Message-ID": make_msgid(domain=domain),
-            "Content-Language": language,
-            "Auto-Submitted": "auto-generated",
-        },
+        text=text,
+        html=html,
+        headers={"Content-Language": language, "Auto-Submitted": "auto-generated"},
+        logo=logo,
     )
-    message.attach_alternative(html, "text/html")
-    if logo is not None:
-        message.attach(logo)
-    return message
