@@ -9,8 +9,9 @@ from api.errors import ApiError
 from api.examples import described
 from api.invoices import get_invoice
 from core.i18n import supported_languages
+from invoices.pdf.html import invoice_pdf_language
 from invoices.pdf.http import pdf_response
-from invoices.pdf.services import invoice_pdf_get_or_render, invoice_pdf_language
+from invoices.pdf.services import invoice_pdf_get_or_render
 
 router = Router(tags=["invoices"])
 

@@ -35,10 +35,8 @@ from django.test import Client  # noqa: E402
 
 from invoices.models import Company, Invoice  # noqa: E402
 from invoices.pdf import render  # noqa: E402
-from invoices.pdf.services import (  # noqa: E402
-    invoice_pdf_get_or_render,
-    invoice_pdf_html,
-)
+from invoices.pdf.html import invoice_pdf_html  # noqa: E402
+from invoices.pdf.services import invoice_pdf_get_or_render  # noqa: E402
 from tests import factories  # noqa: E402
 
 LANGUAGE = "en"

@@ -19,7 +19,8 @@ from invoices.models import Invoice
 def render_invoice_pdf(invoice_id: int, language: str | None = None) -> str:
     """Render and store the invoice's PDF (in ``language``, else the customer's or company's
     language) unless it is stored already; returns its fingerprint."""
-    from invoices.pdf.services import invoice_pdf_language, invoice_pdf_render
+    from invoices.pdf.html import invoice_pdf_language
+    from invoices.pdf.services import invoice_pdf_render
 
     invoice = Invoice.objects.select_related("company", "customer").get(pk=invoice_id)
     language = language or invoice_pdf_language(invoice)

@@ -36,6 +36,7 @@ from invoices.document import (
 )
 from invoices.models import Company, Customer
 from invoices.money import format_money, to_major
+from invoices.pdf.html import page_footer
 from invoices.pdf.render import render_pdf
 from payments import statements
 
@@ -412,18 +413,6 @@ def statement_fingerprint(
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-def _page_footer() -> str:
-    escaped = _("Page %(page)s of %(pages)s")
-    parts = re.split(r"(%\(pages?\)s)", escaped)
-    counters = {"%(page)s": "counter(page)", "%(pages)s": "counter(pages)"}
-
-    def css_string(text: str) -> str:
-        quoted = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-        return '"' + quoted.replace("<", "\\3c ") + '"'
-
-    return " ".join(counters.get(part) or css_string(part) for part in parts if part)
-
-
 def statement_pdf_html(
     *,
     company: Company,
@@ -440,7 +429,7 @@ def statement_pdf_html(
             "statement": view,
             "language": language,
             # Built from a translation and escaped for CSS above, not user input.
-            "page_footer": mark_safe(_page_footer()),  # noqa: S308
+            "page_footer": mark_safe(page_footer()),  # noqa: S308
         }
         return render_to_string(PDF_TEMPLATE, context)
 

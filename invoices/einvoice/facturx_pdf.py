@@ -10,14 +10,13 @@ ConformanceLevel EN 16931).
 from __future__ import annotations
 
 from invoices.models import Invoice
+from invoices.pdf.html import invoice_pdf_html
 from invoices.pdf.render import render_pdf
 
 
 def facturx_pdf(*, invoice: Invoice, language: str, xml: bytes, html: str = "") -> bytes:
     """``html``: the invoice's PDF HTML when the caller has it already."""
     from facturx import generate_from_binary
-
-    from invoices.pdf.services import invoice_pdf_html
 
     html = html or invoice_pdf_html(invoice=invoice, language=language)
     pdf = render_pdf(html, variant="pdf/a-3b")

@@ -20,10 +20,12 @@ from invoices.einvoice.data import (
     invoice_einvoice_data,
     seller_party,
 )
+from invoices.einvoice.facturx_pdf import facturx_pdf
 from invoices.einvoice.ubl import ubl_xml
 from invoices.einvoice.validate import xsd_check
 from invoices.models import CreditNote, Invoice, InvoiceStatus
 from invoices.money import exponent
+from invoices.pdf.html import invoice_pdf_language
 
 # Product names, the same in every language (the customer pages' download links).
 EINVOICE_LABELS = {
@@ -77,9 +79,6 @@ def invoice_einvoice(*, invoice: Invoice, fmt: str, language: str = "") -> EInvo
     xml = _xml(data, fmt)
     if fmt != "facturx":
         return EInvoiceFile(xml, _filename(invoice.number, fmt), XML)
-    from invoices.einvoice.facturx_pdf import facturx_pdf
-    from invoices.pdf.services import invoice_pdf_language
-
     pdf = facturx_pdf(invoice=invoice, language=language or invoice_pdf_language(invoice), xml=xml)
     return EInvoiceFile(pdf, _filename(invoice.number, fmt), PDF)
 
@@ -87,8 +86,6 @@ def invoice_einvoice(*, invoice: Invoice, fmt: str, language: str = "") -> EInvo
 def facturx_from_html(*, invoice: Invoice, html: str, language: str) -> bytes:
     """The Factur-X PDF of ``invoice`` from its PDF HTML (the standard PDF of companies that
     chose Factur-X). Raises like invoice_einvoice."""
-    from invoices.einvoice.facturx_pdf import facturx_pdf
-
     data = invoice_einvoice_data(invoice=invoice, fmt="facturx", lines=list(invoice.lines.all()))
     return facturx_pdf(invoice=invoice, language=language, xml=_xml(data, "facturx"), html=html)
 

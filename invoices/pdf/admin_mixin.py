@@ -14,8 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from invoices.models import Invoice
+from invoices.pdf.html import invoice_pdf_language
 from invoices.pdf.http import pdf_response
-from invoices.pdf.services import invoice_pdf_get_or_render, invoice_pdf_language
+from invoices.pdf.services import invoice_pdf_get_or_render
 
 
 class InvoicePdfAdminMixin:

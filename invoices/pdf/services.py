@@ -9,40 +9,32 @@ customer is never left without it.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import logging
-import mimetypes
-import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
-from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.safestring import mark_safe
-from django.utils.translation import gettext as _
 
-from core.images import image_size, size_allowed
+from core.errors import ApplicationError
 from invoices.document import (
     LINE_FIELDS,
-    InvoiceDocument,
     document_fingerprint,
     invoice_document,
     line_values,
     lines_are_frozen,
 )
+from invoices.einvoice.services import facturx_from_html
 from invoices.models import Invoice
 from invoices.pdf import storage
+from invoices.pdf.html import invoice_pdf_html, logo_bytes
 from invoices.pdf.render import render_pdf
 from invoices.tasks import render_invoice_pdf
-from invoices.transfer import bank_transfer
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE = "pdf/invoice.html"
 # How long a download waits for a worker before rendering in the request.
 DEFAULT_WAIT_SECONDS = 5.0
 
@@ -72,39 +64,10 @@ def invoice_pdf_filename(invoice: Invoice) -> str:
     return f"invoice-{invoice.number}.pdf"
 
 
-def invoice_pdf_language(invoice: Invoice) -> str:
-    """The language of a PDF nobody asked for in particular (the one finalize pre-renders):
-    the customer's, else the company's."""
-    return invoice.customer.preferred_language or invoice.company.language or "en"
-
-
-def _logo_bytes(invoice: Invoice) -> bytes:
-    logo = invoice.company.logo
-    if not logo:
-        return b""
-    try:
-        with logo.open("rb") as stored:
-            data: bytes = stored.read()
-    except OSError:
-        # A missing logo file must not cost the customer their PDF; it renders without.
-        logger.warning("logo of company %s is unreadable", invoice.company_id)
-        return b""
-    size = image_size(io.BytesIO(data))
-    if size is not None and not size_allowed(size):
-        # Stored before the upload check existed: decoding it would slow every render.
-        logger.warning(
-            "logo of company %s skipped: %dx%d pixels is beyond the limit",
-            invoice.company_id,
-            *size,
-        )
-        return b""
-    return data
-
-
 def _fingerprinted(
     invoice: Invoice, language: str, lines: list[tuple[Any, ...]] | None
 ) -> _Fingerprinted:
-    logo = _logo_bytes(invoice)
+    logo = logo_bytes(invoice)
     fingerprint = document_fingerprint(
         invoice=invoice,
         language=language,
@@ -116,58 +79,10 @@ def _fingerprinted(
     return _Fingerprinted(fingerprint=fingerprint, name=name, logo=logo)
 
 
-def _logo_data_uri(invoice: Invoice, logo: bytes) -> str:
-    # Inline, so the renderer reads no file and no URL for it, whatever the storage backend.
-    if not logo:
-        return ""
-    mime = mimetypes.guess_type(invoice.company.logo.name or "")[0] or "image/png"
-    return f"data:{mime};base64,{base64.b64encode(logo).decode('ascii')}"
-
-
-def _css_string(text: str) -> str:
-    # A CSS string literal; "<" escaped too, as this lands inside a <style> element.
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-    return '"' + escaped.replace("<", "\\3c ") + '"'
-
-
-def _page_footer() -> str:
-    """The CSS ``content`` of the "Page N of M" footer, in the active language."""
-    parts = re.split(r"(%\(pages?\)s)", _("Page %(page)s of %(pages)s"))
-    counters = {"%(page)s": "counter(page)", "%(pages)s": "counter(pages)"}
-    return " ".join(counters.get(part) or _css_string(part) for part in parts if part)
-
-
-def invoice_pdf_html(
-    *,
-    invoice: Invoice,
-    language: str,
-    document: InvoiceDocument | None = None,
-    logo: bytes | None = None,
-) -> str:
-    """The HTML the PDF is rendered from (the shared document partials)."""
-    if logo is None:
-        logo = _logo_bytes(invoice)
-    with translation.override(language):
-        if document is None:
-            document = invoice_document(invoice=invoice, locale=language)
-        context = {
-            "doc": document,
-            "logo_src": _logo_data_uri(invoice, logo),
-            "language": language,
-            # Built from a translation and escaped for CSS above, not user input.
-            "page_footer": mark_safe(_page_footer()),  # noqa: S308
-            "transfer": bank_transfer(invoice=invoice, locale=language),
-        }
-        return render_to_string(TEMPLATE, context)
-
-
 def _pdf_bytes(invoice: Invoice, language: str, html: str) -> bytes:
     """The PDF of ``html``: the Factur-X one (PDF/A-3b with the XML) when the company made it
     its standard PDF and the invoice makes a valid e-invoice, else the plain one."""
     if invoice.company.facturx_as_pdf and invoice.status != "draft":
-        from core.errors import ApplicationError
-        from invoices.einvoice.services import facturx_from_html
-
         try:
             return facturx_from_html(invoice=invoice, html=html, language=language)
         except ApplicationError as exc:

@@ -17,11 +17,8 @@ from pypdf import PdfReader
 from invoices import services
 from invoices.models import Company, Customer, Invoice
 from invoices.pdf import services as pdf_services
-from invoices.pdf.services import (
-    PdfFile,
-    invoice_pdf_get_or_render,
-    invoice_pdf_language,
-)
+from invoices.pdf.html import invoice_pdf_language
+from invoices.pdf.services import PdfFile, invoice_pdf_get_or_render
 from invoices.tasks import render_invoice_pdf
 from tests import factories
 from tests.pdf.conftest import pdf_pages_text

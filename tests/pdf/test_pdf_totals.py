@@ -13,8 +13,8 @@ import pytest
 from django.utils.translation import gettext as _
 
 from invoices.models import Company, Invoice
+from invoices.pdf.html import invoice_pdf_html
 from invoices.pdf.render import render_pdf
-from invoices.pdf.services import invoice_pdf_html
 from tests import factories
 from tests.pdf.conftest import pdf_pages_text
 
