@@ -15,6 +15,7 @@ import copy
 import functools
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 from typing import Final
@@ -315,7 +316,7 @@ def _symbols(locale: str) -> tuple[str, frozenset[str], tuple[int, int]]:
     """Decimal symbol, accepted group symbols and (primary, secondary) grouping sizes.
 
     All from the locale's CLDR data for Latin digits: the very symbols and grouping
-    format_amount() prints (see _render()), so whatever it prints reads back.
+    format_amount() prints (see _Shape), so whatever it prints reads back.
     """
     loc = _locale(locale)
     decimal_symbol = get_decimal_symbol(loc, numbering_system=_NUMBERING_SYSTEM)
@@ -467,28 +468,65 @@ def _group(integer_digits: str, pattern: NumberPattern, group_symbol: str) -> st
     return group_symbol.join([digits, *groups])
 
 
-def _render(pattern: NumberPattern, value: Decimal, loc: Locale, currency: str = "") -> str:
-    """``pattern.apply()`` (a marked pattern), except that the digits are grouped here.
+@dataclass(frozen=True)
+class _Shape:
+    """What a marked pattern makes of any amount of one currency in one locale: the text around
+    the number (positive and negative), the symbols and the grouping. Formatting an amount is
+    then string work only; Babel runs once per currency and locale (statements format
+    thousands of amounts a page).
 
-    After putting the digits between prefix and suffix, Babel strips CLDR's quoting ('...')
-    from the whole string, so it also eats pairs of ASCII apostrophes among the digits: with
-    the Swiss group symbol (CLDR 48 on) 1'000'000'000.00 came out as 1000000'000.00, which
-    misstates the amount and which parse_amount() rightly refuses. So Babel renders the
-    number ungrouped, between marks, and the integer digits get the group symbol here.
+    The digits are grouped here, never by Babel: after putting the digits between prefix and
+    suffix, Babel strips CLDR's quoting ('...') from the whole string, so it also eats pairs of
+    ASCII apostrophes among the digits: with the Swiss group symbol (CLDR 48 on)
+    1'000'000'000.00 came out as 1000000'000.00, which misstates the amount and which
+    parse_amount() rightly refuses.
     """
-    rendered: str = pattern.apply(
-        value,
-        loc,
-        currency=currency or None,
-        currency_digits=False,
-        group_separator=False,
-        numbering_system=_NUMBERING_SYSTEM,
+
+    prefixes: tuple[str, str]  # (positive, negative)
+    suffixes: tuple[str, str]
+    decimal_symbol: str
+    group_symbol: str
+    pattern: NumberPattern
+    places: int
+
+    def format(self, amount_minor: int) -> str:
+        negative = amount_minor < 0
+        whole, fraction = divmod(-amount_minor if negative else amount_minor, _ten_to(self.places))
+        number = _group(str(whole), self.pattern, self.group_symbol)
+        if self.places:
+            number += self.decimal_symbol + str(fraction).rjust(self.places, "0")
+        return self.prefixes[negative] + number + self.suffixes[negative]
+
+
+@functools.lru_cache(maxsize=2048)
+def _shape(pattern_kind: str, code: str, locale: str) -> _Shape:
+    """The shape of ``pattern_kind`` ("money" or "amount") for the currency and locale, read
+    off _render's output for 1 and -1 (the number between the marks is replaced)."""
+    pattern = (
+        _money_pattern(code, locale) if pattern_kind == "money" else _amount_pattern(code, locale)
     )
-    prefix, number, suffix = rendered.split(_NUMBER_MARK)
-    decimal_symbol = get_decimal_symbol(loc, numbering_system=_NUMBERING_SYSTEM)
-    group_symbol = get_group_symbol(loc, numbering_system=_NUMBERING_SYSTEM)
-    integer_digits, point, fraction = number.partition(decimal_symbol)
-    return prefix + _group(integer_digits, pattern, group_symbol) + point + fraction + suffix
+    loc = _locale(locale)
+    currency = code.upper() if pattern_kind == "money" else None
+    sides = []
+    for value in (Decimal(1), Decimal(-1)):
+        rendered: str = pattern.apply(
+            value,
+            loc,
+            currency=currency,
+            currency_digits=False,
+            group_separator=False,
+            numbering_system=_NUMBERING_SYSTEM,
+        )
+        prefix, _number, suffix = rendered.split(_NUMBER_MARK)
+        sides.append((prefix, suffix))
+    return _Shape(
+        prefixes=(sides[0][0], sides[1][0]),
+        suffixes=(sides[0][1], sides[1][1]),
+        decimal_symbol=get_decimal_symbol(loc, numbering_system=_NUMBERING_SYSTEM),
+        group_symbol=get_group_symbol(loc, numbering_system=_NUMBERING_SYSTEM),
+        pattern=pattern,
+        places=exponent(code),
+    )
 
 
 def format_money(amount_minor: int, currency: str, locale: str) -> str:
@@ -501,10 +539,7 @@ def format_money(amount_minor: int, currency: str, locale: str) -> str:
     number in it: what a customer retypes from the invoice page.
     """
     _require_int(amount_minor)
-    code = normalize_currency(currency)
-    return _render(
-        _money_pattern(code, locale), to_major(amount_minor, code), _locale(locale), code.upper()
-    )
+    return _shape("money", normalize_currency(currency), locale).format(amount_minor)
 
 
 def format_amount(amount_minor: int, currency: str, locale: str) -> str:
@@ -514,8 +549,7 @@ def format_amount(amount_minor: int, currency: str, locale: str) -> str:
     every locale Babel knows, with Latin digits (see _NUMBERING_SYSTEM).
     """
     _require_int(amount_minor)
-    code = normalize_currency(currency)
-    return _render(_amount_pattern(code, locale), to_major(amount_minor, code), _locale(locale))
+    return _shape("amount", normalize_currency(currency), locale).format(amount_minor)
 
 
 def format_amount_for_input(amount_minor: int, currency: str, locale: str = "en") -> str:
