@@ -619,18 +619,17 @@ class CustomerStatementAdminMixin:
         ledger = statements.customer_ledger(customer=customer)
         today = company_today(customer.company)
         params = {name: request.GET.get(name, "") for name in statements.PARAMETERS}
-        error, view, wanted = "", None, None
+        error, statement_html, wanted = "", None, None
         try:
             wanted = statements.statement_request(params=params, ledger=ledger, today=today)
         except statements.StatementRefused as refused:
             error = refused.message
         if wanted is not None:
-            language = get_language() or "en"
-            view = statement_document.statement_view(
+            statement_html = statement_document.statement_html(
                 company=customer.company,
                 customer=customer,
                 statement=statements.statement_build(ledger=ledger, request=wanted),
-                locale=language,
+                language=get_language() or "en",
                 today=today,
             )
         context = {
@@ -639,7 +638,7 @@ class CustomerStatementAdminMixin:
             "opts": self.model._meta,
             "original": customer,
             "customer": customer,
-            "statement": view,
+            "statement_html": statement_html,
             "error": error,
             "wanted": wanted.query() if wanted is not None else {},
             "query": urlencode(wanted.query()) if wanted is not None else "",

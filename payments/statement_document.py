@@ -15,16 +15,17 @@ import hashlib
 import io
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from babel.dates import format_date
 from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from core.fragments import cached_html
 from invoices.document import (
     TEMPLATE_VERSION,
     brand_color,
@@ -40,8 +41,12 @@ from invoices.pdf.html import page_footer
 from invoices.pdf.render import render_pdf
 from payments import statements
 
-# How long a rendered statement PDF stays cached; its name changes whenever what it shows does.
+# How long a rendered statement (PDF, or the page's table) stays cached; its key changes
+# whenever what it shows does.
 PDF_CACHE_SECONDS = 24 * 3600
+HTML_CACHE_SECONDS = 24 * 3600
+# The statement itself, shared by the portal page, the admin and the PDF.
+STATEMENT_PARTIAL = "statements/_statement.html"
 
 
 def _type_labels() -> dict[str, str]:
@@ -396,7 +401,9 @@ def statement_fingerprint(
     """A hex SHA-256 naming one rendering of a statement: its rows and totals, the parties,
     the brand, the language and its translations, the templates. Equal inputs, equal PDF."""
     payload = {
-        "statement": asdict(statement),
+        # Every row and total (frozen dataclasses of numbers, dates and text, whose repr is
+        # exact and many times cheaper than dataclasses.asdict on thousands of rows).
+        "statement": repr(statement),
         "kind": type(statement).__name__,
         "seller": [company.name, company.email, company.address, company.tax_id],
         "logo": company.logo.name if company.logo else "",
@@ -411,6 +418,34 @@ def statement_fingerprint(
     }
     encoded = json.dumps(payload, ensure_ascii=False, default=str, sort_keys=True)
     return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def statement_html(
+    *,
+    company: Company,
+    customer: Customer,
+    statement: statements.Statement,
+    language: str,
+    today: dt.date,
+) -> SafeString:
+    """The statement's table as HTML (the portal page's and the admin's), rendered once per
+    fingerprint: 36 months are thousands of cells, and the page is asked for again and again."""
+    fingerprint = statement_fingerprint(
+        company=company, customer=customer, statement=statement, language=language, today=today
+    )
+
+    def render() -> str:
+        with translation.override(language):
+            view = statement_view(
+                company=company,
+                customer=customer,
+                statement=statement,
+                locale=language,
+                today=today,
+            )
+            return render_to_string(STATEMENT_PARTIAL, {"statement": view})
+
+    return cached_html(f"statement-html:{fingerprint}", render, HTML_CACHE_SECONDS)
 
 
 def statement_pdf_html(

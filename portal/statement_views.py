@@ -61,21 +61,20 @@ def _page(
     error: str = "",
 ) -> HttpResponse:
     company = asked.customer.company
-    view = None
+    statement_html = None
     if wanted is not None:
-        statement = statements.statement_build(ledger=asked.ledger, request=wanted)
-        view = statement_document.statement_view(
+        statement_html = statement_document.statement_html(
             company=company,
             customer=asked.customer,
-            statement=statement,
-            locale=asked.lang,
+            statement=statements.statement_build(ledger=asked.ledger, request=wanted),
+            language=asked.lang,
             today=asked.today,
         )
     selected_month = wanted.month if wanted is not None else None
     frame = Account(customer=asked.customer, token=token, lang=asked.lang, today=asked.today)
     context = {
         **account_context(frame, active="statement"),
-        "statement": view,
+        "statement_html": statement_html,
         "error": error,
         "token": token,
         "lang": asked.lang,

@@ -149,6 +149,22 @@ def test_the_pdf_is_rendered_once_and_cached(
     assert len(renders) == 2
 
 
+def test_the_rendered_statement_is_reused_and_never_stale(
+    client: Any, tenant: Company, customer: Customer, token: str, ledger: dict[str, Any]
+) -> None:
+    cache.clear()
+    url = f"/portal/{token}/statement?type=open_item&lang=en"
+    first = client.get(url).content.decode()
+    assert client.get(url).content.decode().count("$95.00") == first.count("$95.00") > 0
+    # A payment changes the statement: the cached table is not served for it.
+    payment_record_offline(invoice=ledger["invoice"], amount=3000, method="cash")
+    after = client.get(url).content.decode()
+    assert "$65.00" in after and "$95.00" not in after
+    # Nor is one language's table served in another.
+    assert "Offene-Posten-Auszug" not in after
+    assert "Offene-Posten-Auszug" in client.get(url.replace("lang=en", "lang=de")).content.decode()
+
+
 @pytest.mark.parametrize("language", ["en", "de", "fr", "es"])
 def test_it_speaks_each_language(
     client: Any, token: str, ledger: dict[str, Any], language: str
