@@ -228,12 +228,26 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "invoices.webhooks.tasks.deliver_due_task",
         "schedule": 60.0,
     },
+    # Buffered page views: the flush is queued when the buffer fills; this is the safety net
+    # for a lost message, and takes over a dead flusher's batch (after
+    # TRACKING_FLUSH_RECLAIM_AFTER).
+    "tracking-flush-views": {
+        "task": "tracking.tasks.views_flush_task",
+        "schedule": 10.0,
+    },
     # Idempotency-Keys are kept for 24 hours.
     "api-purge-idempotency-keys": {
         "task": "api.tasks.idempotency_keys_purge_task",
         "schedule": 3600.0,
     },
 }
+
+# View tracking: opens of invoice pages are buffered in Redis and written to PostgreSQL in
+# batches by Celery (tracking.services). Off, or without Redis and PostgreSQL, each open is
+# written in its request. A batch a flusher read and did not acknowledge for this many seconds
+# (it died) is taken over by the next flush: longer than a flush ever takes.
+TRACKING_BUFFERED = env_bool("TRACKING_BUFFERED", True)
+TRACKING_FLUSH_RECLAIM_AFTER = float(os.environ.get("TRACKING_FLUSH_RECLAIM_AFTER", "60"))
 
 # Authenticator apps list staff accounts under this name (django-otp's otpauth:// URL).
 OTP_TOTP_ISSUER = "Invoice Portal"
