@@ -242,13 +242,13 @@ def _record_write_now(record: ViewRecord) -> ViewRecord | None:
             # Inside the caller's transaction: a savepoint, so a failed tracking write rolls
             # back alone and leaves the request's transaction usable.
             with transaction.atomic():
-                written = _write_postgresql([record], settings_sql="")
+                pk = _write_one_postgresql(record, settings_sql="")
         else:
             # Autocommit (how requests run): one round trip, its own transaction, bounded waits.
-            written = _write_postgresql([record], settings_sql=_OWN_TRANSACTION_SETTINGS)
-        if not written:
+            pk = _write_one_postgresql(record, settings_sql=_OWN_TRANSACTION_SETTINGS)
+        if pk is None:
             return None
-        record.pk = written[0][0]
+        record.pk = pk
         record._state.adding = False
         record._state.db = connection.alias
     if record.counted:
@@ -415,7 +415,7 @@ def _batch_write(records: list[ViewRecord]) -> int:
     # transaction, unless a caller's transaction holds this one (eager Celery in tests).
     outermost = not connection.in_atomic_block
     with transaction.atomic():
-        written = _write_postgresql(
+        written = _write_batch_postgresql(
             records, settings_sql=_FLUSH_TRANSACTION_SETTINGS if outermost else ""
         )
         by_key = {record.visit_key: record for record in records}
@@ -432,15 +432,15 @@ def _batch_write(records: list[ViewRecord]) -> int:
 
 # Writing --------------------------------------------------------------------------------
 
-# One statement for a batch of opens (one open on the direct path): the records (a visit_key
-# already written is skipped: ON CONFLICT DO NOTHING, and only what RETURNING gives counts),
-# the distinct-IP rows (ON CONFLICT DO NOTHING tells which IPs are new), and the statistics
-# incremented by the batch's counts per invoice (first_viewed_at the earliest seen, last the
-# latest; the UPDATE adds to the stored values under the row lock, so parallel flushes and
-# direct writes do not lose updates). Rows lock in a fixed order (visit_key, invoice, ip) so two
-# writers cannot deadlock. Opens of an invoice deleted since they were buffered are dropped
-# (the join), and the tenant comes from the invoice row, not from the buffer.
-_POSTGRESQL_WRITE = """
+# One statement for a batch of opens: the records (a visit_key already written is skipped: ON
+# CONFLICT DO NOTHING, and only what RETURNING gives counts), the distinct-IP rows (ON CONFLICT
+# DO NOTHING tells which IPs are new), and the statistics incremented by the batch's counts per
+# invoice (first_viewed_at the earliest seen, last the latest; the UPDATE adds to the stored
+# values under the row lock, so parallel flushes and direct writes do not lose updates). Rows
+# lock in a fixed order (visit_key, invoice, ip) so two writers cannot deadlock. Opens of an
+# invoice deleted since they were buffered are dropped (the join), and the tenant comes from
+# the invoice row, not from the buffer.
+_POSTGRESQL_WRITE_BATCH = """
 WITH batch AS (
     SELECT b.visit_key, b.invoice_id, i.company_id, b.viewed_at, b.source, b.ip, b.user_agent,
            b.counted, b.reason
@@ -481,6 +481,37 @@ WITH batch AS (
 )
 SELECT id, visit_key, counted FROM record
 """
+# The same for one open, with plain parameters: the direct write in a request (planning the
+# batch statement costs about a millisecond more, which only a batch pays back).
+_POSTGRESQL_WRITE_ONE = """
+WITH record AS (
+    INSERT INTO tracking_viewrecord
+        (visit_key, invoice_id, company_id, viewed_at, source, ip, user_agent, counted, reason)
+    VALUES (%(key)s::uuid, %(invoice)s, %(company)s, %(now)s, %(source)s, %(ip)s::inet,
+            %(user_agent)s, %(counted)s, %(reason)s)
+    ON CONFLICT (visit_key) DO NOTHING
+    RETURNING id
+), new_viewer AS (
+    INSERT INTO tracking_invoiceviewer (invoice_id, ip, first_seen_at)
+    SELECT %(invoice)s, %(ip)s::inet, %(now)s
+    WHERE %(counted)s AND %(ip)s::inet IS NOT NULL AND EXISTS (SELECT 1 FROM record)
+    ON CONFLICT (invoice_id, ip) DO NOTHING
+    RETURNING 1
+), stats AS (
+    INSERT INTO tracking_invoiceviewstats
+        (invoice_id, company_id, view_count, unique_ips, first_viewed_at, last_viewed_at)
+    SELECT %(invoice)s, %(company)s, 1, (SELECT count(*) FROM new_viewer), %(now)s, %(now)s
+    WHERE %(counted)s AND EXISTS (SELECT 1 FROM record)
+    ON CONFLICT (invoice_id) DO UPDATE SET
+        view_count = tracking_invoiceviewstats.view_count + 1,
+        unique_ips = tracking_invoiceviewstats.unique_ips + EXCLUDED.unique_ips,
+        first_viewed_at = LEAST(tracking_invoiceviewstats.first_viewed_at,
+                                EXCLUDED.first_viewed_at),
+        last_viewed_at = GREATEST(tracking_invoiceviewstats.last_viewed_at,
+                                  EXCLUDED.last_viewed_at)
+)
+SELECT id FROM record
+"""
 # Autocommit: several statements in one query string (possible with client-side binding,
 # Django's default for psycopg 3) run as one implicit transaction, so these
 # settings last for this write only. A lock held on the tracking tables (a migration, a stuck
@@ -498,13 +529,13 @@ _FLUSH_TRANSACTION_SETTINGS = (
 )
 
 
-def _write_postgresql(
+def _write_batch_postgresql(
     records: list[ViewRecord], *, settings_sql: str
 ) -> list[tuple[int, uuid.UUID, bool]]:
-    """Runs the write; (id, visit_key, counted) of each record it inserted."""
+    """Runs the batch write; (id, visit_key, counted) of each record it inserted."""
     with connection.cursor() as cursor:
         cursor.execute(
-            settings_sql + _POSTGRESQL_WRITE,
+            settings_sql + _POSTGRESQL_WRITE_BATCH,
             {
                 "keys": [str(record.visit_key) for record in records],
                 "invoices": [record.invoice_id for record in records],
@@ -516,14 +547,39 @@ def _write_postgresql(
                 "reasons": [record.reason for record in records],
             },
         )
-        # Past the SET statements' empty results to the write's.
-        while cursor.description is None and cursor.cursor.nextset():
-            pass
-        rows = cursor.fetchall()
+        rows = _rows_after_settings(cursor)
     return [
         (int(pk), key if isinstance(key, uuid.UUID) else uuid.UUID(str(key)), bool(counted))
         for pk, key, counted in rows
     ]
+
+
+def _write_one_postgresql(record: ViewRecord, *, settings_sql: str) -> int | None:
+    """Runs the write of one open; the record's id, or None if its visit_key was written."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            settings_sql + _POSTGRESQL_WRITE_ONE,
+            {
+                "key": str(record.visit_key),
+                "invoice": record.invoice_id,
+                "company": record.company_id,
+                "now": record.viewed_at,
+                "source": record.source,
+                "ip": record.ip,
+                "user_agent": record.user_agent,
+                "counted": record.counted,
+                "reason": record.reason,
+            },
+        )
+        rows = _rows_after_settings(cursor)
+    return int(rows[0][0]) if rows else None
+
+
+def _rows_after_settings(cursor: Any) -> list[Any]:
+    # Past the SET statements' empty results to the write's.
+    while cursor.description is None and cursor.cursor.nextset():
+        pass
+    return list(cursor.fetchall())
 
 
 def _write_portable(record: ViewRecord) -> None:
