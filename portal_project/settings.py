@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -131,8 +132,54 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# PostgreSQL connections come from a pool per process (Django's native psycopg pool), shared by
+# the process's threads: a page takes a connection for its request and gives it back at the
+# end, instead of each of granian's threads holding one of its own (CONN_MAX_AGE) whether it
+# serves pages or not. Sizes per process: DB_POOL_MAX at least granian's --blocking-threads
+# per worker (8 in docker-compose.yml), so a page never waits for a connection; DB_POOL_MIN
+# kept open while idle. Processes x DB_POOL_MAX must stay under PostgreSQL's max_connections.
+# The pool is created on a process's first query, so after granian's or Celery's fork, never
+# inherited. Celery's prefork workers connect without it (portal_project.celery: Celery
+# closes connections around every task, which would make a pool per task). DB_POOL=0 turns it
+# off everywhere (then CONN_MAX_AGE keeps each thread's connection). The ASGI process's comment
+# streams run their short reads on one shared sync thread (portal.comments.asgi): it holds at
+# most one pooled connection, given back whenever a stream's response ends. Only on
+# PostgreSQL (SQLite has no pool); Django refuses a pool with CONN_MAX_AGE other than 0.
+# With CONN_HEALTH_CHECKS the pool checks a connection before handing it out, so requests
+# after a database restart get a fresh one (as the persistent connections' check did).
+DB_POOL = env_bool("DB_POOL", True)
+DB_POOL_MIN = int(os.environ.get("DB_POOL_MIN", "2"))
+DB_POOL_MAX = int(os.environ.get("DB_POOL_MAX", "10"))
+# Seconds a request waits for a connection before it fails. With DB_POOL_MAX >= threads a
+# connection is always free, so this is how long a page waits while PostgreSQL is unreachable
+# (the pool keeps trying until then), and the room the pool has after a database restart to
+# find its connections broken (it checks each, backing off 1 s, 2 s… between failures) and
+# open new ones: long enough for that, short enough that an outage answers errors quickly.
+DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "5"))
+
+
+def _database(url: str) -> dict[str, Any]:
+    database: dict[str, Any] = dict(
+        dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    )
+    if DB_POOL and database["ENGINE"] == "django.db.backends.postgresql":
+        database["CONN_MAX_AGE"] = 0
+        database["OPTIONS"] = {**database.get("OPTIONS", {})}
+        database["OPTIONS"]["pool"] = {
+            "min_size": min(DB_POOL_MIN, DB_POOL_MAX),
+            "max_size": DB_POOL_MAX,
+            "timeout": DB_POOL_TIMEOUT,
+            # Idle connections above min_size close after 5 minutes; every connection is
+            # replaced after an hour (memory held by long-lived PostgreSQL backends).
+            "max_idle": 300,
+            "max_lifetime": 3600,
+            "name": "default",
+        }
+    return database
+
+
 DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    "default": _database(DATABASE_URL)
     if DATABASE_URL
     else {
         "ENGINE": "django.db.backends.sqlite3",
@@ -228,12 +275,26 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "invoices.webhooks.tasks.deliver_due_task",
         "schedule": 60.0,
     },
+    # Buffered page views: the flush is queued when the buffer fills; this is the safety net
+    # for a lost message, and takes over a dead flusher's batch (after
+    # TRACKING_FLUSH_RECLAIM_AFTER).
+    "tracking-flush-views": {
+        "task": "tracking.tasks.views_flush_task",
+        "schedule": 10.0,
+    },
     # Idempotency-Keys are kept for 24 hours.
     "api-purge-idempotency-keys": {
         "task": "api.tasks.idempotency_keys_purge_task",
         "schedule": 3600.0,
     },
 }
+
+# View tracking: opens of invoice pages are buffered in Redis and written to PostgreSQL in
+# batches by Celery (tracking.services). Off, or without Redis and PostgreSQL, each open is
+# written in its request. A batch a flusher read and did not acknowledge for this many seconds
+# (it died) is taken over by the next flush: longer than a flush ever takes.
+TRACKING_BUFFERED = env_bool("TRACKING_BUFFERED", True)
+TRACKING_FLUSH_RECLAIM_AFTER = float(os.environ.get("TRACKING_FLUSH_RECLAIM_AFTER", "60"))
 
 # Authenticator apps list staff accounts under this name (django-otp's otpauth:// URL).
 OTP_TOTP_ISSUER = "Invoice Portal"

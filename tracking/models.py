@@ -1,8 +1,8 @@
 """View tracking: one row per open of a shared invoice, and running statistics per invoice.
 
 Rows are written only by ``tracking.services``; the statistics move by conditional SQL
-(``INSERT … ON CONFLICT DO UPDATE SET view_count = view_count + 1``), never by read-modify-save,
-so parallel opens cannot lose updates.
+(``INSERT … ON CONFLICT DO UPDATE SET view_count = view_count + <the batch's views>``), never by
+read-modify-save, so parallel writers cannot lose updates.
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ class ViewRecord(models.Model):
     user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True)
     counted = models.BooleanField()
     reason = models.CharField(max_length=16, choices=NotCountedReason.choices, blank=True)
+    # Drawn when the open is classified, before it is buffered: a flush that runs again (a
+    # worker killed after its commit, a request that wrote directly after a lost answer from
+    # the buffer) inserts nothing twice. Empty on rows written before buffering existed.
+    visit_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-viewed_at", "-id"]
@@ -64,7 +68,7 @@ class InvoiceViewStats(models.Model):
     )
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
     view_count = models.PositiveIntegerField(default=0)
-    # Set by the insert that creates the row and never written again.
+    # The earliest counted view written so far (a batch flushed late may move it back).
     first_viewed_at = models.DateTimeField()
     last_viewed_at = models.DateTimeField()
     unique_ips = models.PositiveIntegerField(default=0)

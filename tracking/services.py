@@ -14,18 +14,37 @@ like a person reading the invoice count towards ``InvoiceViewStats``:
 - When the cache is down the rules cannot be applied: the open is recorded and counted (fail
   open, like the rate limits in settings) and the outage is logged.
 
-The write is one SQL statement on PostgreSQL (record, distinct-IP row and statistics together),
-so the page pays one round trip, with bounded lock waits and a commit that does not wait for the
-WAL flush (``_OWN_TRANSACTION_SETTINGS``). Statistics move by ``INSERT … ON CONFLICT DO UPDATE``
-with ``view_count + 1``, which concurrent opens cannot lose. Any failure is logged and swallowed
-by ``view_record_for_request``: the page is served.
+How an open reaches the database:
+
+- Buffered (production: Redis and PostgreSQL): the request only classifies the open and hands
+  it to ``tracking.buffer`` in one Redis round trip (the refresh-storm counters and the append
+  in one Lua script), and queues a flush when the buffer was empty. No SQL in the request.
+  ``views_flush`` (the Celery task ``views_flush_task``, also run every few seconds by beat)
+  writes batches with one set-based statement: the records, the distinct-IP rows, and each
+  invoice's statistics incremented by the batch's counts; the ``invoice.viewed`` events of the
+  views it wrote go out in the same transaction. Batches are acknowledged in Redis only after
+  the commit, and each open's ``visit_key`` is unique in the table, so a failed flush is tried
+  again and a flush run twice (a worker killed between its commit and its acknowledgement)
+  writes and counts nothing twice. The flush commits synchronously: once Redis forgets an
+  open, PostgreSQL has it.
+- Direct (Redis down at request time, no Redis or SQLite configured, ``TRACKING_BUFFERED`` off,
+  and ``view_record``): the same statement with one open, in the request, with bounded lock
+  waits and a commit that does not wait for the WAL flush (``_OWN_TRANSACTION_SETTINGS``). When
+  Redis failed mid-push the open keeps its ``visit_key``: if the push did land after all, the
+  flush finds the row written and skips it.
+
+Statistics move by ``INSERT … ON CONFLICT DO UPDATE`` adding to the stored values, which
+concurrent writers cannot lose. Any failure is logged and swallowed by
+``view_record_for_request``: the page is served.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +62,7 @@ from invoices.events import invoice_data
 from invoices.models import Invoice
 from invoices.tenancy import is_staff_of
 from invoices.webhooks.services import event_emit
+from tracking import buffer
 from tracking.models import (
     USER_AGENT_MAX_LENGTH,
     InvoiceViewer,
@@ -60,6 +80,10 @@ REPEAT_WINDOW = 30 * 60
 RECORD_LIMIT = 20
 # Counted views of one invoice per window, across every IP.
 INVOICE_COUNT_LIMIT = 500
+# Buffered opens written per statement, and statements per flush run (then the run hands over
+# to a new one, so other tasks get the worker in between).
+FLUSH_BATCH = 500
+FLUSH_BATCHES_PER_RUN = 20
 
 # Link previews (chat apps, social networks), search crawlers, mail-security scanners that open
 # every link in a message, Office's own link fetchers, headless browsers and HTTP libraries.
@@ -166,6 +190,22 @@ def _storm_check(*, invoice: Invoice, visit: Visit, reason: str) -> tuple[bool, 
     return True, ""
 
 
+def _record_build(
+    *, invoice: Invoice, visit: Visit, source: str, now: dt.datetime, reason: str
+) -> ViewRecord:
+    return ViewRecord(
+        invoice=invoice,
+        company_id=invoice.company_id,
+        viewed_at=now,
+        source=source if source in ViewSource.values else ViewSource.LINK,
+        ip=visit.ip,
+        user_agent=_CONTROL_CHARACTERS.sub("", visit.user_agent)[:USER_AGENT_MAX_LENGTH],
+        counted=not reason,
+        reason=reason,
+        visit_key=uuid.uuid4(),
+    )
+
+
 def view_record(
     *,
     invoice: Invoice,
@@ -173,11 +213,9 @@ def view_record(
     source: str = ViewSource.LINK,
     now: dt.datetime | None = None,
 ) -> ViewRecord | None:
-    """Records one open of ``invoice``; counts it when it is a view. Returns the record, or
-    None when the refresh-storm rule dropped it unwritten."""
-    now = now or timezone.now()
-    if source not in ViewSource.values:
-        source = ViewSource.LINK
+    """Records one open of ``invoice`` now, in the caller's thread (the direct path); counts it
+    when it is a view. Returns the record, or None when the refresh-storm rule dropped it
+    unwritten."""
     reason = visit_classify(visit)
     try:
         write, reason = _storm_check(invoice=invoice, visit=visit, reason=reason)
@@ -187,78 +225,288 @@ def view_record(
         write = True
     if not write:
         return None
-    record = ViewRecord(
-        invoice=invoice,
-        company_id=invoice.company_id,
-        viewed_at=now,
-        source=source,
-        ip=visit.ip,
-        user_agent=_CONTROL_CHARACTERS.sub("", visit.user_agent)[:USER_AGENT_MAX_LENGTH],
-        counted=not reason,
-        reason=reason,
+    record = _record_build(
+        invoice=invoice, visit=visit, source=source, now=now or timezone.now(), reason=reason
     )
+    return _record_write_now(record)
+
+
+def _record_write_now(record: ViewRecord) -> ViewRecord | None:
+    """The direct write of one record, then its event. None when a flush wrote the same open
+    (its ``visit_key``) first."""
     if connection.vendor != "postgresql":
         with transaction.atomic():
             _write_portable(record)
-    elif connection.in_atomic_block:
-        # Inside the caller's transaction: a savepoint, so a failed tracking write rolls back
-        # alone and leaves the request's transaction usable.
-        with transaction.atomic():
-            _write_postgresql(record, own_transaction=False)
     else:
-        # Autocommit (how requests run): one round trip, its own transaction, bounded waits.
-        _write_postgresql(record, own_transaction=True)
+        if connection.in_atomic_block:
+            # Inside the caller's transaction: a savepoint, so a failed tracking write rolls
+            # back alone and leaves the request's transaction usable.
+            with transaction.atomic():
+                pk = _write_one_postgresql(record, settings_sql="")
+        else:
+            # Autocommit (how requests run): one round trip, its own transaction, bounded waits.
+            pk = _write_one_postgresql(record, settings_sql=_OWN_TRANSACTION_SETTINGS)
+        if pk is None:
+            return None
+        record.pk = pk
+        record._state.adding = False
+        record._state.db = connection.alias
     if record.counted:
-        event_emit(
-            company=invoice.company,
-            type="invoice.viewed",
-            object_id=invoice.public_id,
-            data={
-                **invoice_data(invoice),
-                "viewed_at": record.viewed_at.isoformat(),
-                "source": record.source,
-            },
-        )
+        _view_announce(record, record.invoice)
     return record
+
+
+def _view_announce(record: ViewRecord, invoice: Invoice) -> None:
+    event_emit(
+        company=invoice.company,
+        type="invoice.viewed",
+        object_id=invoice.public_id,
+        data={
+            **invoice_data(invoice),
+            "viewed_at": record.viewed_at.isoformat(),
+            "source": record.source,
+        },
+    )
+
+
+def view_buffer(
+    *,
+    invoice: Invoice,
+    visit: Visit,
+    source: str = ViewSource.LINK,
+    now: dt.datetime | None = None,
+) -> ViewRecord | None:
+    """Classifies one open and appends it to the Redis buffer (one round trip), then queues a
+    flush if the buffer was empty. Returns the record as the flush will write it (unsaved), or
+    None when the refresh-storm rule dropped it. Raises when Redis cannot be reached: nothing
+    was buffered then, or (a lost answer) the flush will skip what the caller writes instead."""
+    reason = visit_classify(visit)
+    record = _record_build(
+        invoice=invoice, visit=visit, source=source, now=now or timezone.now(), reason=reason
+    )
+    appended, record.reason, length = buffer.buffer_push(
+        counter_key=buffer.window_key(invoice.pk, visit.ip, counted=not reason),
+        invoice_counter_key=buffer.invoice_window_key(invoice.pk),
+        window=REPEAT_WINDOW,
+        record_limit=RECORD_LIMIT,
+        invoice_count_limit=INVOICE_COUNT_LIMIT,
+        reason=reason,
+        payload=_entry_of(record),
+    )
+    if not appended:
+        return None
+    record.counted = not record.reason
+    if length == 1:
+        _flush_queue()
+    return record
+
+
+def _flush_queue() -> None:
+    """The buffer went from empty to non-empty: a flusher drains it. Not ``on_commit``: the
+    open is in Redis already, whatever the caller's transaction does."""
+    from tracking.tasks import views_flush_task
+
+    try:
+        views_flush_task.apply_async(ignore_result=True)
+    except Exception:
+        # Broker down (or, with eager Celery, the flush itself failed): the opens stay
+        # buffered; the periodic flush writes them.
+        logger.warning("tracking: flush not run now, the buffer keeps the opens", exc_info=True)
 
 
 def view_record_for_request(
     *, invoice: Invoice, request: HttpRequest, source: str = ViewSource.LINK
 ) -> ViewRecord | None:
-    """What the invoice page calls. Never raises: a failure to record a view (database or cache
-    error) is logged and the page is served anyway."""
+    """What the invoice page calls. Buffers the open when it can, else writes it directly.
+    Never raises: a failure to record a view (database or cache error) is logged and the page
+    is served anyway."""
     try:
         visit = visit_from_request(request, invoice=invoice)
-        return view_record(invoice=invoice, visit=visit, source=source)
+        if not (buffer.buffer_available() and connection.vendor == "postgresql"):
+            return view_record(invoice=invoice, visit=visit, source=source)
+        now = timezone.now()
+        try:
+            return view_buffer(invoice=invoice, visit=visit, source=source, now=now)
+        except Exception:
+            # Redis down: the rule cannot run and nothing was buffered. Record and count
+            # rather than lose the view (fail open), without asking the cache again.
+            logger.warning("tracking: buffer unavailable, writing the open directly", exc_info=True)
+            record = _record_build(
+                invoice=invoice, visit=visit, source=source, now=now, reason=visit_classify(visit)
+            )
+            return _record_write_now(record)
     except Exception:
         logger.exception("tracking: could not record a view of invoice %s", invoice.pk)
         return None
 
 
-# One statement: the record, the distinct-IP row (ON CONFLICT DO NOTHING tells whether the IP
-# is new) and the statistics (first_viewed_at only in the INSERT, so it is set once; the UPDATE
-# adds to the stored values under the row lock, so parallel opens do not lose updates).
-_POSTGRESQL_WRITE = """
+# The buffer's entries -------------------------------------------------------------------
+
+
+def _entry_of(record: ViewRecord) -> str:
+    return json.dumps(
+        {
+            "key": str(record.visit_key),
+            "invoice": record.invoice_id,
+            "at": record.viewed_at.isoformat(),
+            "source": record.source,
+            "ip": record.ip,
+            "ua": record.user_agent,
+        },
+        separators=(",", ":"),
+    )
+
+
+def _record_from_entry(fields: Mapping[str, str]) -> ViewRecord | None:
+    """The record a buffered open describes; None for an entry that cannot be one (logged)."""
+    try:
+        data = json.loads(fields["visit"])
+        reason = fields["reason"]
+        return ViewRecord(
+            visit_key=uuid.UUID(data["key"]),
+            invoice_id=int(data["invoice"]),
+            viewed_at=dt.datetime.fromisoformat(data["at"]),
+            source=data["source"] if data["source"] in ViewSource.values else ViewSource.LINK,
+            ip=data["ip"] or None,
+            user_agent=_CONTROL_CHARACTERS.sub("", str(data["ua"]))[:USER_AGENT_MAX_LENGTH],
+            counted=not reason,
+            reason=reason if reason in ("", *NotCountedReason.values) else "rate_limited",
+        )
+    except (KeyError, TypeError, ValueError):
+        logger.error("tracking: dropped a buffered entry that is not an open: %r", fields)
+        return None
+
+
+# Flushing -------------------------------------------------------------------------------
+
+
+def views_flush(*, consumer: str, reclaim_after: float | None = None) -> int:
+    """Writes buffered opens to PostgreSQL in batches until the buffer is empty (or this run's
+    share is done: then a new run is queued). ``consumer`` names this flusher in the group:
+    the same name on a retry reads its unacknowledged batch first. Returns the records written.
+    Raises on a database or Redis failure, with the batch left pending for the retry."""
+    if reclaim_after is None:
+        reclaim_after = float(settings.TRACKING_FLUSH_RECLAIM_AFTER)
+    written = 0
+    for _ in range(FLUSH_BATCHES_PER_RUN):
+        entries = buffer.buffer_claim(
+            consumer=consumer, count=FLUSH_BATCH, reclaim_after=reclaim_after
+        )
+        if not entries:
+            buffer.consumers_forget(consumer=consumer)
+            return written
+        records = [
+            record
+            for record in (_record_from_entry(fields) for _, fields in entries)
+            if record is not None
+        ]
+        if records:
+            written += _batch_write(records)
+        buffer.buffer_ack([entry_id for entry_id, _ in entries])
+    _flush_queue()
+    return written
+
+
+def _batch_write(records: list[ViewRecord]) -> int:
+    """One batch in one transaction: the statement, then the events of the views it wrote (their
+    outbox rows commit with the records, so each is announced exactly once)."""
+    # Bounded lock waits (a migration, a stuck session) so a flusher gives up and retries; a
+    # synchronous commit, since the batch leaves Redis once this returns. Local to this
+    # transaction, unless a caller's transaction holds this one (eager Celery in tests).
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        written = _write_batch_postgresql(
+            records, settings_sql=_FLUSH_TRANSACTION_SETTINGS if outermost else ""
+        )
+        by_key = {record.visit_key: record for record in records}
+        counted = [by_key[key] for _, key, is_counted in written if is_counted]
+        if counted:
+            invoices = Invoice.objects.select_related("company", "customer").in_bulk(
+                {record.invoice_id for record in counted}
+            )
+            for record in counted:
+                if record.invoice_id in invoices:
+                    _view_announce(record, invoices[record.invoice_id])
+    return len(written)
+
+
+# Writing --------------------------------------------------------------------------------
+
+# One statement for a batch of opens: the records (a visit_key already written is skipped: ON
+# CONFLICT DO NOTHING, and only what RETURNING gives counts), the distinct-IP rows (ON CONFLICT
+# DO NOTHING tells which IPs are new), and the statistics incremented by the batch's counts per
+# invoice (first_viewed_at the earliest seen, last the latest; the UPDATE adds to the stored
+# values under the row lock, so parallel flushes and direct writes do not lose updates). Rows
+# lock in a fixed order (visit_key, invoice, ip) so two writers cannot deadlock. Opens of an
+# invoice deleted since they were buffered are dropped (the join), and the tenant comes from
+# the invoice row, not from the buffer.
+_POSTGRESQL_WRITE_BATCH = """
+WITH batch AS (
+    SELECT b.visit_key, b.invoice_id, i.company_id, b.viewed_at, b.source, b.ip, b.user_agent,
+           b.counted, b.reason
+    FROM unnest(%(keys)s::uuid[], %(invoices)s::bigint[], %(times)s::timestamptz[],
+                %(sources)s::text[], %(ips)s::inet[], %(agents)s::text[], %(counted)s::boolean[],
+                %(reasons)s::text[])
+         AS b(visit_key, invoice_id, viewed_at, source, ip, user_agent, counted, reason)
+    JOIN invoices_invoice i ON i.id = b.invoice_id
+), record AS (
+    INSERT INTO tracking_viewrecord
+        (visit_key, invoice_id, company_id, viewed_at, source, ip, user_agent, counted, reason)
+    SELECT visit_key, invoice_id, company_id, viewed_at, source, ip, user_agent, counted, reason
+    FROM batch ORDER BY visit_key
+    ON CONFLICT (visit_key) DO NOTHING
+    RETURNING id, visit_key, invoice_id, company_id, viewed_at, ip, counted
+), new_viewer AS (
+    INSERT INTO tracking_invoiceviewer (invoice_id, ip, first_seen_at)
+    SELECT invoice_id, ip, min(viewed_at) FROM record
+    WHERE counted AND ip IS NOT NULL
+    GROUP BY invoice_id, ip ORDER BY invoice_id, ip
+    ON CONFLICT (invoice_id, ip) DO NOTHING
+    RETURNING invoice_id
+), stats AS (
+    INSERT INTO tracking_invoiceviewstats
+        (invoice_id, company_id, view_count, unique_ips, first_viewed_at, last_viewed_at)
+    SELECT r.invoice_id, r.company_id, count(*),
+           (SELECT count(*) FROM new_viewer n WHERE n.invoice_id = r.invoice_id),
+           min(r.viewed_at), max(r.viewed_at)
+    FROM record r WHERE r.counted
+    GROUP BY r.invoice_id, r.company_id ORDER BY r.invoice_id
+    ON CONFLICT (invoice_id) DO UPDATE SET
+        view_count = tracking_invoiceviewstats.view_count + EXCLUDED.view_count,
+        unique_ips = tracking_invoiceviewstats.unique_ips + EXCLUDED.unique_ips,
+        first_viewed_at = LEAST(tracking_invoiceviewstats.first_viewed_at,
+                                EXCLUDED.first_viewed_at),
+        last_viewed_at = GREATEST(tracking_invoiceviewstats.last_viewed_at,
+                                  EXCLUDED.last_viewed_at)
+)
+SELECT id, visit_key, counted FROM record
+"""
+# The same for one open, with plain parameters: the direct write in a request (planning the
+# batch statement costs about a millisecond more, which only a batch pays back).
+_POSTGRESQL_WRITE_ONE = """
 WITH record AS (
     INSERT INTO tracking_viewrecord
-        (invoice_id, company_id, viewed_at, source, ip, user_agent, counted, reason)
-    VALUES (%(invoice)s, %(company)s, %(now)s, %(source)s, %(ip)s::inet, %(user_agent)s,
-            %(counted)s, %(reason)s)
+        (visit_key, invoice_id, company_id, viewed_at, source, ip, user_agent, counted, reason)
+    VALUES (%(key)s::uuid, %(invoice)s, %(company)s, %(now)s, %(source)s, %(ip)s::inet,
+            %(user_agent)s, %(counted)s, %(reason)s)
+    ON CONFLICT (visit_key) DO NOTHING
     RETURNING id
 ), new_viewer AS (
     INSERT INTO tracking_invoiceviewer (invoice_id, ip, first_seen_at)
     SELECT %(invoice)s, %(ip)s::inet, %(now)s
-    WHERE %(counted)s AND %(ip)s::inet IS NOT NULL
+    WHERE %(counted)s AND %(ip)s::inet IS NOT NULL AND EXISTS (SELECT 1 FROM record)
     ON CONFLICT (invoice_id, ip) DO NOTHING
     RETURNING 1
 ), stats AS (
     INSERT INTO tracking_invoiceviewstats
         (invoice_id, company_id, view_count, unique_ips, first_viewed_at, last_viewed_at)
     SELECT %(invoice)s, %(company)s, 1, (SELECT count(*) FROM new_viewer), %(now)s, %(now)s
-    WHERE %(counted)s
+    WHERE %(counted)s AND EXISTS (SELECT 1 FROM record)
     ON CONFLICT (invoice_id) DO UPDATE SET
         view_count = tracking_invoiceviewstats.view_count + 1,
         unique_ips = tracking_invoiceviewstats.unique_ips + EXCLUDED.unique_ips,
+        first_viewed_at = LEAST(tracking_invoiceviewstats.first_viewed_at,
+                                EXCLUDED.first_viewed_at),
         last_viewed_at = GREATEST(tracking_invoiceviewstats.last_viewed_at,
                                   EXCLUDED.last_viewed_at)
 )
@@ -275,14 +523,44 @@ _OWN_TRANSACTION_SETTINGS = (
     "SET LOCAL lock_timeout = '1s'; SET LOCAL statement_timeout = '2s'; "
     "SET LOCAL synchronous_commit = off; "
 )
+# A flush waits longer (no page waits on it) and commits synchronously (see _batch_write).
+_FLUSH_TRANSACTION_SETTINGS = (
+    "SET LOCAL lock_timeout = '15s'; SET LOCAL statement_timeout = '60s'; "
+)
 
 
-def _write_postgresql(record: ViewRecord, *, own_transaction: bool) -> None:
-    settings_sql = _OWN_TRANSACTION_SETTINGS if own_transaction else ""
+def _write_batch_postgresql(
+    records: list[ViewRecord], *, settings_sql: str
+) -> list[tuple[int, uuid.UUID, bool]]:
+    """Runs the batch write; (id, visit_key, counted) of each record it inserted."""
     with connection.cursor() as cursor:
         cursor.execute(
-            settings_sql + _POSTGRESQL_WRITE,
+            settings_sql + _POSTGRESQL_WRITE_BATCH,
             {
+                "keys": [str(record.visit_key) for record in records],
+                "invoices": [record.invoice_id for record in records],
+                "times": [record.viewed_at for record in records],
+                "sources": [record.source for record in records],
+                "ips": [record.ip for record in records],
+                "agents": [record.user_agent for record in records],
+                "counted": [record.counted for record in records],
+                "reasons": [record.reason for record in records],
+            },
+        )
+        rows = _rows_after_settings(cursor)
+    return [
+        (int(pk), key if isinstance(key, uuid.UUID) else uuid.UUID(str(key)), bool(counted))
+        for pk, key, counted in rows
+    ]
+
+
+def _write_one_postgresql(record: ViewRecord, *, settings_sql: str) -> int | None:
+    """Runs the write of one open; the record's id, or None if its visit_key was written."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            settings_sql + _POSTGRESQL_WRITE_ONE,
+            {
+                "key": str(record.visit_key),
                 "invoice": record.invoice_id,
                 "company": record.company_id,
                 "now": record.viewed_at,
@@ -293,14 +571,15 @@ def _write_postgresql(record: ViewRecord, *, own_transaction: bool) -> None:
                 "reason": record.reason,
             },
         )
-        # Past the SET statements' empty results to the write's.
-        while cursor.description is None and cursor.cursor.nextset():
-            pass
-        row = cursor.fetchone()
-    assert row is not None
-    record.pk = row[0]
-    record._state.adding = False
-    record._state.db = connection.alias
+        rows = _rows_after_settings(cursor)
+    return int(rows[0][0]) if rows else None
+
+
+def _rows_after_settings(cursor: Any) -> list[Any]:
+    # Past the SET statements' empty results to the write's.
+    while cursor.description is None and cursor.cursor.nextset():
+        pass
+    return list(cursor.fetchall())
 
 
 def _write_portable(record: ViewRecord) -> None:

@@ -8,15 +8,16 @@ import time
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test import RequestFactory
 
 from invoices.models import Company, Invoice
 from invoices.webhooks.services import subscribed_types
 from tests import factories
+from tracking.buffer import buffer_length
 from tracking.models import InvoiceViewStats, ViewRecord
 from tracking.selectors import view_stats_for_invoice
-from tracking.services import view_record_for_request
+from tracking.services import view_record_for_request, views_flush
 
 pytestmark = pytest.mark.django_db
 
@@ -156,9 +157,10 @@ def _request(**meta: Any) -> Any:
 
 
 @postgresql_only
-def test_it_adds_one_statement_inside_a_transaction(
-    invoice: Invoice, django_assert_num_queries: Any
+def test_it_adds_one_statement_inside_a_transaction_when_writing_directly(
+    invoice: Invoice, django_assert_num_queries: Any, settings: Any
 ) -> None:
+    settings.TRACKING_BUFFERED = False
     subscribed_types(company_id=invoice.company_id)  # cached after the company's first event
     # 1 SAVEPOINT (the test, like ATOMIC_REQUESTS, runs in a transaction), 2 the one write:
     # view record + distinct-IP row + statistics, 3 RELEASE SAVEPOINT.
@@ -169,9 +171,10 @@ def test_it_adds_one_statement_inside_a_transaction(
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_it_adds_one_query_to_a_request_in_autocommit(
-    tenant: Company, django_assert_num_queries: Any, monkeypatch: Any
+def test_it_adds_one_query_to_a_request_in_autocommit_when_writing_directly(
+    tenant: Company, django_assert_num_queries: Any, monkeypatch: Any, settings: Any
 ) -> None:
+    settings.TRACKING_BUFFERED = False
     invoice = factories.make_invoice(tenant)
     subscribed_types(company_id=tenant.pk)  # cached after the company's first event
     # The first view also queues the staff notification after the write: a message to the
@@ -189,9 +192,10 @@ def test_it_adds_one_query_to_a_request_in_autocommit(
         assert cursor.fetchone() == ("on", "0")
 
 
-def test_it_serves_the_page_when_the_tracking_write_fails(
-    client: Any, invoice: Invoice, token: str, caplog: Any
+def test_it_serves_the_page_when_the_direct_tracking_write_fails(
+    client: Any, invoice: Invoice, token: str, caplog: Any, settings: Any
 ) -> None:
+    settings.TRACKING_BUFFERED = False
     # A real database error inside the tracking write: its table is gone (the test's
     # transaction rolls the DROP back afterwards).
     with connection.cursor() as cursor:
@@ -209,9 +213,10 @@ def test_it_serves_the_page_when_the_tracking_write_fails(
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_it_serves_the_page_when_the_tracking_tables_are_locked(
-    client: Any, tenant: Company, caplog: Any
+def test_it_serves_the_page_when_the_tracking_tables_are_locked_and_writing_directly(
+    client: Any, tenant: Company, caplog: Any, settings: Any
 ) -> None:
+    settings.TRACKING_BUFFERED = False
     invoice = factories.make_invoice(tenant)
     token = factories.share_token(invoice)
     # Another session holds the strongest lock on the statistics (as a migration would).
@@ -252,4 +257,60 @@ def test_it_serves_the_page_and_counts_when_the_cache_is_down(
 
     assert response.status_code == 200
     # Fail open: without the cache repeats cannot be spotted, so the open counts.
+    assert view_stats_for_invoice(invoice=invoice).view_count == 1
+
+
+# Buffered (the default with Redis and PostgreSQL) -----------------------------------------
+
+
+@postgresql_only
+def test_it_keeps_a_buffered_open_when_the_flush_fails_and_writes_it_once_later(
+    client: Any, invoice: Invoice, token: str, caplog: Any
+) -> None:
+    # A real database error in the flush (Celery runs it eagerly here, right after the push):
+    # its table is gone until the savepoint is rolled back.
+    broken = transaction.savepoint()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE tracking_invoiceviewstats")
+
+    with caplog.at_level(logging.WARNING, logger="tracking.services"):
+        response = open_page(client, token)
+
+    assert response.status_code == 200
+    assert invoice.number in response.content.decode()
+    assert "the buffer keeps the opens" in caplog.text
+    assert buffer_length() == 1  # not lost: still in Redis, unacknowledged
+    transaction.savepoint_rollback(broken)  # the table is back
+
+    assert views_flush(consumer="after-repair", reclaim_after=0) == 1
+    assert buffer_length() == 0
+    assert view_stats_for_invoice(invoice=invoice).view_count == 1
+    assert ViewRecord.objects.filter(invoice=invoice).count() == 1
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_it_serves_the_page_at_once_when_the_tracking_tables_are_locked(
+    client: Any, tenant: Company, without_worker: None
+) -> None:
+    invoice = factories.make_invoice(tenant)
+    token = factories.share_token(invoice)
+    locker = connections.create_connection("default")
+    try:
+        with locker.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("LOCK TABLE tracking_invoiceviewstats IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            response = open_page(client, token)
+            waited = time.monotonic() - started
+            cursor.execute("ROLLBACK")
+    finally:
+        locker.close()
+
+    assert response.status_code == 200
+    # The page never touched the tables: it buffered the open. (The one-second bound is the
+    # whole page on a busy machine; the direct write alone waits out a lock timeout.)
+    assert waited < 1
+    assert buffer_length() == 1
+    assert views_flush(consumer="after-the-lock") == 1
     assert view_stats_for_invoice(invoice=invoice).view_count == 1
