@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -38,8 +38,6 @@ from portal.site.look import csp_add, csp_update_for
 NONCE_MARK = '<"csp-nonce">'
 CSRF_MARK = '<"csrf-token">'
 _CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"<>]+)"')
-# Query values longer than this are not worth a page of their own (made-up links).
-_QUERY_VALUE_MAX = 32
 # Columns that change without changing any page (the company's invoice counter).
 _NOT_SHOWN = frozenset({"next_invoice_sequence"})
 
@@ -53,15 +51,16 @@ class StoredPage:
     csp: dict[str, list[str]]
 
 
-def page_cacheable(request: HttpRequest, *, params: Collection[str]) -> bool:
+def page_cacheable(request: HttpRequest, *, params: Mapping[str, Callable[[str], bool]]) -> bool:
     """Whether this request may be served from (and stored in) the page cache: a GET with no
-    customer session and, at most once each, only the query ``params`` the page knows."""
+    customer session and, at most once each, only the query ``params`` the page knows, each with
+    a value its check admits (so made-up links cannot fill the cache)."""
     if request.method != "GET":
         return False
     if request.COOKIES.get(session_cookie_name(request)) or request.COOKIES.get(LEGACY_COOKIE_NAME):
         return False
     for name, values in request.GET.lists():
-        if name not in params or len(values) != 1 or len(values[0]) > _QUERY_VALUE_MAX:
+        if name not in params or len(values) != 1 or not params[name](values[0]):
             return False
     return True
 

@@ -51,7 +51,9 @@ logger = logging.getLogger(__name__)
 # every input that shows in them, so a changed invoice, payment, status, link, company detail,
 # language, day (overdue) or deployed template/translation simply misses. Views stay the same
 # pages, minus the lines query, Babel and template work on a hit. The token check is never
-# cached: a revoked or expired link is refused at once.
+# cached: a revoked or expired link is refused at once. Whole pages are cached on top of these
+# (portal.page_cache), with the same keys, reads and sources digest below; the fragments still
+# serve when a page misses (a new comment leaves the document as it was).
 
 CACHE_SECONDS = 3600
 _CACHE_PREFIX = "portal:html:v1:"

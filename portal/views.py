@@ -10,7 +10,7 @@ from django.views.decorators.http import require_safe
 from django.views.defaults import page_not_found as default_page_not_found
 
 from core.http import not_found
-from core.i18n import activate_language
+from core.i18n import activate_language, supported_languages
 from invoices.customization import scope
 from invoices.decorators import share_link_page_annotated
 from invoices.document import brand_color, date_display, invoice_summary
@@ -33,7 +33,12 @@ from portal.documents.selectors import HAS_DOCUMENTS_SQL
 from portal.middleware import is_customer_facing
 from portal.page_cache import cached_page, page_cacheable, page_key, rows_digest
 from portal.pay_views import advance_form_for
-from portal.presenters import account_cards_html, invoice_document_html, portal_list_html
+from portal.presenters import (
+    PORTAL_MAX_PAGE,
+    account_cards_html,
+    invoice_document_html,
+    portal_list_html,
+)
 from portal.selectors import PORTAL_VERSION_SQL, portal_data_version_from
 from tracking.services import view_record_for_request
 
@@ -63,8 +68,15 @@ INVOICE_PAGE_FACTS = {
     "page_last_payment_id": LAST_PAYMENT_ID_SQL,
     **{f"page_{name}": sql for name, sql in THREAD_VERSION_SQL.items()},
 }
-# The query parameters the invoice page knows (tracking source, language).
-INVOICE_PAGE_PARAMS = frozenset({"source", "lang"})
+
+
+def _shipped_language(code: str) -> bool:
+    return code in supported_languages()
+
+
+# The query parameters the invoice page knows, each with the check of the values it caches a
+# page for.
+INVOICE_PAGE_PARAMS = {"source": VIEW_SOURCES.__contains__, "lang": _shipped_language}
 
 
 # HEAD too: link checkers send it, and view tracking records it (not counted as a view).
@@ -142,8 +154,13 @@ PORTAL_PAGE_FACTS = {
     "page_has_documents": HAS_DOCUMENTS_SQL,
     **PORTAL_VERSION_SQL,
 }
-# The query parameters the account home knows (list page, language, tracking source).
-PORTAL_PAGE_PARAMS = frozenset({"page", "lang", "source"})
+# The query parameters the account home knows and the values it caches a page for (the list's
+# pages as the pager links them).
+PORTAL_PAGE_PARAMS = {
+    "page": frozenset(str(number) for number in range(1, PORTAL_MAX_PAGE + 1)).__contains__,
+    "lang": _shipped_language,
+    "source": VIEW_SOURCES.__contains__,
+}
 
 
 @require_safe  # GET and HEAD (link checkers)

@@ -317,10 +317,15 @@ def test_it_serves_the_pages_when_the_cache_is_down(
 
 
 def test_it_renders_head_requests_and_unknown_queries_as_before(
-    client: Any, invoice: Invoice, token: str
+    client: Any, invoice: Invoice, token: str, django_assert_num_queries: Any
 ) -> None:
     head = client.head(f"/invoice/{token}")
     assert head.status_code == 200 and head.content == b""
     odd = _html(_cached(client, f"/invoice/{token}?utm_campaign=x"))
     assert "utm_campaign=x" in odd  # the language switcher keeps it, as before
     assert client.get(f"/invoice/{token}x").status_code == 404
+    # Made-up values are rendered every time, never stored (they cannot fill the cache):
+    # 1 the lookup, 2-4 tracking, 5 the comments (the document fragment is cached).
+    client.get(f"/invoice/{token}?source=made-up")
+    with django_assert_num_queries(5):
+        client.get(f"/invoice/{token}?source=made-up")
