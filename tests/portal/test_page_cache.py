@@ -329,3 +329,47 @@ def test_it_renders_head_requests_and_unknown_queries_as_before(
     client.get(f"/invoice/{token}?source=made-up")
     with django_assert_num_queries(5):
         client.get(f"/invoice/{token}?source=made-up")
+
+
+@pytest.mark.parametrize(
+    ("audience", "visibility", "whose", "status"),
+    [
+        ("all_customers", "customers", "mine", "open"),
+        ("all_customers", "staff", "mine", "open"),
+        ("customer", "customers", "mine", "open"),
+        ("customer", "customers", "theirs", "open"),
+        ("invoice", "customers", "mine", "open"),
+        ("invoice", "customers", "mine", "draft"),
+        ("invoice", "customers", "theirs", "open"),
+    ],
+)
+def test_the_lookup_knows_the_documents_tab_as_the_tab_itself_does(
+    tenant: Company, customer: Customer, audience: str, visibility: str, whose: str, status: str
+) -> None:
+    from invoices.selectors import customer_for_portal_token
+    from portal.documents.models import Document
+    from portal.documents.selectors import HAS_DOCUMENTS_SQL, customer_has_documents
+
+    owner = customer if whose == "mine" else factories.make_customer(tenant)
+    Document.objects.create(
+        company=tenant,
+        title="Terms",
+        file="documents/terms.pdf",
+        filename="terms.pdf",
+        content_type="application/pdf",
+        size=10,
+        visibility=visibility,
+        audience=audience,
+        customer=owner if audience == "customer" else None,
+        invoice=factories.make_invoice(tenant, owner, status=status)
+        if audience == "invoice"
+        else None,
+    )
+    found = customer_for_portal_token(
+        factories.portal_token(customer), annotate={"has_documents": HAS_DOCUMENTS_SQL}
+    )
+    assert found is not None
+    expected = (audience == "all_customers" and visibility == "customers") or (
+        whose == "mine" and status == "open" and audience != "all_customers"
+    )
+    assert bool(found.has_documents) is customer_has_documents(customer=customer) is expected  # type: ignore[attr-defined]
