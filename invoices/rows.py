@@ -43,10 +43,15 @@ def _converters(model: type[Model], alias: str, using: str) -> list[tuple[int, C
 
 
 def fetch_joined(
-    sql: str, params: Sequence[Any] | dict[str, Any], models: Sequence[tuple[type[Model], str]]
+    sql: str,
+    params: Sequence[Any] | dict[str, Any],
+    models: Sequence[tuple[type[Model], str]],
+    extras: Sequence[str] = (),
 ) -> list[Model] | None:
-    """Run ``sql`` (selecting ``columns(model, alias)`` for each of ``models``, in order) and
-    return one instance per model for the first row, or None when there is none."""
+    """Run ``sql`` (selecting ``columns(model, alias)`` for each of ``models``, in order, then
+    one value per name in ``extras``) and return one instance per model for the first row, or
+    None when there is none. The extra values are set on the first instance under their names,
+    as the database returned them (like ``QuerySet.annotate``)."""
     using = "default"
     connection = connections[using]
     with connection.cursor() as cursor:
@@ -66,4 +71,6 @@ def fetch_joined(
             values[index] = value
         instances.append(model.from_db(using, _attnames(model), values))
         start += width
+    for name, value in zip(extras, row[start:], strict=True):
+        setattr(instances[0], name, value)
     return instances

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db.models import F, Q, QuerySet, Sum
@@ -35,8 +36,9 @@ UNPAID_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
 
 # The token lookups run on every customer page view: hand-written SQL (invoices.rows), one
 # query, every condition on the same share-link row.
+# ``{extras}``: the callers' scalar subqueries (see ``Annotations``), each preceded by a comma.
 _INVOICE_FOR_SELECTOR_SQL = """
-SELECT {invoice}, {company}, {customer}
+SELECT {invoice}, {company}, {customer}{extras}
 FROM invoices_sharelink s
 JOIN invoices_invoice i ON i.id = s.invoice_id
 JOIN invoices_company c ON c.id = i.company_id
@@ -47,7 +49,7 @@ WHERE s.selector = %(selector)s AND s.kind = %(kind)s AND s.revoked_at IS NULL
 LIMIT 1
 """
 _CUSTOMER_FOR_SELECTOR_SQL = """
-SELECT {customer}, {company}
+SELECT {customer}, {company}{extras}
 FROM invoices_sharelink s
 JOIN invoices_customer u ON u.id = s.customer_id
 JOIN invoices_company c ON c.id = u.company_id
@@ -55,6 +57,18 @@ WHERE s.selector = %(selector)s AND s.kind = %(kind)s AND s.revoked_at IS NULL
   AND (s.expires_at IS NULL OR s.expires_at > %(now)s)
 LIMIT 1
 """
+
+
+# What a page reads besides the rows, in the same round trip: name -> a scalar SQL subquery over
+# the aliases ``i`` (invoice; invoice links only), ``c`` (company) and ``u`` (customer), which
+# may use the ``%(now)s`` parameter. Each value ends up on the returned object under its name,
+# as the database returned it. The app that owns a table writes its subquery (for example
+# ``payments.gates.STRIPE_STATE_SQL``); the page that needs them composes them.
+Annotations = Mapping[str, str]
+
+
+def _extras_sql(annotate: Annotations) -> str:
+    return "".join(f", ({sql}) AS {name}" for name, sql in annotate.items())
 
 
 _STATUS_PARAMS = {f"status{n}": str(status) for n, status in enumerate(CUSTOMER_VISIBLE_STATUSES)}
@@ -70,9 +84,11 @@ def _link_params(selector: str, kind: str) -> dict[str, object]:
     }
 
 
-def invoice_for_share_token(token: str) -> Invoice | None:
+def invoice_for_share_token(token: str, *, annotate: Annotations | None = None) -> Invoice | None:
     """The invoice a live invoice share link opens, with company and customer; never a draft.
-    One query for a well-formed token, none for a forged one."""
+    One query for a well-formed token, none for a forged one. ``annotate``: values read in the
+    same query, set on the invoice (see ``Annotations``)."""
+    annotate = annotate or {}
     selector = parse_token(token, purpose=SHARE_LINK_PURPOSE)
     if selector is None:
         return None
@@ -81,11 +97,13 @@ def invoice_for_share_token(token: str) -> Invoice | None:
         company=rows.columns(Company, "c"),
         customer=rows.columns(Customer, "u"),
         statuses=", ".join(f"%({name})s" for name in _STATUS_PARAMS),
+        extras=_extras_sql(annotate),
     )
     found = rows.fetch_joined(
         sql,
         {**_link_params(selector, ShareLinkKind.INVOICE), **_STATUS_PARAMS},
         [(Invoice, "i"), (Company, "c"), (Customer, "u")],
+        extras=tuple(annotate),
     )
     if found is None:
         return None
@@ -100,16 +118,24 @@ def invoice_for_share_token(token: str) -> Invoice | None:
     return invoice
 
 
-def customer_for_portal_token(token: str) -> Customer | None:
-    """The customer a live portal link opens, with the company. One query at most."""
+def customer_for_portal_token(
+    token: str, *, annotate: Annotations | None = None
+) -> Customer | None:
+    """The customer a live portal link opens, with the company. One query at most.
+    ``annotate``: values read in the same query, set on the customer (see ``Annotations``)."""
+    annotate = annotate or {}
     selector = parse_token(token, purpose=SHARE_LINK_PURPOSE)
     if selector is None:
         return None
     sql = _CUSTOMER_FOR_SELECTOR_SQL.format(
-        customer=rows.columns(Customer, "u"), company=rows.columns(Company, "c")
+        customer=rows.columns(Customer, "u"),
+        company=rows.columns(Company, "c"),
+        extras=_extras_sql(annotate),
     )
     params = _link_params(selector, ShareLinkKind.PORTAL)
-    found = rows.fetch_joined(sql, params, [(Customer, "u"), (Company, "c")])
+    found = rows.fetch_joined(
+        sql, params, [(Customer, "u"), (Company, "c")], extras=tuple(annotate)
+    )
     if found is None:
         return None
     customer, company = found

@@ -28,6 +28,20 @@ class StripeState:
     publishable_key: str = ""
 
 
+# The same answer as stripe_state, as a scalar subquery for a page's one lookup
+# (invoices.selectors.Annotations; ``c`` is the company): the publishable key ("" when none was
+# saved), NULL when Stripe is not connected. Read it back with stripe_state_from.
+STRIPE_STATE_SQL = (
+    "SELECT publishable_key FROM payments_stripeconnection"
+    " WHERE company_id = c.id AND active ORDER BY id LIMIT 1"
+)
+
+
+def stripe_state_from(publishable_key: str | None) -> StripeState:
+    """The StripeState of a STRIPE_STATE_SQL value."""
+    return StripeState(connected=publishable_key is not None, publishable_key=publishable_key or "")
+
+
 def stripe_state(company: Company) -> StripeState:
     """Whether Stripe is connected, and its publishable key. One query."""
     from payments.models import StripeConnection  # defined by the payments app

@@ -61,6 +61,16 @@ def payment_for_invoice(*, invoice: Invoice, public_id: str) -> Payment | None:
     )
 
 
+# Which payment last_payment_for_invoice answers, as a scalar subquery for a page's one lookup
+# (invoices.selectors.Annotations; ``i`` is the invoice): its id, NULL when none. What the page
+# shows of it (when, how much, its receipt) never changes once recorded; a refund changes
+# which payment this is.
+LAST_PAYMENT_ID_SQL = (
+    "SELECT id FROM payments_payment WHERE invoice_id = i.id AND status <> 'refunded'"
+    " ORDER BY paid_at DESC, id DESC LIMIT 1"
+)
+
+
 def last_payment_for_invoice(*, invoice: Invoice) -> Payment | None:
     """The latest payment still standing (not wholly refunded): what a paid invoice links."""
     return (

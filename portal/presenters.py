@@ -51,49 +51,77 @@ logger = logging.getLogger(__name__)
 # every input that shows in them, so a changed invoice, payment, status, link, company detail,
 # language, day (overdue) or deployed template/translation simply misses. Views stay the same
 # pages, minus the lines query, Babel and template work on a hit. The token check is never
-# cached: a revoked or expired link is refused at once.
+# cached: a revoked or expired link is refused at once. Whole pages are cached on top of these
+# (portal.page_cache), with the same keys, reads and sources digest below; the fragments still
+# serve when a page misses (a new comment leaves the document as it was).
 
 CACHE_SECONDS = 3600
 _CACHE_PREFIX = "portal:html:v1:"
-# What the portal list is made of besides data, relative to the project root.
-_PORTAL_SOURCES = ("templates/portal", "templates/payments/_pay_action.html", "locale")
+# What the customer pages are made of besides data, relative to the project root: templates,
+# compiled translations and the code that builds them. Hashed once per process, so a deploy
+# that changes any of them changes every key, with nothing to remember to bump.
+_PAGE_SOURCES = ("templates", "locale", "core", "invoices", "payments", "portal")
+_PAGE_SOURCE_SUFFIXES = (".html", ".mo", ".py")
 
 
 @functools.cache
-def _portal_sources_digest() -> str:
-    """Templates and compiled translations, hashed once per process: a deploy that changes
-    them changes every key."""
+def page_sources_digest() -> str:
+    """Templates, compiled translations, page code and the static files' manifest (hashed
+    names), hashed once per process."""
     root = Path(settings.BASE_DIR)
     digest = hashlib.sha256()
-    for source in _PORTAL_SOURCES:
-        path = root / source
-        files = sorted(path.rglob("*")) if path.is_dir() else [path]
-        for file in files:
-            if file.is_file() and file.suffix in (".html", ".mo"):
+    for source in _PAGE_SOURCES:
+        for file in sorted((root / source).rglob("*")):
+            if (
+                file.suffix in _PAGE_SOURCE_SUFFIXES
+                and "migrations" not in file.parts
+                and file.is_file()
+            ):
                 digest.update(str(file.relative_to(root)).encode())
                 digest.update(file.read_bytes())
+    static_root = getattr(settings, "STATIC_ROOT", None)
+    manifest = Path(static_root) / "staticfiles.json" if static_root else None
+    if manifest is not None and manifest.is_file():
+        digest.update(manifest.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def _cache_key(kind: str, parts: tuple[object, ...]) -> str:
+def cache_key(kind: str, parts: tuple[object, ...]) -> str:
+    """A key naming every input in ``parts`` (hashed: tokens and names never stored readable)."""
     raw = "\x1f".join(str(part) for part in parts)
     return f"{_CACHE_PREFIX}{kind}:{hashlib.sha256(raw.encode()).hexdigest()}"
 
 
-def _cached_html(key: str, render: Callable[[], str]) -> SafeString:
-    """The cached fragment, or render (and store) it. A cache outage only costs speed.
-    The fragments are our own rendered templates (autoescaped), hence safe."""
+# What cache_get answers when the cache failed: render, and do not try to store either.
+CACHE_DOWN = object()
+
+
+def cache_get(key: str) -> object:
+    """The cached value, None when there is none, or CACHE_DOWN: a cache outage only costs
+    speed. One GET."""
     try:
-        html = cache.get(key)
+        return cache.get(key)
     except Exception:  # any cache backend error: serve uncached
         logger.warning("page cache unavailable", exc_info=True)
-        return mark_safe(render())  # noqa: S308
+        return CACHE_DOWN
+
+
+def cache_set(key: str, value: object) -> None:
+    try:
+        cache.set(key, value, CACHE_SECONDS)
+    except Exception:
+        logger.warning("page cache unavailable", exc_info=True)
+
+
+def _cached_html(key: str, render: Callable[[], str]) -> SafeString:
+    """The cached fragment, or render (and store) it. The fragments are our own rendered
+    templates (autoescaped), hence safe."""
+    html = cache_get(key)
     if not isinstance(html, str):
-        html = str(render())
-        try:
-            cache.set(key, html, CACHE_SECONDS)
-        except Exception:
-            logger.warning("page cache unavailable", exc_info=True)
+        rendered = str(render())
+        if html is not CACHE_DOWN:
+            cache_set(key, rendered)
+        html = rendered
     return mark_safe(html)  # noqa: S308
 
 
@@ -263,7 +291,7 @@ def portal_list_html(
     except ValueError:
         requested = 1
     company = customer.company
-    key = _cache_key(
+    key = cache_key(
         "portal",
         (
             customer.pk,
@@ -278,7 +306,7 @@ def portal_list_html(
             requested,
             version,
             locale,
-            _portal_sources_digest(),
+            page_sources_digest(),
         ),
     )
 
@@ -300,7 +328,7 @@ def account_cards_html(
     cached, else three (what is owed, credit, last payments) and one more when Stripe is
     connected (the invoices "Pay everything due" pays)."""
     company = customer.company
-    key = _cache_key(
+    key = cache_key(
         "cards",
         (
             customer.pk,
@@ -313,7 +341,7 @@ def account_cards_html(
             today,
             version,
             locale,
-            _portal_sources_digest(),
+            page_sources_digest(),
         ),
     )
 

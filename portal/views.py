@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_safe
 from django.views.defaults import page_not_found as default_page_not_found
 
 from core.http import not_found
-from core.i18n import activate_language
+from core.i18n import activate_language, supported_languages
 from invoices.customization import scope
-from invoices.decorators import share_link_page
+from invoices.decorators import share_link_page_annotated
 from invoices.document import brand_color, date_display, invoice_summary
 from invoices.einvoice.services import EINVOICE_LABELS, einvoice_formats_offered
 from invoices.models import Invoice
@@ -21,13 +20,26 @@ from invoices.money import format_money
 from invoices.selectors import customer_for_portal_token, customer_languages
 from invoices.timezones import company_date, company_today
 from invoices.transfer import bank_transfer
-from payments.gates import pay_gate, stripe_connected, stripe_state
-from payments.selectors import last_payment_for_invoice
+from payments.gates import (
+    STRIPE_STATE_SQL,
+    StripeState,
+    pay_gate,
+    stripe_state_from,
+)
+from payments.selectors import LAST_PAYMENT_ID_SQL, last_payment_for_invoice
 from portal.account.layout import Account, account_context
+from portal.comments.selectors import THREAD_VERSION_SQL
+from portal.documents.selectors import HAS_DOCUMENTS_SQL
 from portal.middleware import is_customer_facing
+from portal.page_cache import cached_page, page_cacheable, page_key, rows_digest
 from portal.pay_views import advance_form_for
-from portal.presenters import account_cards_html, invoice_document_html, portal_list_html
-from portal.selectors import portal_data_version
+from portal.presenters import (
+    PORTAL_MAX_PAGE,
+    account_cards_html,
+    invoice_document_html,
+    portal_list_html,
+)
+from portal.selectors import PORTAL_VERSION_SQL, portal_data_version_from
 from tracking.services import view_record_for_request
 
 # "api": a link the company's own systems hand out after creating it through the API.
@@ -48,16 +60,54 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return default_page_not_found(request, exception)
 
 
+# What the invoice page shows besides the invoice, company and customer rows, read by the token
+# lookup itself: the Stripe connection (the pay action, the card), the last payment (the paid
+# notice) and the comment thread's version. With the rows they name every input of the page.
+INVOICE_PAGE_FACTS = {
+    "page_stripe_key": STRIPE_STATE_SQL,
+    "page_last_payment_id": LAST_PAYMENT_ID_SQL,
+    **{f"page_{name}": sql for name, sql in THREAD_VERSION_SQL.items()},
+}
+
+
+def _shipped_language(code: str) -> bool:
+    return code in supported_languages()
+
+
+# The query parameters the invoice page knows, each with the check of the values it caches a
+# page for.
+INVOICE_PAGE_PARAMS = {"source": VIEW_SOURCES.__contains__, "lang": _shipped_language}
+
+
 # HEAD too: link checkers send it, and view tracking records it (not counted as a view).
 @require_safe
-@share_link_page
+@share_link_page_annotated(INVOICE_PAGE_FACTS)
 def invoice_page(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse:
+    """Queries: the token lookup (with INVOICE_PAGE_FACTS) and tracking's write; when the page
+    is not cached yet, rendering adds the last payment (once paid), the lines (unless the
+    document is cached) and the comment thread."""
     # Never raises: a failed tracking write is logged and the invoice is served anyway.
     view_record_for_request(invoice=invoice, request=request, source=view_source(request))
+    stripe = stripe_state_from(invoice.page_stripe_key)  # type: ignore[attr-defined]
+    key = None
+    if page_cacheable(request, params=INVOICE_PAGE_PARAMS):
+        key = page_key(
+            request,
+            "invoice",
+            today=company_today(invoice.company),
+            inputs=(
+                rows_digest((invoice, invoice.company, invoice.customer)),
+                *(getattr(invoice, name) for name in INVOICE_PAGE_FACTS),
+            ),
+        )
+    return cached_page(request, key, lambda: _invoice_page(request, invoice, token, stripe))
+
+
+def _invoice_page(
+    request: HttpRequest, invoice: Invoice, token: str, stripe: StripeState
+) -> HttpResponse:
     company = invoice.company
     lang = request.LANGUAGE_CODE
-    # Read once: the gate and the card on the page both need it.
-    stripe = stripe_state(company)
     pay = pay_gate(invoice=invoice, connected=stripe.connected)
     context = {
         # Only once money came in (one query then): when, and the receipt.
@@ -96,20 +146,61 @@ def _last_payment(invoice: Invoice, *, token: str, lang: str) -> dict[str, str] 
     }
 
 
+# What the account home shows besides the customer and company rows, read by the token lookup
+# itself: the Stripe connection (pay actions), whether the Documents tab shows, and the portal's
+# data version (the cards and the list). With the rows they name every input of the page.
+PORTAL_PAGE_FACTS = {
+    "page_stripe_key": STRIPE_STATE_SQL,
+    "page_has_documents": HAS_DOCUMENTS_SQL,
+    **PORTAL_VERSION_SQL,
+}
+# The query parameters the account home knows and the values it caches a page for (the list's
+# pages as the pager links them).
+PORTAL_PAGE_PARAMS = {
+    "page": frozenset(str(number) for number in range(1, PORTAL_MAX_PAGE + 1)).__contains__,
+    "lang": _shipped_language,
+    "source": VIEW_SOURCES.__contains__,
+}
+
+
 @require_safe  # GET and HEAD (link checkers)
 def portal_view(request: HttpRequest, token: str) -> HttpResponse:
-    customer = customer_for_portal_token(token)
+    """Queries: the token lookup (with PORTAL_PAGE_FACTS); when the page is not cached yet,
+    rendering adds those of the cards and the list (unless they are cached)."""
+    customer = customer_for_portal_token(token, annotate=PORTAL_PAGE_FACTS)
     if customer is None:
         return not_found(request)
     company = customer.company
     lang = activate_language(request, preferred=customer_languages(customer, company))
     # Asked once per page: every row's pay action uses the same answer.
-    connected = stripe_connected(company)
-    # Read once: the cards and the list are cached under it.
-    version = portal_data_version(customer=customer, now=timezone.now())
+    connected = stripe_state_from(customer.page_stripe_key).connected  # type: ignore[attr-defined]
+    has_documents = bool(customer.page_has_documents)  # type: ignore[attr-defined]
+    # The cards and the list are cached under it too.
+    version = portal_data_version_from(customer)
     account = Account(customer=customer, token=token, lang=lang, today=company_today(company))
+    key = None
+    if page_cacheable(request, params=PORTAL_PAGE_PARAMS):
+        key = page_key(
+            request,
+            "portal",
+            today=account.today,
+            inputs=(rows_digest((customer, company)), connected, has_documents, version),
+        )
+    return cached_page(
+        request,
+        key,
+        lambda: _portal_page(
+            request, account, connected=connected, has_documents=has_documents, version=version
+        ),
+    )
+
+
+def _portal_page(
+    request: HttpRequest, account: Account, *, connected: bool, has_documents: bool, version: str
+) -> HttpResponse:
+    customer, token, lang = account.customer, account.token, account.lang
     context = {
-        **account_context(account, active="portal"),
+        **account_context(account, active="portal", has_documents=has_documents),
         "cards_html": account_cards_html(
             customer=customer,
             token=token,

@@ -42,6 +42,20 @@ def public_comment(comment: Comment) -> dict[str, Any]:
     return _public({field: getattr(comment, field) for field in _PUBLIC_FIELDS})
 
 
+# What the thread on the invoice page shows, as scalar subqueries for the page's one lookup
+# (invoices.selectors.Annotations; ``i`` invoice, ``u`` customer): comments are only ever added
+# (or removed with their invoice), so their count and last id change with every change of the
+# thread; the customer's authenticator decides the form (thread_state).
+THREAD_VERSION_SQL = {
+    "comment_count": "SELECT COUNT(*) FROM comments_comment WHERE invoice_id = i.id",
+    "comment_last_id": "SELECT MAX(id) FROM comments_comment WHERE invoice_id = i.id",
+    "totp_confirmed": (
+        "SELECT confirmed FROM comments_customertotpdevice"
+        " WHERE customer_id = u.id AND company_id = c.id"
+    ),
+}
+
+
 def comments_for_invoice(
     *, invoice_id: int, after: int = 0, limit: int = PAGE_SIZE
 ) -> list[dict[str, Any]]:

@@ -47,6 +47,19 @@ def documents_for_customer(*, customer: Customer) -> QuerySet[Document]:
     )
 
 
+# customer_has_documents as a scalar subquery for a portal page's one lookup
+# (invoices.selectors.Annotations; ``u`` is the customer): the same conditions as _visible_to.
+HAS_DOCUMENTS_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM documents_document d"
+    " LEFT JOIN invoices_invoice di ON di.id = d.invoice_id"
+    " WHERE d.company_id = u.company_id AND d.visibility = 'customers'"
+    " AND (d.audience = 'all_customers'"
+    " OR (d.audience = 'customer' AND d.customer_id = u.id)"
+    " OR (d.audience = 'invoice' AND di.customer_id = u.id"
+    " AND di.status IN ('open', 'paid', 'void', 'uncollectible'))))"
+)
+
+
 def customer_has_documents(*, customer: Customer) -> bool:
     """Whether the portal shows the Documents tab: one EXISTS query."""
     return Document.objects.filter(_visible_to(customer)).exists()
