@@ -435,6 +435,19 @@ def processing_rate(tag: str) -> tuple[float, int]:
     return (span["n"] - 1) / seconds if seconds > 0 else float("inf"), span["n"]
 
 
+def wait_queue_empty(timeout: float) -> None:
+    """Until the worker has run every task queued (the payments' emails follow the events)."""
+    from portal_project.celery import app
+
+    deadline = time.monotonic() + timeout
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        while time.monotonic() < deadline:
+            if not client.llen("celery") and not client.hlen("unacked"):
+                return
+            time.sleep(0.5)
+
+
 def clear_queue() -> None:
     from portal_project.celery import app
 
@@ -496,6 +509,7 @@ def main() -> int:
         wait_processed(ingest_tag, len(ingest_events), timeout=900)
 
         print("processing (a backlog stored with the worker stopped, then the worker started):")
+        wait_queue_empty(timeout=900)
         stop(worker)
         deliver_missing(url, backlog_events, backlog_tag)
         worker = start_worker(worker_log)

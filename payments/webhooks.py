@@ -209,7 +209,7 @@ def _drain_flag(slot: int) -> str:
 _INSERT_EVENT = (
     'INSERT INTO "payments_webhookevent" '
     '("connection_id", "event_id", "type", "payload", "status", "attempts", "error", '
-    "\"received_at\") VALUES (%s, %s, %s, %s, %s, 0, '', %s) "
+    "\"received_at\", \"processed_at\") VALUES (%s, %s, %s, %s, %s, 0, '', %s, %s) "
     'ON CONFLICT ("connection_id", "event_id") DO NOTHING RETURNING "id"'
 )
 
@@ -217,21 +217,28 @@ _INSERT_EVENT = (
 def webhook_event_store(*, connection_id: int, event: Mapping[str, Any], body: str) -> bool:
     """Store a verified event once per connection (its id is unique for the endpoint; ``body``
     is its JSON as delivered) and have it processed once stored. One statement: a duplicate
-    delivery inserts nothing and changes nothing (False)."""
+    delivery inserts nothing and changes nothing (False).
+
+    An event of a type no handler takes is stored as ignored at once (kept, as every event is,
+    but nothing to process or queue): Stripe sends many kinds an endpoint never asked for."""
+    event_type = str(event.get("type", ""))[:100]
+    now = timezone.now()
+    handled = event_type in HANDLERS
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_EVENT,
             [
                 connection_id,
                 str(event["id"]),
-                str(event.get("type", ""))[:100],
+                event_type,
                 body,
-                WebhookEventStatus.PENDING,
-                timezone.now(),
+                WebhookEventStatus.PENDING if handled else WebhookEventStatus.IGNORED,
+                now,
+                None if handled else now,
             ],
         )
         created = cursor.fetchone() is not None
-    if created:
+    if created and handled:
         # robust: if the broker is down the event stays pending for the periodic task.
         transaction.on_commit(_processing_queuer(), robust=True)
     return created
