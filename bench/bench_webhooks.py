@@ -403,7 +403,7 @@ def deliver_missing(url: str, events: list[dict[str, Any]], tag: str) -> int:
     failures: list[int] = []
 
     def post(share: list[dict[str, Any]]) -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
         for event in share:
             body = json.dumps(event, separators=(",", ":")).encode()
             signature = sign(body, WEBHOOK_SECRET, int(time.time()))

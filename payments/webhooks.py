@@ -209,7 +209,7 @@ def _drain_flag(slot: int) -> str:
 _INSERT_EVENT = (
     'INSERT INTO "payments_webhookevent" '
     '("connection_id", "event_id", "type", "payload", "status", "attempts", "error", '
-    "\"received_at\", \"processed_at\") VALUES (%s, %s, %s, %s, %s, 0, '', %s, %s) "
+    '"received_at", "processed_at") VALUES (%s, %s, %s, %s, %s, 0, \'\', %s, %s) '
     'ON CONFLICT ("connection_id", "event_id") DO NOTHING RETURNING "id"'
 )
 
