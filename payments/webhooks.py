@@ -222,7 +222,7 @@ def webhook_event_store(*, connection_id: int, event: Mapping[str, Any], body: s
     An event of a type no handler takes is stored as ignored at once (kept, as every event is,
     but nothing to process or queue): Stripe sends many kinds an endpoint never asked for."""
     event_type = str(event.get("type", ""))[:100]
-    now = timezone.now()
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     handled = event_type in HANDLERS
     with connection.cursor() as cursor:
         cursor.execute(
