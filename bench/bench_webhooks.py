@@ -424,18 +424,25 @@ def deliver_missing(url: str, events: list[dict[str, Any]], tag: str) -> int:
     return len(missing)
 
 
-def processing_rate(tag: str) -> tuple[float, int]:
+def processing_rate(tag: str) -> tuple[float, int, float]:
     """Events the worker processed (attempts > 0: not those ignored when stored) per second,
-    from the first to the last processed_at."""
-    from django.db.models import Count, Max, Min
+    from the first to the last processed_at; how many; and all the round's events (those
+    ignored when stored too) per second of that span."""
+    from django.db.models import Count, Max, Min, Q
 
     from payments.models import WebhookEvent
 
-    span = WebhookEvent.objects.filter(
-        event_id__startswith=f"evt_{tag}_", attempts__gt=0
-    ).aggregate(first=Min("processed_at"), last=Max("processed_at"), n=Count("id"))
+    worked = Q(attempts__gt=0)
+    span = WebhookEvent.objects.filter(event_id__startswith=f"evt_{tag}_").aggregate(
+        first=Min("processed_at", filter=worked),
+        last=Max("processed_at", filter=worked),
+        n=Count("id", filter=worked),
+        total=Count("id"),
+    )
     seconds = (span["last"] - span["first"]).total_seconds()
-    return (span["n"] - 1) / seconds if seconds > 0 else float("inf"), span["n"]
+    if seconds <= 0:
+        return float("inf"), span["n"], float("inf")
+    return (span["n"] - 1) / seconds, span["n"], span["total"] / seconds
 
 
 def wait_queue_empty(timeout: float) -> None:
@@ -517,8 +524,12 @@ def main() -> int:
         deliver_missing(url, backlog_events, backlog_tag)
         worker = start_worker(worker_log)
         wait_processed(backlog_tag, len(backlog_events), timeout=900)
-        rate, processed = processing_rate(backlog_tag)
+        rate, processed, all_rate = processing_rate(backlog_tag)
         print(f"  {processed} events processed by the worker at {rate:.0f} events/s")
+        print(
+            f"  all {len(backlog_events)} events of the round (those ignored when stored too): "
+            f"{all_rate:.0f} events/s of the worker's time"
+        )
 
         connections.close_all()
         for tag, invoices, ids in (
