@@ -344,6 +344,9 @@ def invoice_transition(
 ) -> Invoice:
     """Move an invoice along the transitions table, locking it and writing a status-change row."""
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if Invoice.company.is_cached(invoice):  # type: ignore[attr-defined]
+        # The caller read it already (a payment): not read again for the records below.
+        locked.company = invoice.company
     check_transition(locked.status, to_status)
     from_status = locked.status
     locked.status = to_status

@@ -596,10 +596,19 @@ def payment_record(
     (OfflinePaymentRefused) when it is more than is owed or the invoice is not open, and then
     nothing changes.
     """
+    if not received.offline and received.intent_id:
+        # Told again (the session and its PaymentIntent both say it; Stripe's retries): the
+        # committed payment answers without a transaction or a lock.
+        recorded = Payment.objects.filter(provider_payment_intent_id=received.intent_id).first()
+        if recorded is not None:
+            return recorded, False
     with transaction.atomic():
+        # Only the invoice's row is locked: locking its company's too would make every payment
+        # of a company wait for the one before (webhooks are processed two at a time). The
+        # company and customer are read in the same query for the status change that follows.
         invoice = (
-            Invoice.objects.select_for_update()
-            .select_related("company")
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("company", "customer")
             .get(company=company, public_id=received.invoice_public_id)
         )
         flagged, reason = False, ""
@@ -618,9 +627,13 @@ def payment_record(
                 flagged = True
                 reason = reason or "More than was owed."
                 handling = _surplus_handling(invoice, received)
-            attempt = CheckoutAttempt.objects.filter(
-                invoice=invoice, public_id=received.attempt_public_id or "-"
-            ).first()
+            attempt = (
+                CheckoutAttempt.objects.filter(
+                    invoice=invoice, public_id=received.attempt_public_id
+                ).first()
+                if received.attempt_public_id
+                else None
+            )
             method = attempt.kind if attempt else PaymentMethod.CARD
             if received.session_id:
                 method = PaymentMethod.CHECKOUT

@@ -17,6 +17,15 @@ def webhook_event_process_task(event_pk: int) -> str | None:
     return webhooks.webhook_event_process(event_pk=event_pk)
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def webhook_events_drain_task(slot: int) -> int:
+    """Process every stored Stripe event waiting (queued when one arrives and no drain of the
+    slot is queued yet)."""
+    from payments import webhooks
+
+    return webhooks.webhook_events_drain(slot=slot)
+
+
 @shared_task
 def webhook_events_retry_task() -> int:
     """Periodic (CELERY_BEAT_SCHEDULE): pick up events stored but never processed."""

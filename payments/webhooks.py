@@ -18,16 +18,18 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db import transaction
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from core.errors import ApplicationError
 from invoices.models import Company
-from payments import multipay, selectors, services, stripe_client
-from payments.models import AttemptStatus, StripeConnection, WebhookEvent, WebhookEventStatus
+from payments import multipay, services, stripe_client, webhook_endpoints
+from payments.models import AttemptStatus, WebhookEvent, WebhookEventStatus
 from payments.stripe_sync import live as stripe_sync_live
-from payments.tasks import webhook_event_process_task
+from payments.tasks import webhook_events_drain_task
 
 logger = logging.getLogger("payments.webhooks")
 
@@ -185,36 +187,78 @@ class WrongApiVersion(ApplicationError):
 
 # Webhook events --------------------------------------------------------------------------
 
+# Processing is queued as a drain task per slot, not a task per event: a delivery queues one
+# only when no drain of that slot is already queued or running (a flag in the cache, set with
+# add(), so only one delivery sets it). A drain processes every pending event, then clears its
+# flag and looks once more, so an event stored while its flag was still set is never left
+# behind. Two slots: the production worker runs two processes. A flag whose drain was lost
+# (broker down, worker killed) expires after DRAIN_FLAG_SECONDS; the periodic task picks up
+# whatever is left meanwhile.
+DRAIN_SLOTS = 2
+DRAIN_FLAG_SECONDS = 60
+DRAIN_BATCH = 100
 
-def webhook_event_store(
-    *, connection: StripeConnection, event: Mapping[str, Any]
-) -> tuple[WebhookEvent, bool]:
-    """Store a verified event once per connection (its id is unique for the endpoint) and
-    queue its processing when the transaction commits. A duplicate delivery changes nothing:
-    (the stored row, False)."""
-    with transaction.atomic():
-        row, created = WebhookEvent.objects.get_or_create(
-            connection=connection,
-            event_id=event["id"],
-            defaults={
-                "type": str(event.get("type", "")),
-                "payload": dict(event),
-            },
+
+def _drain_flag(slot: int) -> str:
+    return f"payments:webhook-drain:{slot}"
+
+
+# One statement, so a delivery costs one round trip: a duplicate inserts nothing and returns
+# no row (the unique constraint webhook_event_once_per_connection decides, also between two
+# deliveries of one event at the same moment).
+_INSERT_EVENT = (
+    'INSERT INTO "payments_webhookevent" '
+    '("connection_id", "event_id", "type", "payload", "status", "attempts", "error", '
+    '"received_at", "processed_at") VALUES (%s, %s, %s, %s, %s, 0, \'\', %s, %s) '
+    'ON CONFLICT ("connection_id", "event_id") DO NOTHING RETURNING "id"'
+)
+
+
+def webhook_event_store(*, connection_id: int, event: Mapping[str, Any], body: str) -> bool:
+    """Store a verified event once per connection (its id is unique for the endpoint; ``body``
+    is its JSON as delivered) and have it processed once stored. One statement: a duplicate
+    delivery inserts nothing and changes nothing (False).
+
+    An event of a type no handler takes is stored as ignored at once (kept, as every event is,
+    but nothing to process or queue): Stripe sends many kinds an endpoint never asked for."""
+    event_type = str(event.get("type", ""))[:100]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    handled = event_type in HANDLERS
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_EVENT,
+            [
+                connection_id,
+                str(event["id"]),
+                event_type,
+                body,
+                WebhookEventStatus.PENDING if handled else WebhookEventStatus.IGNORED,
+                now,
+                None if handled else now,
+            ],
         )
-        if created:
-            # robust: if the broker is down the event stays pending for the periodic task.
-            transaction.on_commit(_processing_queuer(row.pk), robust=True)
-    return row, created
+        created = cursor.fetchone() is not None
+    if created and handled:
+        # robust: if the broker is down the event stays pending for the periodic task.
+        transaction.on_commit(_processing_queuer(), robust=True)
+    return created
 
 
-def _processing_queuer(event_pk: int) -> Callable[[], None]:
+def _processing_queuer() -> Callable[[], None]:
     # A named function (Django's robust on_commit logs the name of a callback that failed; a
     # functools.partial has none) that ignores the result, so a Redis outage costs the
     # webhook request the broker's bounded timeout, not a wait on the result backend.
-    def queue_webhook_event() -> None:
-        webhook_event_process_task.apply_async((event_pk,), ignore_result=True)
+    def queue_webhook_events_drain() -> None:
+        for slot in range(DRAIN_SLOTS):
+            if cache.add(_drain_flag(slot), 1, timeout=DRAIN_FLAG_SECONDS):
+                try:
+                    webhook_events_drain_task.apply_async((slot,), ignore_result=True)
+                except Exception:
+                    cache.delete(_drain_flag(slot))
+                    raise
+                return
 
-    return queue_webhook_event
+    return queue_webhook_events_drain
 
 
 def webhook_receive(*, webhook_key: str, payload: bytes, signature: str) -> bool:
@@ -222,18 +266,27 @@ def webhook_receive(*, webhook_key: str, payload: bytes, signature: str) -> bool
     (processing is queued on commit). True for a new event, False for a repeat.
     Raises UnknownEndpoint (answer 404), stripe_client.BadSignature or WrongApiVersion
     (answer 400)."""
-    connection = selectors.connection_for_webhook_key(webhook_key)
-    if connection is None:
+    endpoint = webhook_endpoints.endpoint_for_key(webhook_key)
+    if endpoint is None:
         raise UnknownEndpoint(webhook_key)
-    event = stripe_client.webhook_event_verify(
-        payload=payload,
-        signature=signature,
-        secret=services.connection_webhook_secret(connection),
-    )
+    try:
+        event = stripe_client.webhook_event_verify(
+            payload=payload, signature=signature, secret=endpoint.signing_secret
+        )
+    except stripe_client.BadSignature:
+        # Perhaps signed with a secret saved since this process read it: read it again.
+        endpoint = webhook_endpoints.endpoint_for_key(webhook_key, reread=True)
+        if endpoint is None:
+            raise UnknownEndpoint(webhook_key) from None
+        event = stripe_client.webhook_event_verify(
+            payload=payload, signature=signature, secret=endpoint.signing_secret
+        )
     if event.get("api_version") != stripe_client.API_VERSION:
         raise WrongApiVersion(event.get("api_version"))
-    _row, created = webhook_event_store(connection=connection, event=event)
-    return created
+    # Verified as UTF-8 JSON already: stored as it came, not serialised again.
+    return webhook_event_store(
+        connection_id=endpoint.connection_id, event=event, body=payload.decode("utf-8")
+    )
 
 
 def _of_this_account(event: WebhookEvent) -> bool:
@@ -292,6 +345,58 @@ def webhook_event_process(*, event_pk: int) -> str | None:
         )
     logger.info("webhook.done event=%s type=%s status=%s", event.event_id, event.type, status)
     return str(status)
+
+
+def _pending_batch(*, slot: int, own_share: bool, passed: set[int]) -> list[int]:
+    """Up to DRAIN_BATCH events waiting to be processed, oldest first, but those in ``passed``.
+    With ``own_share`` only the slot's share (by id), so that two drains rarely reach for the
+    same rows."""
+    waiting = WebhookEvent.objects.filter(
+        status__in=[WebhookEventStatus.PENDING, WebhookEventStatus.PROCESSING],
+        attempts__lt=MAX_ATTEMPTS,
+    ).exclude(pk__in=passed)
+    if own_share:
+        waiting = waiting.alias(share=Mod("pk", DRAIN_SLOTS)).filter(share=slot)
+    return list(waiting.order_by("received_at", "pk").values_list("pk", flat=True)[:DRAIN_BATCH])
+
+
+def webhook_events_drain(*, slot: int) -> int:
+    """Process every event waiting (the drain task of ``slot``); returns how many it processed.
+
+    Each event is claimed and processed in its own transaction by webhook_event_process, with
+    the same guarantees as alone: an event another drain holds is passed over (it is that
+    drain's, and if that drain dies it is pending again for the periodic task), one already
+    done is not taken again, and one this drain is killed in is pending again. Its own share
+    first, then any event still waiting; failed events wait for the periodic task.
+    """
+    try:
+        return _drain(slot)
+    except BaseException:
+        # A drain that failed (database gone): the next event queues a new one at once.
+        cache.delete(_drain_flag(slot))
+        raise
+
+
+def _drain(slot: int) -> int:
+    done = 0
+    passed: set[int] = set()
+    flag_cleared = False
+    while True:
+        batch = _pending_batch(slot=slot, own_share=True, passed=passed) or _pending_batch(
+            slot=slot, own_share=False, passed=passed
+        )
+        if not batch and not flag_cleared:
+            # From here a new event queues a new drain; one stored before is seen just below.
+            cache.delete(_drain_flag(slot))
+            flag_cleared = True
+            batch = _pending_batch(slot=slot, own_share=False, passed=passed)
+        if not batch:
+            return done
+        for event_pk in batch:
+            if webhook_event_process(event_pk=event_pk) is None:
+                passed.add(event_pk)
+            else:
+                done += 1
 
 
 def webhook_events_unprocessed(*, older_than: dt.timedelta) -> list[int]:

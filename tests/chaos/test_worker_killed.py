@@ -204,3 +204,153 @@ def test_a_worker_killed_while_sending_an_email_leaves_it_queued_and_it_is_sent_
     )
     time.sleep(1)
     assert [e.rcpt_tos for e in mailbox.envelopes] == [["ada@example.com"]]
+
+
+# Thousands of events, shuffled and duplicated, while workers die -------------------------
+
+
+def _paid_checkout_events(invoices: list[Invoice]) -> list[dict[str, Any]]:
+    """What Stripe sends for each invoice paid through Checkout: the session completed and
+    the PaymentIntent succeeded (one payment, told twice) and the charge (a type we ignore)."""
+    made: list[dict[str, Any]] = []
+    for n, invoice in enumerate(invoices):
+        intent = f"pi_load_{n}"
+        metadata = {"invoice": invoice.public_id}
+        objects: list[tuple[str, dict[str, Any]]] = [
+            (
+                "checkout.session.completed",
+                {
+                    "id": f"cs_load_{n}",
+                    "object": "checkout.session",
+                    "payment_status": "paid",
+                    "payment_intent": intent,
+                    "amount_total": invoice.total,
+                    "currency": invoice.currency,
+                    "metadata": metadata,
+                },
+            ),
+            (
+                "payment_intent.succeeded",
+                {
+                    "id": intent,
+                    "object": "payment_intent",
+                    "status": "succeeded",
+                    "amount": invoice.total,
+                    "amount_received": invoice.total,
+                    "currency": invoice.currency,
+                    "metadata": metadata,
+                },
+            ),
+            ("charge.succeeded", {"id": f"ch_load_{n}", "object": "charge"}),
+        ]
+        for kind, (event_type, obj) in enumerate(objects):
+            made.append(
+                {
+                    "id": f"evt_load_{n}_{kind}",
+                    "object": "event",
+                    "api_version": API_VERSION,
+                    "type": event_type,
+                    "created": int(time.time()),
+                    "data": {"object": obj},
+                }
+            )
+    return made
+
+
+def _deliver_all(webhook_key: str, deliveries: list[dict[str, Any]], threads: int) -> list[int]:
+    """Post the deliveries from ``threads`` threads at once (each with its own client and
+    database connection, as concurrent requests); the answers' status codes."""
+    import threading
+
+    from django.db import connections
+
+    answers: list[int] = []
+
+    def post(share: list[dict[str, Any]]) -> None:
+        client = Client()
+        try:
+            answers.extend(signed_post(client, webhook_key, e).status_code for e in share)
+        finally:
+            connections.close_all()
+
+    posting = [
+        threading.Thread(target=post, args=(deliveries[n::threads],)) for n in range(threads)
+    ]
+    for thread in posting:
+        thread.start()
+    for thread in posting:
+        thread.join(300)
+    return answers
+
+
+def test_thousands_of_shuffled_duplicated_events_are_applied_once_while_workers_are_killed(
+    broker: Any, tenant: Company, start_worker: Callable[..., Worker]
+) -> None:
+    import random
+
+    from invoices.models import InvoiceStatusChange
+
+    connected = services.stripe_connection_save(
+        company=tenant, secret_key=SECRET_KEY, webhook_secret=WEBHOOK_SECRET
+    )
+    customer = factories.make_customer(tenant, email="")
+    invoices = [
+        factories.make_invoice(tenant, customer, lines=[("Work", "1", 1000 + n, "0")])
+        for n in range(400)
+    ]
+    broker.delete("celery")  # the invoices' PDF pre-renders: not what this test is about
+    events = _paid_checkout_events(invoices)
+    deliveries = events * 2
+    random.Random(23).shuffle(deliveries)
+
+    # Two workers drain while the deliveries arrive; when a quarter is processed, one worker
+    # dies whole (its drain's message waits for the visibility timeout) and the other loses its
+    # pool process (its message goes back at once).
+    first = start_worker(CELERY_VISIBILITY_TIMEOUT="2")
+    second = start_worker(CELERY_VISIBILITY_TIMEOUT="2")
+    done_statuses = [WebhookEventStatus.PROCESSED, WebhookEventStatus.IGNORED]
+    answers: list[int] = []
+    import threading
+
+    posting = threading.Thread(
+        target=lambda: answers.extend(_deliver_all(connected.webhook_key, deliveries, 4))
+    )
+    posting.start()
+    wait_until(
+        lambda: WebhookEvent.objects.filter(status__in=done_statuses).count() >= len(events) // 4,
+        timeout=180,
+        what="a quarter of the events to be processed",
+    )
+    first.kill()
+    os.kill(second.pool_process(), signal.SIGKILL)
+    posting.join(300)
+    assert answers.count(200) == len(deliveries)
+    time.sleep(2.5)  # the visibility timeout (an hour in production)
+    start_worker(CELERY_VISIBILITY_TIMEOUT="2")
+    started = time.monotonic()
+    wait_until(
+        lambda: WebhookEvent.objects.filter(status__in=done_statuses).count() == len(events),
+        timeout=300,
+        what="every event to be processed",
+    )
+    print(f"{len(events)} events done {time.monotonic() - started:.1f} s after the kills")
+
+    # Every event stored once and applied once: a killed transaction took its attempt with it.
+    stored = list(WebhookEvent.objects.values_list("event_id", "type", "status", "attempts"))
+    assert sorted(e for e, _t, _s, _a in stored) == sorted(e["id"] for e in events)
+    expected = {
+        "checkout.session.completed": (WebhookEventStatus.PROCESSED, 1),
+        "payment_intent.succeeded": (WebhookEventStatus.PROCESSED, 1),
+        "charge.succeeded": (WebhookEventStatus.IGNORED, 0),  # ignored when stored
+    }
+    assert [row for row in stored if expected[row[1]] != (row[2], row[3])] == []
+    # One payment per PaymentIntent, each invoice paid exactly its total, once.
+    paid = list(Payment.objects.values_list("provider_payment_intent_id", "invoice", "amount"))
+    assert sorted(p for p, _i, _a in paid) == sorted(f"pi_load_{n}" for n in range(400))
+    totals = {invoice.pk: invoice.total for invoice in invoices}
+    assert {i: a for _p, i, a in paid} == totals
+    for invoice in Invoice.objects.filter(pk__in=totals):
+        assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, totals[invoice.pk])
+    assert InvoiceStatusChange.objects.filter(to_status="paid").count() == len(invoices)
+    wait_until(lambda: broker.hlen("unacked") == 0, timeout=60, what="the acknowledgements")
+    assert webhooks.webhook_events_unprocessed(older_than=dt.timedelta(0)) == []

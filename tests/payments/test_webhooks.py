@@ -316,3 +316,178 @@ def test_it_applies_a_refund_that_arrives_before_its_payment(
     assert (payment.amount_refunded, payment.status) == (1500, "partially_refunded")
     assert invoice.amount_paid == 2500
     assert WebhookEvent.objects.get(event_id=refunded["id"]).status == WebhookEventStatus.PROCESSED
+
+
+def test_a_delivery_costs_one_query_once_its_endpoint_is_known(
+    client: Any, connected: StripeConnection, django_assert_num_queries: Any
+) -> None:
+    key = connected.webhook_key
+    # The first delivery in this process: the connection and its secret (kept a few seconds),
+    # then INSERT … ON CONFLICT DO NOTHING RETURNING id.
+    with django_assert_num_queries(2):
+        first = signed_post(client, key, _event("balance.available", {}, "evt_q_1"))
+    # From then on: the INSERT alone, which returns nothing for a duplicate.
+    with django_assert_num_queries(1):
+        repeat = signed_post(client, key, _event("balance.available", {}, "evt_q_1"))
+    with django_assert_num_queries(1):
+        second = signed_post(client, key, _event("balance.available", {}, "evt_q_2"))
+    assert [r.json()["duplicate"] for r in (first, repeat, second)] == [False, True, False]
+    assert WebhookEvent.objects.filter(connection=connected).count() == 2
+    assert WebhookEvent.objects.get(event_id="evt_q_2").payload["type"] == "balance.available"
+
+
+def test_a_new_signing_secret_counts_at_once_and_the_old_one_stops(
+    client: Any, connected: StripeConnection
+) -> None:
+    from core.crypto import encrypt_secret
+
+    key = connected.webhook_key
+    assert signed_post(client, key, _event("balance.available", {}, "evt_s_1")).status_code == 200
+    # Saved by another process: this one keeps the old secret, until a signature fails.
+    StripeConnection.objects.filter(pk=connected.pk).update(
+        webhook_secret_encrypted=encrypt_secret("whsec_rotated")
+    )
+    rotated = signed_post(
+        client, key, _event("balance.available", {}, "evt_s_2"), secret="whsec_rotated"
+    )
+    assert rotated.status_code == 200
+    stale = signed_post(client, key, _event("balance.available", {}, "evt_s_3"))
+    assert stale.status_code == 400
+    # Saved here (the admin, the API): forgotten at once.
+    services.stripe_connection_save(
+        company=connected.company, secret_key=None, webhook_secret="whsec_third"
+    )
+    assert (
+        signed_post(
+            client, key, _event("balance.available", {}, "evt_s_4"), secret="whsec_rotated"
+        ).status_code
+        == 400
+    )
+    assert (
+        signed_post(
+            client, key, _event("balance.available", {}, "evt_s_5"), secret="whsec_third"
+        ).status_code
+        == 200
+    )
+    assert sorted(WebhookEvent.objects.values_list("event_id", flat=True)) == [
+        "evt_s_1",
+        "evt_s_2",
+        "evt_s_5",
+    ]
+
+
+def test_an_event_stored_while_a_drain_is_queued_is_processed_by_that_drain(
+    client: Any, connected: StripeConnection, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core.cache import cache
+
+    from payments import webhooks
+
+    # Both slots' drains are queued (or running): a delivery queues nothing more.
+    for slot in range(webhooks.DRAIN_SLOTS):
+        cache.add(webhooks._drain_flag(slot), 1, timeout=60)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_post(
+            client, connected.webhook_key, _event("payment_intent.canceled", {"id": "pi_x"})
+        )
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().status == WebhookEventStatus.PENDING
+    # The queued drain takes it, clears its flag, and the next delivery queues a drain again.
+    assert webhooks.webhook_events_drain(slot=0) == 1
+    assert WebhookEvent.objects.get().status == WebhookEventStatus.PROCESSED
+    assert cache.get(webhooks._drain_flag(0)) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_post(
+            client,
+            connected.webhook_key,
+            _event("payment_intent.canceled", {"id": "pi_y"}, "evt_test_2"),
+        )
+    assert WebhookEvent.objects.get(event_id="evt_test_2").status == WebhookEventStatus.PROCESSED
+
+
+def _stored(connected: StripeConnection, event: dict[str, Any]) -> WebhookEvent:
+    return WebhookEvent.objects.create(
+        connection=connected, event_id=event["id"], type=event["type"], payload=event
+    )
+
+
+def test_processing_an_event_costs_a_constant_number_of_queries(
+    tenant: Company, connected: StripeConnection, django_assert_num_queries: Any
+) -> None:
+    from payments import webhooks
+
+    invoice = make_invoice(tenant, lines=[("Work", "1", 5000, "0")])
+    metadata = {"invoice": invoice.public_id}
+    session = {
+        "id": "cs_q",
+        "object": "checkout.session",
+        "payment_status": "paid",
+        "payment_intent": "pi_q",
+        "amount_total": 5000,
+        "currency": "usd",
+        "metadata": metadata,
+    }
+    intent = {
+        "id": "pi_q",
+        "object": "payment_intent",
+        "status": "succeeded",
+        "amount": 5000,
+        "amount_received": 5000,
+        "currency": "usd",
+        "metadata": metadata,
+    }
+    completed = _stored(connected, _event("checkout.session.completed", session, "evt_q_1"))
+    succeeded = _stored(connected, _event("payment_intent.succeeded", intent, "evt_q_2"))
+    # The payment: (the event's own transaction: BEGIN in a worker, a savepoint here)
+    # 1 SELECT the event FOR UPDATE SKIP LOCKED, with its connection and company;
+    # 2 SAVEPOINT (the handler); 3 SELECT a payment of the PaymentIntent (none yet);
+    # 4 SAVEPOINT (payment_record); 5 SELECT the invoice FOR UPDATE (its row only), with its
+    # company and customer; 6 SELECT the payment again, under the lock;
+    # 7-9 SAVEPOINT, INSERT the payment, RELEASE; 10 UPDATE the invoice's amount_paid;
+    # 11 INSERT the audit event; 12 SAVEPOINT (the transition); 13 SELECT the invoice FOR
+    # UPDATE; 14 UPDATE its status; 15 INSERT the status change; 16 INSERT the audit event;
+    # 17-19 RELEASE the three savepoints; 20 UPDATE the event processed; (COMMIT).
+    with django_assert_num_queries(22):
+        assert webhooks.webhook_event_process(event_pk=completed.pk) == "processed"
+    # The same payment told again: 1 SELECT the event; 2 SAVEPOINT; 3 SELECT the payment
+    # (found: no lock, nothing written); 4 RELEASE; 5 UPDATE the event processed.
+    with django_assert_num_queries(7):
+        assert webhooks.webhook_event_process(event_pk=succeeded.pk) == "processed"
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, 5000)
+    assert Payment.objects.get().provider_payment_intent_id == "pi_q"
+
+
+def test_a_drain_reads_waiting_events_a_hundred_at_a_time(
+    tenant: Company, connected: StripeConnection, django_assert_num_queries: Any
+) -> None:
+    from payments import webhooks
+
+    waiting = [
+        _stored(connected, _event("payment_intent.canceled", {"id": f"pi_c{n}"}, f"evt_c{n}"))
+        for n in range(6)
+    ]
+    # Per event: SELECT the event FOR UPDATE, SAVEPOINT, UPDATE the card attempt (none),
+    # RELEASE, UPDATE the event, and the event's own transaction (two statements here).
+    per_event = 7
+    # The batches: its own share (3 of the 6), its own share again (empty) and then any (the
+    # other 3), both empty, the flag cleared, any (empty): 6 SELECTs for the whole drain.
+    with django_assert_num_queries(6 + per_event * len(waiting)):
+        assert webhooks.webhook_events_drain(slot=0) == len(waiting)
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+    assert len(waiting) < webhooks.DRAIN_BATCH
+
+
+def test_an_event_of_a_type_no_handler_takes_is_stored_ignored_and_queues_nothing(
+    client: Any, connected: StripeConnection, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = signed_post(client, connected.webhook_key, _event("charge.succeeded", {}))
+    assert (response.status_code, queued) == (200, [])
+    stored = WebhookEvent.objects.get()
+    assert (stored.status, stored.attempts) == (WebhookEventStatus.IGNORED, 0)
+    assert stored.processed_at is not None
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        signed_post(client, connected.webhook_key, _event("charge.refunded", {}, "evt_test_2"))
+    assert len(queued) == 1
+    assert WebhookEvent.objects.get(event_id="evt_test_2").status == WebhookEventStatus.PENDING
