@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local demo: migrate, seed, start the Stripe emulator, connect the demo company to it, and serve
+# Local demo: collect the static files, migrate, seed, start the Stripe emulator, connect the demo company to it, and serve
 # the whole app over ASGI (granian) on one origin: pages, posts, static files and the live
 # comment streams (server-sent events). Without REDIS_URL the streams hear new comments through
 # an in-process fan-out, which is right here because one process serves everything.
@@ -53,6 +53,17 @@ socket.create_server(("127.0.0.1", int(sys.argv[1]))).close()' "$port" 2>/dev/nu
     exit 1
   fi
 done
+
+# Static files as production serves them (hashed names, a year's cache, gzip and Brotli copies):
+# collected again only when a static file or the installed packages changed since the last
+# time, since collecting compresses every file (a minute of CPU).
+export HASHED_STATIC=1
+manifest="${STATIC_ROOT:-staticfiles}/staticfiles.json"
+if [ ! -f "$manifest" ] || [ -n "$(find static ./*/static ./*/*/static .venv/.installed -newer "$manifest" \
+    -print -quit 2>/dev/null)" ]; then
+  echo "Collecting the static files..."
+  $BIN/python manage.py collectstatic --noinput -v 0
+fi
 
 echo "Preparing the demo database (migrate, seed_demo)..."
 $BIN/python manage.py migrate --noinput -v 0
