@@ -57,8 +57,10 @@ done
 # Static files as production serves them (hashed names, a year's cache, gzip and Brotli copies):
 # collected again only when a static file or the installed packages changed since the last
 # time, since collecting compresses every file (a minute of CPU).
+# Their own folder, not staticfiles/: a manifest there would give the test suite hashed names.
 export HASHED_STATIC=1
-manifest="${STATIC_ROOT:-staticfiles}/staticfiles.json"
+export STATIC_ROOT="${STATIC_ROOT:-$(pwd)/staticfiles-demo}"
+manifest="$STATIC_ROOT/staticfiles.json"
 if [ ! -f "$manifest" ] || [ -n "$(find static ./*/static ./*/*/static .venv/.installed -newer "$manifest" \
     -print -quit 2>/dev/null)" ]; then
   echo "Collecting the static files..."
@@ -102,6 +104,7 @@ reload_args=()
 reload_note="After code or template changes restart (Ctrl-C, make run), or add watchfiles to .venv."
 if $BIN/python -c "import watchfiles" 2>/dev/null; then
   reload_args=(--reload --reload-ignore-dirs media --reload-ignore-dirs staticfiles
+    --reload-ignore-dirs staticfiles-demo
     --reload-ignore-dirs test-artifacts --reload-ignore-patterns '\.sqlite3(-journal|-wal|-shm)?$')
   reload_note="Code and template changes restart the server by themselves."
 fi
