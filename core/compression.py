@@ -13,7 +13,8 @@ attacker reflects into the same response over many requests) finds nothing to gu
 Only text is compressed, and only whole responses: PDFs, ZIPs and images are compressed already
 (compressing them again costs CPU for nothing), static files come compressed from WhiteNoise
 (``collectstatic`` writes their ``.gz`` copies), and streams (the comments' server-sent events,
-exports) go out as they are produced."""
+exports) go out as they are produced. The REST API answers as it always has: its clients are
+programs, not browsers, and some that send ``Accept-Encoding: gzip`` read the body raw."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ COMPRESSIBLE_TYPES = (
 )
 
 
+# The REST API (portal_project/urls.py mounts it at /api/v1/).
+UNCOMPRESSED_PREFIXES = ("/api/",)
+
+
 def is_compressible(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() in COMPRESSIBLE_TYPES
 
@@ -43,6 +48,10 @@ class TextCompressionMiddleware(GZipMiddleware):
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
-        if response.streaming or not is_compressible(response.get("Content-Type", "")):
+        if (
+            response.streaming
+            or request.path.startswith(UNCOMPRESSED_PREFIXES)
+            or not is_compressible(response.get("Content-Type", ""))
+        ):
             return response
         return super().process_response(request, response)  # type: ignore[no-any-return]

@@ -48,3 +48,11 @@ def test_it_leaves_the_pdf_as_it_is(client: Any, token: str) -> None:
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert "Content-Encoding" not in response
+
+
+def test_it_leaves_the_api_as_it_is(client: Any) -> None:
+    # Programs, not browsers: the API's answers are not compressed (core.compression).
+    response = client.get("/api/v1/docs", **GZIP)
+    assert response.status_code == 200
+    assert len(response.content) > 200
+    assert "Content-Encoding" not in response
