@@ -54,7 +54,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	DEBUG=1 $(BIN)/mypy .
 
-# axe-core for the accessibility checks in tests/browser (npm, pinned by package-lock.json).
+# axe-core for the accessibility checks in tests/browser and Lighthouse for
+# bench/bench_lighthouse.py (npm, pinned by package-lock.json).
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch node_modules/.installed
@@ -68,4 +69,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media staticfiles
+	rm -rf $(VENV) db.sqlite3 media staticfiles staticfiles-demo

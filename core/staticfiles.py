@@ -1,6 +1,6 @@
-"""Static files in production: compressed (gzip and Brotli where available) with content hashes
-in their names, served by the application itself (WhiteNoise), so pages work behind any proxy
-and under ``runserver`` with ``DEBUG=0``.
+"""Static files in production: compressed (gzip, and Brotli where the package is installed) with
+content hashes in their names, served by the application itself (WhiteNoise) with a year's
+cache, so pages work behind any proxy and under ``runserver`` with ``DEBUG=0``.
 
 Before ``collectstatic`` has run (tests, a quick ``runserver``) there is no manifest: names
 stay as they are and WhiteNoise serves the files from the apps' folders
@@ -8,14 +8,36 @@ stay as they are and WhiteNoise serves the files from the apps' folders
 
 from __future__ import annotations
 
+from typing import Any
+
+from whitenoise.middleware import WhiteNoiseMiddleware
 from whitenoise.storage import CompressedManifestStaticFilesStorage
+
+# A file whose name is its content's hash never changes: a changed file is a new URL.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):
     manifest_strict = False
+
+    def url(self, name: str | None, force: bool = False) -> str:
+        # Hashed names with DEBUG on too (Django's storage drops them then): `make run` serves
+        # what production serves.
+        return super().url(name, force=True)  # type: ignore[no-any-return]
 
     def stored_name(self, name: str) -> str:
         try:
             return super().stored_name(name)
         except ValueError:  # not collected: the finders serve it under its own name
             return name
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):  # type: ignore[misc]
+    """WhiteNoise, with the year's cache that hashed names get everywhere else (WhiteNoise's own
+    is ten years; a year is the most HTTP caches are asked to honour)."""
+
+    def add_cache_headers(self, headers: Any, path: str, url: str) -> None:
+        if self.immutable_file_test(path, url):
+            headers["Cache-Control"] = IMMUTABLE_CACHE_CONTROL
+        else:
+            super().add_cache_headers(headers, path, url)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import translation
 
 from invoices.customization import scope
@@ -26,6 +28,23 @@ CUSTOMER_FACING_PREFIXES = (
 
 # Files a company's domain serves that browsers may cache (hashed names).
 CACHEABLE_PREFIXES = ("/static/", "/portal-assets/")
+
+# Customer pages are "no-store": never kept by browsers or proxies. What only the pages' own
+# scripts read (the comment thread's JSON and event stream) says "private, no-cache" instead:
+# the scripts fetch it in the "no-store" request mode (fetch's ``cache: "no-store"``; an
+# EventSource always does), so the browser neither reads nor writes its cache for it either,
+# and "private" keeps shared caches out. A "no-store" header there would protect nothing more,
+# but Chromium keeps a "no-store" page whose script received a "no-store" response out of the
+# back/forward cache; without one it restores the page from memory, as it does the portal.
+SCRIPT_READ_CACHE_CONTROL = "private, no-cache"
+
+Response = TypeVar("Response", bound=HttpResponseBase)
+
+
+def script_read(response: Response) -> Response:
+    """Mark a customer-facing response that only the page's own scripts fetch (see above)."""
+    response.script_read = True  # type: ignore[attr-defined]
+    return response
 
 
 def is_customer_facing(path: str) -> bool:
@@ -66,7 +85,9 @@ class CustomerFacingHeadersMiddleware:
                 translation.deactivate()
             # Token pages are personal: never cached by browsers or proxies, never indexed,
             # and the token never leaks to other sites through the Referer header.
-            response["Cache-Control"] = "no-store"
+            response["Cache-Control"] = (
+                SCRIPT_READ_CACHE_CONTROL if getattr(response, "script_read", False) else "no-store"
+            )
             response["X-Robots-Tag"] = "noindex, nofollow"
             response["Referrer-Policy"] = "no-referrer"
             response["X-Content-Type-Options"] = "nosniff"

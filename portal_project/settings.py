@@ -90,10 +90,12 @@ MIDDLEWARE = [
     # First: which site the host names (ours, a company's own domain, or 400) before anything
     # else reads it.
     "portal.site.middleware.HostRoutingMiddleware",
+    # Pages and JSON gzipped on the way out, after every other layer (BREACH: core.compression).
+    "core.compression.TextCompressionMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Static files served by the app itself (compressed, hashed names, long cache): the same
-    # behind any proxy, under granian and under runserver with DEBUG=0.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Static files served by the app itself (compressed, hashed names, a year's cache): the same
+    # behind any proxy, under granian and under runserver with DEBUG=0 (WhiteNoise).
+    "core.staticfiles.StaticFilesMiddleware",
     # One validation layer: NUL bytes, lone surrogates, numbers beyond 64 bits answer 400.
     "core.validation.InputValidationMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -313,6 +315,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Hashed, compressed static files (collectstatic's): production, and `make run`, which collects
+# them first (scripts/run-local.sh sets HASHED_STATIC=1 with DEBUG on) to serve what production
+# serves. Off in DEBUG otherwise, so a changed stylesheet shows without collecting again.
+HASHED_STATIC = env_bool("HASHED_STATIC", not DEBUG)
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -325,14 +331,17 @@ STORAGES = {
         "BACKEND": os.environ.get("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
     },
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "core.staticfiles.HashedStaticFilesStorage"
+        "BACKEND": "core.staticfiles.HashedStaticFilesStorage"
+        if HASHED_STATIC
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 # Files not (yet) collected are served from the apps' folders; collected ones with hashed
-# names and a year's cache.
+# names, compressed, with a year's cache.
 WHITENOISE_USE_FINDERS = True
+# Files browsers ask for at the site's root whatever the page says (favicon.ico), served by
+# WhiteNoise under their own names.
+WHITENOISE_ROOT = BASE_DIR / "public"
 
 # Email: EMAIL_URL picks the backend (console:, file:///dir, smtp://host:port).
 if EMAIL_URL.startswith("smtp://") or EMAIL_URL.startswith("smtps://"):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local demo: migrate, seed, start the Stripe emulator, connect the demo company to it, and serve
+# Local demo: collect the static files, migrate, seed, start the Stripe emulator, connect the demo company to it, and serve
 # the whole app over ASGI (granian) on one origin: pages, posts, static files and the live
 # comment streams (server-sent events). Without REDIS_URL the streams hear new comments through
 # an in-process fan-out, which is right here because one process serves everything.
@@ -54,6 +54,19 @@ socket.create_server(("127.0.0.1", int(sys.argv[1]))).close()' "$port" 2>/dev/nu
   fi
 done
 
+# Static files as production serves them (hashed names, a year's cache, gzip and Brotli copies):
+# collected again only when a static file or the installed packages changed since the last
+# time, since collecting compresses every file (a minute of CPU).
+# Their own folder, not staticfiles/: a manifest there would give the test suite hashed names.
+export HASHED_STATIC=1
+export STATIC_ROOT="${STATIC_ROOT:-$(pwd)/staticfiles-demo}"
+manifest="$STATIC_ROOT/staticfiles.json"
+if [ ! -f "$manifest" ] || [ -n "$(find static ./*/static ./*/*/static .venv/.installed -newer "$manifest" \
+    -print -quit 2>/dev/null)" ]; then
+  echo "Collecting the static files..."
+  $BIN/python manage.py collectstatic --noinput -v 0
+fi
+
 echo "Preparing the demo database (migrate, seed_demo)..."
 $BIN/python manage.py migrate --noinput -v 0
 # Its logins and links are printed with everything else once the server is up.
@@ -91,6 +104,7 @@ reload_args=()
 reload_note="After code or template changes restart (Ctrl-C, make run), or add watchfiles to .venv."
 if $BIN/python -c "import watchfiles" 2>/dev/null; then
   reload_args=(--reload --reload-ignore-dirs media --reload-ignore-dirs staticfiles
+    --reload-ignore-dirs staticfiles-demo
     --reload-ignore-dirs test-artifacts --reload-ignore-patterns '\.sqlite3(-journal|-wal|-shm)?$')
   reload_note="Code and template changes restart the server by themselves."
 fi

@@ -39,6 +39,7 @@ from invoices.customer_sessions.models import CustomerSession
 from invoices.decorators import share_link_page
 from invoices.models import Invoice
 from invoices.selectors import invoice_for_share_token
+from portal.middleware import script_read
 
 from . import realtime, services
 from .qr import otpauth_url, qr_data_uri
@@ -136,8 +137,10 @@ def comments(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse
     """GET: the thread after ``?after=<id>`` (polling). POST: a new comment."""
     try:
         if request.method == "GET":
-            return JsonResponse(
-                {"comments": comments_for_invoice(invoice_id=invoice.pk, after=_after(request))}
+            return script_read(
+                JsonResponse(
+                    {"comments": comments_for_invoice(invoice_id=invoice.pk, after=_after(request))}
+                )
             )
         if _limited(request, "comments.post", POST_RATE) or _limited(
             request, "comments.post.invoice", POST_RATE_PER_INVOICE, key=token
@@ -155,7 +158,7 @@ def comments(request: HttpRequest, invoice: Invoice, token: str) -> HttpResponse
     except CommentError as exc:
         return _error(request, exc, token)
     if _wants_json(request):
-        return JsonResponse({"comment": public_comment(comment)}, status=201)
+        return script_read(JsonResponse({"comment": public_comment(comment)}, status=201))
     return HttpResponseRedirect(f"/invoice/{token}#comment-{comment.number}", status=303)
 
 
@@ -330,13 +333,13 @@ async def comment_stream(request: HttpRequest, invoice: Invoice, token: str) -> 
         # would hold a worker thread, and Django would buffer it whole. Streams belong to an ASGI
         # server (with or without Redis: see realtime); here 204 tells EventSource to stop, and
         # the page polls instead.
-        return HttpResponse(status=204)
+        return script_read(HttpResponse(status=204))
     raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
     last = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
     response = StreamingHttpResponse(
         _event_stream(invoice.pk, token, last), content_type="text/event-stream"
     )
-    response["Cache-Control"] = "no-store"
+    script_read(response)  # its Cache-Control: portal.middleware
     # Proxies (nginx) must pass events through as they come, not buffer them.
     response["X-Accel-Buffering"] = "no"
     # When the stream is served from its own origin (COMMENTS_STREAM_BASE_URL), the page's

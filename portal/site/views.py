@@ -8,19 +8,18 @@ from django.urls import Resolver404, resolve
 from django.views.decorators.http import require_safe
 
 from core.http import not_found
+from core.staticfiles import IMMUTABLE_CACHE_CONTROL
 from invoices.customization import scope
 from invoices.customization.domains import DomainSite, site_for_host
 from invoices.customization.validation import normalize_domain
 from invoices.models import Company
 from portal.site.look import asset_digest
 
-# The name is the content's hash: a changed file is a new URL, so browsers keep it for good.
-IMMUTABLE = "public, max-age=31536000, immutable"
-
 
 def _file(text: str, content_type: str) -> HttpResponse:
     response = HttpResponse(text, content_type=content_type)
-    response["Cache-Control"] = IMMUTABLE
+    # The name is the content's hash: a changed file is a new URL.
+    response["Cache-Control"] = IMMUTABLE_CACHE_CONTROL
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

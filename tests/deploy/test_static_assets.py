@@ -1,9 +1,11 @@
 """The production shape serves its own assets: collectstatic into a fresh folder, a server
 started with DEBUG=0 (no Django static serving, no proxy), a customer page loaded, and every
-stylesheet and script it references answers 200, with hashed names and compressed variants."""
+stylesheet, script and icon it references answers 200, with hashed names, a year's immutable
+cache and a gzip copy for browsers that take one; the page itself is gzipped too."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import socket
@@ -82,16 +84,33 @@ def test_it_serves_every_asset_of_a_customer_page_with_debug_off(tmp_path: Path)
     )
     try:
         _wait_for(PORT, server)
-        page = _get(f"http://127.0.0.1:{PORT}/invoice/{token}").read().decode()
-        assets = re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"', page)
-        assert assets, "the page references no stylesheet or script"
+        base = f"http://127.0.0.1:{PORT}"
+        plain = _get(f"{base}/invoice/{token}")
+        assert plain.headers.get("Content-Encoding") is None
+        page = plain.read().decode()
+        packed = _get(f"{base}/invoice/{token}", **{"Accept-Encoding": "gzip"})
+        assert packed.headers["Content-Encoding"] == "gzip"
+        assert invoice.number in gzip.decompress(packed.read()).decode()
+
+        assets = re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js|svg))"', page)
+        assert any(a.endswith(".svg") for a in assets), "the page names no icon"
+        assert any(a.endswith(".css") for a in assets) and any(a.endswith(".js") for a in assets)
         for asset in assets:
-            # Hashed names (cache-busting), served by the app with a long cache.
-            assert re.search(r"\.[0-9a-f]{12}\.(css|js)$", asset), asset
-            response = _get(f"http://127.0.0.1:{PORT}{asset}", **{"Accept-Encoding": "gzip"})
+            # Hashed names (cache-busting), served by the app with a year's cache.
+            assert re.search(r"\.[0-9a-f]{12}\.(css|js|svg)$", asset), asset
+            identity = _get(f"{base}{asset}")
+            assert identity.status == 200, asset
+            assert identity.headers.get("Content-Encoding") is None, asset
+            response = _get(f"{base}{asset}", **{"Accept-Encoding": "gzip"})
             assert response.status == 200, asset
-            assert "max-age" in response.headers.get("Cache-Control", "")
+            assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
             assert response.headers.get("Content-Encoding") == "gzip", asset
+            assert "Accept-Encoding" in response.headers.get("Vary", ""), asset
+            assert gzip.decompress(response.read()) == identity.read(), asset
+        # Browsers ask for /favicon.ico whatever the page names.
+        icon = _get(f"{base}/favicon.ico")
+        assert icon.status == 200
+        assert icon.headers["Content-Type"] == "image/x-icon"
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -419,7 +419,6 @@ def test_it_sends_the_customer_headers_on_every_app_route(
     # JSON, 404s, refusals), the middleware adds the contract's headers.
     responses = [
         client.get(f"/invoice/{token}/pdf"),
-        client.get(f"/invoice/{token}/comments"),
         client.post(f"/invoice/{token}/pay", {"amount": "1.00"}),
         client.get("/invoice/bogus/pdf"),
         client.get("/preferences/bogus"),
@@ -432,6 +431,14 @@ def test_it_sends_the_customer_headers_on_every_app_route(
         for name, value in CUSTOMER_HEADERS.items():
             assert response[name] == value, (response.request["PATH_INFO"], name)
         assert "Content-Security-Policy" in response
+    # The comment thread's JSON, which only the page's script reads (in the "no-store" request
+    # mode), says "private, no-cache": a "no-store" answer to a script would keep the invoice
+    # page out of the back/forward cache (portal.middleware).
+    thread = client.get(f"/invoice/{token}/comments")
+    assert thread["Cache-Control"] == "private, no-cache"
+    for name, value in CUSTOMER_HEADERS.items():
+        if name != "Cache-Control":
+            assert thread[name] == value, name
 
 
 def test_it_gives_scripts_and_styles_the_nonce(client: Any, token: str) -> None:

@@ -110,15 +110,23 @@
 
   var pollTimer = null;
   var polling = false;
+  var pollAbort = null; // the request in flight, cancelled when the page is left
 
   function pollOnce() {
     if (polling) return;
     polling = true;
-    fetch(baseUrl + "?after=" + lastId, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    pollAbort = typeof window.AbortController === "function" ? new window.AbortController() : null;
+    // "no-store": the thread is never written to the browser's cache (see startStream).
+    fetch(baseUrl + "?after=" + lastId, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+      cache: "no-store",
+      signal: pollAbort ? pollAbort.signal : undefined
+    })
       .then(function (r) { return r.ok ? r.json() : { comments: [] }; })
       .then(function (data) { (data.comments || []).forEach(render); })
-      .catch(function () { /* offline for a moment: the next tick tries again */ })
-      .then(function () { polling = false; });
+      .catch(function () { /* offline for a moment, or cancelled: the next tick tries again */ })
+      .then(function () { polling = false; pollAbort = null; });
   }
 
   function startPolling() {
@@ -127,11 +135,14 @@
 
   function stopPolling() {
     if (pollTimer !== null) { window.clearInterval(pollTimer); pollTimer = null; }
+    if (pollAbort !== null) pollAbort.abort();
   }
+
+  // An EventSource asks in the "no-store" request mode: the browser keeps nothing of the thread.
+  var source = null;
 
   function startStream() {
     if (typeof window.EventSource !== "function") { startPolling(); return; }
-    var source;
     try {
       source = new window.EventSource(streamUrl + "?after=" + lastId);
     } catch (e) { startPolling(); return; }
@@ -150,8 +161,21 @@
     });
   }
 
+  function stopStream() {
+    if (source !== null) { source.close(); source = null; }
+    stopPolling();
+  }
+
   if (typeof window.EventSource !== "function") root.setAttribute("data-transport", "polling");
   startStream();
+
+  // Back/forward cache: a page leaves with no open connection and no timer (either would keep
+  // it out of the cache or go on running there) and, shown again from the cache, picks the
+  // thread up after the last comment it shows.
+  window.addEventListener("pagehide", stopStream);
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { stopStream(); startStream(); }
+  });
 
   // Writing ------------------------------------------------------------------------------------
 
@@ -159,6 +183,7 @@
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
+      cache: "no-store",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf },
       body: JSON.stringify(payload || {})
     }).then(function (r) {
