@@ -1,7 +1,7 @@
 -- wrk script: each request asks for the next path of a list and comes from a new client
 -- address (X-Forwarded-For, read by the app behind one trusted proxy).
 --
---   wrk -s bench/rotate.lua URL -- PATHS_FILE [once]
+--   wrk -t THREADS -s bench/rotate.lua URL -- PATHS_FILE once|loop THREADS RUN_NUMBER
 --
 -- The threads take the paths in turn (thread k: paths k, k + threads, ...), so no two threads
 -- ask for the same path in one pass. "once": each thread stops after its share of one pass,
@@ -26,6 +26,8 @@ function init(args)
   end
   once = args[2] == "once"
   thread_count = tonumber(args[3] or "1")
+  -- Each run of one benchmark gets its own number, so no two runs send the same address.
+  first_octet = 16 + ((tonumber(args[4] or "0") * thread_count + id - 1) % 200)
   position = id - 1
   sent = 0
   done_once = false
@@ -39,8 +41,8 @@ function request()
     done_once = true
   end
   sent = sent + 1
-  -- A distinct address for each request: <16 + thread>.<sent as three bytes>, 16 M per thread.
-  local ip = string.format("%d.%d.%d.%d", 16 + id % 200, math.floor(sent / 65536) % 256,
+  -- A distinct address for each request: <run and thread>.<sent as three bytes>.
+  local ip = string.format("%d.%d.%d.%d", first_octet, math.floor(sent / 65536) % 256,
     math.floor(sent / 256) % 256, sent % 256)
   return wrk.format("GET", path, {
     ["X-Forwarded-For"] = ip,
