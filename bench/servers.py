@@ -3,6 +3,7 @@ in a process group of its own so stopping it stops its children too."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -65,13 +66,17 @@ class Process:
         return self.popen.poll() is None
 
     def stop(self) -> str:
+        """SIGTERM to the main process, which stops its children gracefully (a Celery worker
+        finishes the tasks it runs); SIGKILL to the whole group after 30 seconds."""
         if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.popen.terminate()
             try:
-                self.popen.wait(timeout=20)
+                self.popen.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)  # any child left behind
         text = self.output()
         self.log.close()
         return text
