@@ -10,18 +10,18 @@ against two anchors served by the same server process in the same run.
 1. Makes sure the database holds the dataset (bench/bulkdata.py, built with bulk SQL on the
    first run and kept): 11,500 invoices of 1,101 customers, each with a share link.
 2. Each round empties this benchmark's own Redis database (cold caches, no rate-limit counts),
-   starts a Celery worker (production settings) and granian (WSGI, 2 workers x --threads
+   starts a Celery worker and beat (production settings) and granian (WSGI, 2 workers x --threads
    threads, DEBUG off, rate limits on, TRUSTED_PROXY_COUNT=1) on bench/bench_pages_app.py.
 3. wrk (bench/rotate.lua) puts 32 connections on each URL, every request for the next of
    1,000 distinct share links (or portal links) and from a new client address
    (X-Forwarded-For), so view tracking writes and caches behave as under real traffic:
-   - plain: ``/bench/plain``, a plain HttpResponse through the same middleware;
    - invoice / portal, first view: one pass over 1,000 links nobody asked for since the
      server started, the caches empty (cut short after twice --duration on a slow page);
-   - invoice / portal, warm: the same links again (those the first view reached) for
-     --duration seconds;
-   - bare: ``/bench/bare/<token>`` over the same 1,000 share links, a two-query Django page;
-   - plain again (the anchor is the mean of both, so drift during the run shows).
+   - then --duration seconds each, in --slices alternating slices (so a neighbour's load that
+     comes and goes weighs on each alike): plain (``/bench/plain``, a plain HttpResponse
+     through the same middleware); invoice / portal warm (the links the first view reached,
+     again); bare (``/bench/bare/<token>`` over the same 1,000 share links, a two-query
+     Django page).
    Before measuring, other links (not among the 1,000) warm the code paths up.
 
 Prints req/s, p50, p99, each row's ratio to plain and to bare, and checks the targets:
@@ -85,6 +85,14 @@ CONNECTIONS = 32
 WRK_THREADS = 2
 PORTS = (8740, 8749)
 LUA = HERE / "rotate.lua"
+ROWS = (
+    "plain",
+    "invoice, first view",
+    "portal, first view",
+    "invoice, warm",
+    "portal, warm",
+    "bare 2-query page",
+)
 
 WARM_TO_PLAIN = 0.10
 WARM_TO_BARE = 1.0
@@ -100,9 +108,33 @@ class Load:
     requests: int
     bad: int  # non-2xx answers and socket errors
     detail: str
+    seconds: float
 
 
 _runs = itertools.count()
+
+
+def combine(loads: list[Load]) -> Load:
+    """One row from its slices: requests over time, the median p50, the worst p99."""
+    seconds = sum(load.seconds for load in loads)
+    requests = sum(load.requests for load in loads)
+    return Load(
+        rate=requests / seconds,
+        p50_ms=statistics.median(load.p50_ms for load in loads),
+        p99_ms=max(load.p99_ms for load in loads),
+        requests=requests,
+        bad=sum(load.bad for load in loads),
+        detail="; ".join(load.detail for load in loads if load.detail),
+        seconds=seconds,
+    )
+
+
+def report(label: str, load: Load, note: str = "") -> None:
+    print(
+        f"  {label:<22}{load.rate:>9.0f} req/s  p50 {load.p50_ms:7.1f} ms  "
+        f"p99 {load.p99_ms:7.1f} ms  ({load.requests} requests{note})",
+        flush=True,
+    )
 
 
 def run_wrk(base: str, paths: Path, *, seconds: float, once: bool = False) -> Load:
@@ -150,6 +182,7 @@ def run_wrk(base: str, paths: Path, *, seconds: float, once: bool = False) -> Lo
         requests=fields["requests"],
         bad=bad,
         detail=detail,
+        seconds=fields["duration_us"] / 1e6,
     )
 
 
@@ -168,6 +201,7 @@ def check(base: str, path: str, expect: bytes) -> None:
 
 
 def links(dataset: bulkdata.Dataset) -> dict[str, list[str]]:
+    """The paths of each kind; ``expect_*``: what the first three warm-up pages must show."""
     measured = list(range(1, ROTATION + 1))
     warmup = list(range(ROTATION + 1, ROTATION + WARMUP_LINKS + 1))
     invoice = [bulkdata.invoice_token(i) for i in bulkdata.invoice_ids(dataset, measured)]
@@ -182,6 +216,9 @@ def links(dataset: bulkdata.Dataset) -> dict[str, list[str]]:
             f"/portal/{bulkdata.portal_token(c)}" for c in bulkdata.customer_ids(warmup)
         ],
         "bare_warmup": [f"/bench/bare/{t}" for t in invoice_warmup],
+        # Each page shows its own invoice and customer (a cache keyed too loosely would not).
+        "expect_invoice": [bulkdata.invoice_number(dataset, n) for n in warmup[:3]],
+        "expect_customer": [f"Customer {n}" for n in warmup[:3]],
     }
 
 
@@ -197,6 +234,7 @@ def one_round(args: argparse.Namespace, files: dict[str, Path]) -> dict[str, Loa
         "PUBLIC_BASE_URL": base,
     }
     worker = servers.celery_worker(env)
+    beat = servers.celery_beat(env, schedule=files["plain"].parent / "celerybeat-schedule")
     server = servers.granian_wsgi(
         env,
         port=port,
@@ -207,43 +245,47 @@ def one_round(args: argparse.Namespace, files: dict[str, Path]) -> dict[str, Loa
     )
     results: dict[str, Load] = {}
     try:
-        first_bare = files["bare_warmup"].read_text().split()[0]
-        check(base, first_bare, b"Invoice B-")
-        check(base, files["invoice_warmup"].read_text().split()[0], b"B-")
-        check(base, files["portal_warmup"].read_text().split()[0], b"B-")
+        expect = zip(
+            files["expect_invoice"].read_text().splitlines(),
+            files["expect_customer"].read_text().splitlines(),
+            strict=True,
+        )
+        for n, (number, customer) in enumerate(expect):
+            for name in ("bare_warmup", "invoice_warmup", "portal_warmup"):
+                path = files[name].read_text().split()[n]
+                check(base, path, number.encode())
+                check(base, path, customer.encode())
         # Warm-up on other links: imports, template compilation, connections, not our caches.
         for name in ("plain", "bare_warmup", "invoice_warmup", "portal_warmup"):
             run_wrk(base, files[name], seconds=2)
-        steps = [
-            ("plain", "plain", False),
-            ("invoice, first view", "invoice", True),
-            ("portal, first view", "portal", True),
-            ("invoice, warm", "invoice", False),
-            ("portal, warm", "portal", False),
-            ("bare 2-query page", "bare", False),
-            ("plain (again)", "plain", False),
-        ]
         covered: dict[str, Path] = {}
-        for label, name, once in steps:
-            paths = covered.get(name, files[name])
-            # One pass of first views may take longer than --duration on a slow page; it
-            # stops at the end of the pass, or after twice --duration.
-            seconds = args.duration * 2 if once else args.duration
-            load = results[label] = run_wrk(base, paths, seconds=seconds, once=once)
-            note = ""
-            if once:
-                # The warm round asks again for the links the first view asked for (all 1,000
-                # unless the pass was cut short).
-                seen = files[name].read_text().split()[: load.requests]
-                covered[name] = write_paths(files[name].parent, f"{name}_seen", seen)
-                note = f", {len(seen)} distinct links"
-            print(
-                f"  {label:<22}{load.rate:>9.0f} req/s  p50 {load.p50_ms:7.1f} ms  "
-                f"p99 {load.p99_ms:7.1f} ms  ({load.requests} requests{note})",
-                flush=True,
-            )
+        for label, name in (("invoice, first view", "invoice"), ("portal, first view", "portal")):
+            # One pass over links nobody asked for yet; on a slow page it is cut short after
+            # twice --duration.
+            load = results[label] = run_wrk(base, files[name], seconds=args.duration * 2, once=True)
+            # The warm rows ask again for the links the first view reached (all 1,000 unless
+            # the pass was cut short).
+            seen = files[name].read_text().split()[: load.requests]
+            covered[name] = write_paths(files[name].parent, f"{name}_seen", seen)
+            report(label, load, f", {len(seen)} distinct links")
+        # The anchors and the warm pages in alternating slices, so a neighbour's load that
+        # comes and goes weighs on each alike.
+        slices: dict[str, list[Load]] = {}
+        for _ in range(args.slices):
+            for label, name in (
+                ("plain", "plain"),
+                ("invoice, warm", "invoice"),
+                ("portal, warm", "portal"),
+                ("bare 2-query page", "bare"),
+            ):
+                paths = covered.get(name, files[name])
+                load = run_wrk(base, paths, seconds=args.duration / args.slices)
+                slices.setdefault(label, []).append(load)
+                report(label, load)
+        results.update({label: combine(loads) for label, loads in slices.items()})
     finally:
         server_log = server.stop()
+        beat.stop()
         worker_log = worker.stop()
     tasks = collections.Counter(re.findall(r"Task ([\w.]+)\[[^\]]*\] succeeded", worker_log))
     print(
@@ -262,6 +304,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=1, help="server starts (cold caches each)")
     parser.add_argument("--threads", type=int, default=8, help="granian threads per worker")
+    parser.add_argument(
+        "--slices", type=int, default=2, help="alternating slices of the warm and anchor rows"
+    )
     parser.add_argument("--skip-targets", action="store_true", help="print, never fail")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -296,19 +341,20 @@ def main() -> int:
     def median(label: str, field: str) -> float:
         return statistics.median(getattr(r[label], field) for r in rounds)
 
-    plain = statistics.mean([median("plain", "rate"), median("plain (again)", "rate")])
+    plain = median("plain", "rate")
     bare = median("bare 2-query page", "rate")
     print(
         f"\ngranian WSGI, 2 workers x {args.threads} threads, DEBUG off, rate limits on, "
         f"a Celery worker (2 processes); wrk {WRK_THREADS} threads, {CONNECTIONS} connections, "
-        f"{args.duration:g} s per row (first view: one pass), median of {args.rounds} round(s); "
+        f"{args.duration:g} s per row in {args.slices} alternating slices (first view: one "
+        f"pass), median of {args.rounds} round(s); "
         f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
     )
     print(
         f"{'view':<22}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'/plain':>8}{'/bare':>7}"
         f"{'requests':>10}{'bad':>6}"
     )
-    for label in rounds[0]:
+    for label in ROWS:
         rate = median(label, "rate")
         bad = sum(r[label].bad for r in rounds)
         print(
@@ -319,7 +365,6 @@ def main() -> int:
         for r in rounds:
             if r[label].detail:
                 print(f"    {label}: {r[label].detail}")
-    print(f"(plain anchor: mean of both plain rows, {plain:.0f} req/s)")
 
     checks: list[tuple[str, float, str, float]] = []
     for page in ("invoice", "portal"):

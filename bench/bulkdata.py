@@ -106,14 +106,21 @@ def build(*, customers: int, per_customer: int) -> Dataset:
     )
 
 
+def _invoice_serial(dataset: Dataset, number: int) -> int:
+    # Customer `number`'s invoice measured: its invoices taken in turn (a paid and open mix).
+    return (number - 1) * dataset.per_customer + number % dataset.per_customer
+
+
+def invoice_number(dataset: Dataset, number: int) -> str:
+    """The number printed on customer ``number``'s measured invoice."""
+    return f"B-{_invoice_serial(dataset, number):08d}"
+
+
 def invoice_ids(dataset: Dataset, numbers: list[int]) -> list[int]:
-    """One invoice id for each customer number, its invoices taken in turn (paid and open mix)."""
+    """The id of the measured invoice of each customer number (see invoice_number)."""
     from django.db import connection
 
-    public_ids = []
-    for number in numbers:
-        j = number % dataset.per_customer
-        public_ids.append(f"inv_bench{(number - 1) * dataset.per_customer + j:010d}")
+    public_ids = [f"inv_bench{_invoice_serial(dataset, n):010d}" for n in numbers]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT public_id, id FROM invoices_invoice WHERE public_id = ANY(%s)", [public_ids]

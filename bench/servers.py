@@ -112,6 +112,31 @@ def celery_worker(env: dict[str, str], *, concurrency: int = 2) -> Process:
     sys.exit("The Celery worker did not start.")
 
 
+def celery_beat(env: dict[str, str], *, schedule: Path) -> Process:
+    """Celery beat (the periodic tasks of settings.CELERY_BEAT_SCHEDULE), as in production."""
+    beat = Process(
+        "celery beat",
+        [
+            str(BIN / "celery"),
+            "-A",
+            "portal_project",
+            "beat",
+            f"--schedule={schedule}",
+            "--loglevel=INFO",
+        ],
+        env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if "beat: Starting" in beat.output():
+            return beat
+        if not beat.alive():
+            break
+        time.sleep(0.3)
+    print(beat.stop()[-3000:])
+    sys.exit("Celery beat did not start.")
+
+
 def granian_wsgi(
     env: dict[str, str], *, port: int, workers: int, threads: int, app: str, ready_path: str
 ) -> Process:
