@@ -70,6 +70,11 @@ def use(label: str) -> None:
 
     connection = connections["default"]
     connection.close()
+    # With Django's connection pool (OPTIONS["pool"]) the pool keeps the database it was
+    # opened for: close it too, the next query opens one for the new name.
+    close_pool = getattr(connection, "close_pool", None)
+    if close_pool is not None:
+        close_pool()
     connection.settings_dict["NAME"] = DATABASES[label][0]
     cache.key_prefix = f"scale-{label}"  # type: ignore[attr-defined]
 

@@ -6,15 +6,33 @@ ratios and exits 1 when it misses a target); exits 1 when any missed or failed.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import bulkdata
+
 HERE = Path(__file__).resolve().parent
 # bench_<name>.py, in this order. A name whose script is not (yet) in the folder is reported
 # and skipped, so a benchmark can be listed before its script lands.
 BENCHMARKS = ["pages", "scale", "pdf", "tracking", "comments_stream", "webhooks"]
+# What a benchmark that needs PostgreSQL and Redis gets when DATABASE_URL / REDIS_URL are not
+# set (the page and scale benchmarks choose their own databases).
+NEEDS_SERVICES = {"comments_stream"}
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_runs"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def environment(name: str) -> dict[str, str]:
+    env = dict(os.environ)
+    if name in NEEDS_SERVICES:
+        if not env.get("DATABASE_URL", "").startswith("postgres"):
+            env["DATABASE_URL"] = DEFAULT_DATABASE_URL
+            bulkdata.ensure_database(DEFAULT_DATABASE_URL)
+        env.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
+    return env
 
 
 def main(argv: list[str]) -> int:
@@ -29,7 +47,8 @@ def main(argv: list[str]) -> int:
             continue
         print(f"\n=== {script.name} ===", flush=True)
         started = time.monotonic()
-        if subprocess.run([sys.executable, str(script)], check=False).returncode != 0:
+        run = subprocess.run([sys.executable, str(script)], env=environment(name), check=False)
+        if run.returncode != 0:
             failed.append(name)
         took.append(f"{name} {time.monotonic() - started:.0f} s")
     print(f"\ntook: {', '.join(took)}")
