@@ -9,7 +9,8 @@ against two anchors served by the same server process in the same run.
 
 1. Makes sure the database holds the dataset (bench/bulkdata.py, built with bulk SQL on the
    first run and kept): 11,500 invoices of 1,101 customers, each with a share link.
-2. Each round empties this benchmark's own Redis database (cold caches, no rate-limit counts),
+2. Each round empties this benchmark's own Redis database (cold caches, no rate-limit counts)
+   and the tracking tables (so a first view is one, in every run),
    starts a Celery worker and beat (production settings) and granian (WSGI, 2 workers x --threads
    threads, DEBUG off, rate limits on, TRUSTED_PROXY_COUNT=1) on bench/bench_pages_app.py.
 3. wrk (bench/rotate.lua) puts 32 connections on each URL, every request for the next of
@@ -222,8 +223,21 @@ def links(dataset: bulkdata.Dataset) -> dict[str, list[str]]:
     }
 
 
+def tracking_reset() -> None:
+    """Forget every view of an earlier run or round, so a first view is one: the tracking
+    app's tables emptied (whatever tables it has)."""
+    from django.apps import apps
+    from django.db import connection
+
+    tables = [model._meta.db_table for model in apps.get_app_config("tracking").get_models()]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)}")  # names from the models
+    connection.close()
+
+
 def one_round(args: argparse.Namespace, files: dict[str, Path]) -> dict[str, Load]:
-    """One server start: cold caches, then every measurement in turn."""
+    """One server start: no view recorded, cold caches, then every measurement in turn."""
+    tracking_reset()
     servers.redis_flush(os.environ["REDIS_URL"])
     port = servers.port_in(*PORTS)
     base = f"http://127.0.0.1:{port}"
