@@ -17,7 +17,7 @@ import bulkdata
 HERE = Path(__file__).resolve().parent
 # bench_<name>.py, in this order. A name whose script is not (yet) in the folder is reported
 # and skipped, so a benchmark can be listed before its script lands.
-BENCHMARKS = ["pages", "scale", "pdf", "tracking", "comments_stream", "webhooks"]
+BENCHMARKS = ["pages", "scale", "pdf", "tracking", "comments_stream", "webhooks", "lighthouse"]
 # What a benchmark that needs PostgreSQL and Redis gets when DATABASE_URL / REDIS_URL are not
 # set (the page and scale benchmarks choose their own databases).
 NEEDS_SERVICES = {"comments_stream"}
