@@ -22,9 +22,9 @@ from payments.models import (
 )
 from payments.webhooks import webhook_event_process
 from stripe_emulator.server import EmulatorServer
+from tests.concurrency import in_threads
 from tests.factories import make_invoice
 from tests.payments.conftest import SECRET_KEY, WEBHOOK_SECRET, confirm_with_test_card
-from tests.payments.test_concurrency import _in_threads
 
 RETURN = "http://testserver/invoice/x"
 
@@ -151,7 +151,7 @@ def test_ten_parallel_card_starts_leave_at_most_one_confirmable_intent(
             )
         return _card(invoice, amount)
 
-    results = _in_threads(*(lambda i=i, a=a: start(i, a) for i, a in enumerate(wanted)))
+    results = in_threads(*(lambda i=i, a=a: start(i, a) for i, a in enumerate(wanted)))
     unexpected = [
         r
         for r in results

@@ -22,9 +22,9 @@ from payments.models import (
     StripeConnection,
 )
 from stripe_emulator.server import EmulatorServer
+from tests.concurrency import in_threads
 from tests.factories import make_invoice
 from tests.payments.conftest import SECRET_KEY, pay_on_hosted_page
-from tests.payments.test_concurrency import _in_threads
 
 RETURN = "http://testserver/invoice/x"
 
@@ -291,7 +291,7 @@ def test_ten_parallel_checkout_starts_leave_at_most_one_open_session(
     )
     invoice = make_invoice(tenant, lines=[("Work", "1", 10000, "0")], allow_partial_payments=True)
     wanted = [10000] * 10 if amounts == "same" else [1000 * (i + 1) for i in range(10)]
-    results = _in_threads(*(lambda a=a: _start(invoice, a) for a in wanted))
+    results = in_threads(*(lambda a=a: _start(invoice, a) for a in wanted))
     unexpected = [
         r
         for r in results
