@@ -29,14 +29,11 @@ CUSTOMER_FACING_PREFIXES = (
 # Files a company's domain serves that browsers may cache (hashed names).
 CACHEABLE_PREFIXES = ("/static/", "/portal-assets/")
 
-# Customer pages are "no-store": never kept by browsers or proxies. What only the pages' own
-# scripts read (the comment thread's JSON and event stream) says "private, no-cache" instead:
-# the scripts fetch it in the "no-store" request mode (fetch's ``cache: "no-store"``; an
-# EventSource always does), so the browser neither reads nor writes its cache for it either,
-# and "private" keeps shared caches out. A "no-store" header there would protect nothing more,
-# but Chromium keeps a "no-store" page whose script received a "no-store" response out of the
-# back/forward cache; without one it restores the page from memory, as it does the portal.
-SCRIPT_READ_CACHE_CONTROL = "private, no-cache"
+# Every customer-facing response is "no-store" (the public contract), also what only the pages'
+# own scripts read (the comment thread's JSON and event stream). Chromium keeps a page whose
+# script received a "no-store" response out of the back/forward cache, so the invoice page (with
+# its live comment thread) is reloaded on "back"; the portal and account pages are restored.
+SCRIPT_READ_CACHE_CONTROL = "no-store"
 
 Response = TypeVar("Response", bound=HttpResponseBase)
 

@@ -126,9 +126,10 @@ def test_it_comes_back_from_the_back_forward_cache(
 ) -> None:
     """Every customer page stays "no-store" (personal); Chromium restores such a page from
     memory as long as none of its scripts received a "no-store" response and no cookie
-    changed, so none of them does."""
+    changed. The invoice page's comment thread reads "no-store" answers (the contract), so it
+    is reloaded instead; the portal and account pages are restored."""
     for viewport in (PHONE, DESKTOP):
-        for path in pages["urls"]:
+        for path in pages["urls"][1:]:
             context, page, problems = _watched(bfcache_browser, viewport)
             try:
                 response = page.goto(live_server.url + path)
@@ -147,7 +148,7 @@ def test_it_comes_back_from_the_back_forward_cache(
             assert problems == [], (viewport, path)
 
 
-def test_the_restored_invoice_page_shows_comments_written_meanwhile(
+def test_the_invoice_page_shows_comments_written_meanwhile_on_back(
     live_server: Any, bfcache_browser: Any, pages: dict[str, Any]
 ) -> None:
     invoice_path = pages["urls"][0]
@@ -159,9 +160,7 @@ def test_the_restored_invoice_page_shows_comments_written_meanwhile(
         comments.comment_post(
             invoice=pages["invoice"], name="Bob", email="bob@example.com", body="While away"
         )
-        page.go_back(wait_until="commit")
-        page.wait_for_function("() => window.__shows.length > 1")
-        assert page.evaluate("window.__shows") == [False, True]
+        page.go_back()
         page.locator(".comment-list .comment-body", has_text="While away").wait_for()
     finally:
         context.close()

@@ -431,11 +431,9 @@ def test_it_sends_the_customer_headers_on_every_app_route(
         for name, value in CUSTOMER_HEADERS.items():
             assert response[name] == value, (response.request["PATH_INFO"], name)
         assert "Content-Security-Policy" in response
-    # The comment thread's JSON, which only the page's script reads (in the "no-store" request
-    # mode), says "private, no-cache": a "no-store" answer to a script would keep the invoice
-    # page out of the back/forward cache (portal.middleware).
+    # The comment thread's JSON, which only the page's script reads, is "no-store" too.
     thread = client.get(f"/invoice/{token}/comments")
-    assert thread["Cache-Control"] == "private, no-cache"
+    assert thread["Cache-Control"] == "no-store"
     for name, value in CUSTOMER_HEADERS.items():
         if name != "Cache-Control":
             assert thread[name] == value, name
