@@ -45,5 +45,5 @@ def not_found(request: HttpRequest) -> HttpResponse:
     language (``?lang=``, Accept-Language; never on the customer or company a token might
     name), so no response can hint which case it was, nor that a token once existed."""
     with translation.override(negotiate_language(request)):
-        body = render_to_string("portal/not_found.html")
+        body = render_to_string("core/not_found.html")
     return HttpResponse(body, status=404)
