@@ -39,18 +39,19 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import servers  # noqa: E402
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/wh_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/7"
@@ -161,67 +162,6 @@ def make_invoices(company: Any, count: int, tag: str) -> list[Any]:
     )
 
 
-def events_for(invoices: list[Any], tag: str) -> list[dict[str, Any]]:
-    """Three events per invoice, as Stripe sends them for one paid Checkout."""
-    from payments.stripe_client import API_VERSION
-
-    made: list[dict[str, Any]] = []
-    now = int(time.time())
-    for n, invoice in enumerate(invoices):
-        intent = f"pi_{tag}_{n}"
-        metadata = {"invoice": invoice.public_id}
-        objects = [
-            (
-                "checkout.session.completed",
-                {
-                    "id": f"cs_{tag}_{n}",
-                    "object": "checkout.session",
-                    "payment_status": "paid",
-                    "payment_intent": intent,
-                    "amount_total": invoice.total,
-                    "currency": invoice.currency,
-                    "metadata": metadata,
-                },
-            ),
-            (
-                "payment_intent.succeeded",
-                {
-                    "id": intent,
-                    "object": "payment_intent",
-                    "status": "succeeded",
-                    "amount": invoice.total,
-                    "amount_received": invoice.total,
-                    "currency": invoice.currency,
-                    "latest_charge": f"ch_{tag}_{n}",
-                    "metadata": metadata,
-                },
-            ),
-            (
-                "charge.succeeded",
-                {
-                    "id": f"ch_{tag}_{n}",
-                    "object": "charge",
-                    "payment_intent": intent,
-                    "amount": invoice.total,
-                    "metadata": metadata,
-                },
-            ),
-        ]
-        for kind, (event_type, obj) in enumerate(objects):
-            made.append(
-                {
-                    "id": f"evt_{tag}_{n}_{kind}",
-                    "object": "event",
-                    "api_version": API_VERSION,
-                    "type": event_type,
-                    "created": now,
-                    "livemode": False,
-                    "data": {"object": obj},
-                }
-            )
-    return made
-
-
 def deliveries_file(events: list[dict[str, Any]], directory: str, name: str) -> str:
     """Every event twice, shuffled, signed now."""
     from stripe_emulator.webhooks import sign
@@ -237,72 +177,27 @@ def deliveries_file(events: list[dict[str, Any]], directory: str, name: str) -> 
     return path
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "granian"),
-            "--interface",
-            "wsgi",
-            "--workers",
-            "2",
-            "--blocking-threads",
-            "8",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "portal_project.wsgi:application",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,
+def server_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def start_server(port: int) -> servers.Process:
+    """granian as production runs it: WSGI, 2 workers x 8 threads."""
+    return servers.granian_wsgi(
+        server_env(),
+        port=port,
+        workers=2,
+        threads=8,
+        app="portal_project.wsgi:application",
+        ready_path="/healthz",
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return server
-        except OSError:
-            time.sleep(0.3)
-    stop(server)
-    sys.exit("granian did not start")
 
 
-def start_worker(log: Any) -> subprocess.Popen[bytes]:
+def start_worker() -> servers.Process:
     """The worker as docker-compose runs it (its own hostname, so no other worker's mingle)."""
-    return subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "celery"),
-            "-A",
-            "portal_project",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            "2",
-            "--max-tasks-per-child",
-            "200",
-            f"--hostname=bench-webhooks-{uuid.uuid4().hex[:6]}@localhost",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    return servers.celery_worker(
+        server_env(), hostname=f"bench-webhooks-{uuid.uuid4().hex[:6]}@localhost"
     )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def run_wrk(url: str, script: str, seconds: int) -> float:
@@ -481,6 +376,7 @@ def main() -> int:
     from django.db import connections
 
     from payments import services
+    from tests.stripe_events import paid_checkout_events
 
     connection = connect()
     # Events of an interrupted earlier run would be drained with this run's.
@@ -490,16 +386,15 @@ def main() -> int:
     ingest_tag, backlog_tag = f"i{run}", f"b{run}"
     ingest_invoices = make_invoices(connection.company, args.invoices, ingest_tag)
     backlog_invoices = make_invoices(connection.company, args.invoices, backlog_tag)
-    ingest_events = events_for(ingest_invoices, ingest_tag)
-    backlog_events = events_for(backlog_invoices, backlog_tag)
+    ingest_events = paid_checkout_events(ingest_invoices, ingest_tag)
+    backlog_events = paid_checkout_events(backlog_invoices, backlog_tag)
     connections.close_all()
     clear_queue()
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-webhooks-")
     url = f"http://127.0.0.1:{args.port}{path}"
-    worker_log = open(os.path.join(tmp.name, "worker.log"), "wb")  # noqa: SIM115
     server = start_server(args.port)
-    worker = start_worker(worker_log)
+    worker = start_worker()
     ok = True
     try:
         print(
@@ -520,9 +415,9 @@ def main() -> int:
 
         print("processing (a backlog stored with the worker stopped, then the worker started):")
         wait_queue_empty(timeout=900)
-        stop(worker)
+        worker.stop()
         deliver_missing(url, backlog_events, backlog_tag)
-        worker = start_worker(worker_log)
+        worker = start_worker()
         wait_processed(backlog_tag, len(backlog_events), timeout=900)
         rate, processed, all_rate = processing_rate(backlog_tag)
         print(f"  {processed} events processed by the worker at {rate:.0f} events/s")
@@ -540,9 +435,8 @@ def main() -> int:
             print(f"exactly once ({tag}): {'OK' if not problems else '; '.join(problems)}")
             ok = ok and not problems
     finally:
-        stop(worker)
-        stop(server)
-        worker_log.close()
+        worker.stop()
+        server.stop()
 
     print(
         f"\naccepted deliveries/s: {ingest_rate:.0f} (target >= {INGEST_TARGET:.0f}, "

@@ -82,7 +82,9 @@ class Process:
         return text
 
 
-def celery_worker(env: dict[str, str], *, concurrency: int = 2) -> Process:
+def celery_worker(
+    env: dict[str, str], *, concurrency: int = 2, hostname: str = "bench-pages@%h"
+) -> Process:
     """A worker with the production settings (docker-compose.yml): prefork, 2 processes,
     recycled after 200 tasks. Returns once it is ready to take tasks."""
     worker = Process(
@@ -96,7 +98,7 @@ def celery_worker(env: dict[str, str], *, concurrency: int = 2) -> Process:
             "--max-tasks-per-child=200",
             "--without-gossip",
             "--without-mingle",
-            "--hostname=bench-pages@%h",
+            f"--hostname={hostname}",
             "--loglevel=INFO",
         ],
         env,

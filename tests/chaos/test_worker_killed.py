@@ -42,6 +42,7 @@ from tests.chaos.conftest import (
     wait_until,
 )
 from tests.payments.conftest import SECRET_KEY, WEBHOOK_SECRET, signed_post
+from tests.stripe_events import paid_checkout_events
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -209,54 +210,6 @@ def test_a_worker_killed_while_sending_an_email_leaves_it_queued_and_it_is_sent_
 # Thousands of events, shuffled and duplicated, while workers die -------------------------
 
 
-def _paid_checkout_events(invoices: list[Invoice]) -> list[dict[str, Any]]:
-    """What Stripe sends for each invoice paid through Checkout: the session completed and
-    the PaymentIntent succeeded (one payment, told twice) and the charge (a type we ignore)."""
-    made: list[dict[str, Any]] = []
-    for n, invoice in enumerate(invoices):
-        intent = f"pi_load_{n}"
-        metadata = {"invoice": invoice.public_id}
-        objects: list[tuple[str, dict[str, Any]]] = [
-            (
-                "checkout.session.completed",
-                {
-                    "id": f"cs_load_{n}",
-                    "object": "checkout.session",
-                    "payment_status": "paid",
-                    "payment_intent": intent,
-                    "amount_total": invoice.total,
-                    "currency": invoice.currency,
-                    "metadata": metadata,
-                },
-            ),
-            (
-                "payment_intent.succeeded",
-                {
-                    "id": intent,
-                    "object": "payment_intent",
-                    "status": "succeeded",
-                    "amount": invoice.total,
-                    "amount_received": invoice.total,
-                    "currency": invoice.currency,
-                    "metadata": metadata,
-                },
-            ),
-            ("charge.succeeded", {"id": f"ch_load_{n}", "object": "charge"}),
-        ]
-        for kind, (event_type, obj) in enumerate(objects):
-            made.append(
-                {
-                    "id": f"evt_load_{n}_{kind}",
-                    "object": "event",
-                    "api_version": API_VERSION,
-                    "type": event_type,
-                    "created": int(time.time()),
-                    "data": {"object": obj},
-                }
-            )
-    return made
-
-
 def _deliver_all(webhook_key: str, deliveries: list[dict[str, Any]], threads: int) -> list[int]:
     """Post the deliveries from ``threads`` threads at once (each with its own client and
     database connection, as concurrent requests); the answers' status codes."""
@@ -299,7 +252,7 @@ def test_thousands_of_shuffled_duplicated_events_are_applied_once_while_workers_
         for n in range(400)
     ]
     broker.delete("celery")  # the invoices' PDF pre-renders: not what this test is about
-    events = _paid_checkout_events(invoices)
+    events = paid_checkout_events(invoices, "load")
     deliveries = events * 2
     random.Random(23).shuffle(deliveries)
 
