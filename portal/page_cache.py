@@ -29,8 +29,9 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import timezone, translation
 
+from core.fragments import CACHE_DOWN, cache_get, cache_set
 from invoices.customer_sessions.cookies import LEGACY_COOKIE_NAME, session_cookie_name
-from portal.presenters import CACHE_DOWN, cache_get, cache_key, cache_set, page_sources_digest
+from portal.presenters import CACHE_SECONDS, cache_key, page_sources_digest
 from portal.site.look import csp_add, csp_update_for
 
 # Where the per-request values go in a stored page. Rendered text never contains `<"`: every
@@ -128,7 +129,7 @@ def cached_page(
     if stored is not CACHE_DOWN:
         page = _storable(request, response)
         if page is not None:
-            cache_set(key, page)
+            cache_set(key, page, CACHE_SECONDS)
     return response
 
 

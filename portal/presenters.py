@@ -10,18 +10,17 @@ import datetime as dt
 import functools
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
+from core.fragments import cached_html
 from invoices.document import (
     StatusBadge,
     date_display,
@@ -92,39 +91,6 @@ def cache_key(kind: str, parts: tuple[object, ...]) -> str:
     return f"{_CACHE_PREFIX}{kind}:{hashlib.sha256(raw.encode()).hexdigest()}"
 
 
-# What cache_get answers when the cache failed: render, and do not try to store either.
-CACHE_DOWN = object()
-
-
-def cache_get(key: str) -> object:
-    """The cached value, None when there is none, or CACHE_DOWN: a cache outage only costs
-    speed. One GET."""
-    try:
-        return cache.get(key)
-    except Exception:  # any cache backend error: serve uncached
-        logger.warning("page cache unavailable", exc_info=True)
-        return CACHE_DOWN
-
-
-def cache_set(key: str, value: object) -> None:
-    try:
-        cache.set(key, value, CACHE_SECONDS)
-    except Exception:
-        logger.warning("page cache unavailable", exc_info=True)
-
-
-def _cached_html(key: str, render: Callable[[], str]) -> SafeString:
-    """The cached fragment, or render (and store) it. The fragments are our own rendered
-    templates (autoescaped), hence safe."""
-    html = cache_get(key)
-    if not isinstance(html, str):
-        rendered = str(render())
-        if html is not CACHE_DOWN:
-            cache_set(key, rendered)
-        html = rendered
-    return mark_safe(html)  # noqa: S308
-
-
 def invoice_document_html(*, invoice: Invoice, locale: str) -> SafeString:
     """The rendered document partials of ``invoice`` (loaded with company and customer), cached
     under its document fingerprint. Queries: none when cached, else one (the lines). A customer
@@ -137,12 +103,13 @@ def invoice_document_html(*, invoice: Invoice, locale: str) -> SafeString:
         lines=None,
         logo=str(company.logo.name or "") if company.logo else "",
     )
-    return _cached_html(
+    return cached_html(
         f"{_CACHE_PREFIX}document:{fingerprint}",
         lambda: render_to_string(
             "invoices/partials/_document.html",
             {"doc": invoice_document(invoice=invoice, locale=locale)},
         ),
+        CACHE_SECONDS,
     )
 
 
@@ -316,7 +283,7 @@ def portal_list_html(
         )
         return render_to_string("portal/_portal_body.html", {"portal": page})
 
-    return _cached_html(key, render)
+    return cached_html(key, render, CACHE_SECONDS)
 
 
 def account_cards_html(
@@ -360,4 +327,4 @@ def account_cards_html(
             },
         )
 
-    return _cached_html(key, render)
+    return cached_html(key, render, CACHE_SECONDS)
