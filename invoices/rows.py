@@ -75,9 +75,11 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
 
 @functools.cache
 def _preparing_cursor_class() -> type:
-    from django.db.backends.postgresql.base import ServerBindingCursor
+    from django.db.backends.postgresql import base
 
-    class PreparingCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
+    server_binding: Any = base.ServerBindingCursor  # only defined with psycopg 3
+
+    class PreparingCursor(server_binding):  # type: ignore[misc]
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
             kwargs.setdefault("prepare", True)
             return super().execute(query, params, **kwargs)
