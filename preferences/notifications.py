@@ -9,12 +9,13 @@ the one sending pipeline."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
 
-from invoices.models import Company, Invoice
+from invoices.models import Company, Invoice, Membership
 from preferences import tasks
 from preferences.models import EmailKind
 
@@ -31,10 +32,40 @@ def event_heard(*, company: Company, type: str, object_id: str, data: dict[str, 
             robust=True,
         )
     elif type == "invoice.viewed" and _maybe_first_view(object_id):
-        transaction.on_commit(
-            lambda: tasks.staff_notify.delay(company_id, object_id, EmailKind.STAFF_FIRST_VIEW),
-            robust=True,
+        _after_commit_together(
+            ("first-views", company_id),
+            object_id,
+            lambda ids: tasks.staff_notify_first_views.delay(company_id, ids),
         )
+
+
+class _Together:
+    """One on-commit callback carrying the items of a transaction's same-kind events."""
+
+    def __init__(self, key: object, publish: Callable[[list[str]], object]) -> None:
+        self.key = key
+        self.publish = publish
+        self.items: list[str] = []
+
+    def __call__(self) -> None:
+        self.publish(self.items)
+
+
+def _after_commit_together(key: object, item: str, publish: Callable[[list[str]], object]) -> None:
+    """``publish([item, ...])`` once the transaction commits, with every item of ``key`` added
+    at this same savepoint level: a flush of a thousand first views queues one task, not a
+    thousand. An item added inside a savepoint of its own gets its own callback, which is
+    dropped with the savepoint if it rolls back (as on_commit's callbacks are)."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        here = set(connection.savepoint_ids)
+        for savepoints, callback, _robust in connection.run_on_commit:
+            if isinstance(callback, _Together) and callback.key == key and savepoints == here:
+                callback.items.append(item)
+                return
+    together = _Together(key, publish)
+    together.items.append(item)
+    transaction.on_commit(together, robust=True)
 
 
 def _maybe_first_view(invoice_public_id: str) -> bool:
@@ -86,6 +117,22 @@ def payment_emails_queue(*, company_id: int, payment_public_id: str) -> None:
             kind=EmailKind.STAFF_PAYMENT,
             payment=payment,
             exclude_user_id=payment.recorded_by_id,
+        )
+
+
+def first_views_notify(*, company_id: int, invoice_public_ids: list[str]) -> None:
+    """The first views of a flush: staff hear of each invoice once. A company without a member
+    who could get an email (active, with an address) needs nothing more: one query."""
+    members = Membership.objects.filter(company_id=company_id, user__is_active=True).exclude(
+        user__email=""
+    )
+    if not members.exists():
+        return
+    for invoice_public_id in invoice_public_ids:
+        staff_notify(
+            company_id=company_id,
+            invoice_public_id=invoice_public_id,
+            kind=EmailKind.STAFF_FIRST_VIEW,
         )
 
 

@@ -67,6 +67,14 @@ def staff_notify(company_id: int, invoice_public_id: str, kind: str) -> None:
     )
 
 
+@shared_task
+def staff_notify_first_views(company_id: int, invoice_public_ids: list[str]) -> None:
+    """After a flush of views: the staff notifications of the invoices' first views."""
+    from preferences import notifications
+
+    notifications.first_views_notify(company_id=company_id, invoice_public_ids=invoice_public_ids)
+
+
 @shared_task(ignore_result=True)
 def send_sign_in_email(company_id: int, email: str, language: str) -> int:
     """Email sign-in links to the company's customers with this address (none: nothing)."""

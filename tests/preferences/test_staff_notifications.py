@@ -152,3 +152,64 @@ class TestSettingsAdmin:
         )
         assert response.status_code == 200  # the form again, with the error
         assert StaffNotificationSettings.objects.count() == 1
+
+
+def test_a_flush_of_first_views_queues_one_task_and_tells_staff_of_each_invoice(
+    team: dict[str, Any], tenant: Company, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import transaction
+
+    from tracking.services import view_record
+
+    invoices = [factories.make_invoice(tenant) for _ in range(3)]
+    # In one transaction, as a flush writes its batch.
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+        for n, invoice in enumerate(invoices):
+            view_record(invoice=invoice, visit=Visit(ip=f"203.0.113.{n}", user_agent=BROWSER))
+    first_views = [c for c in callbacks if type(c).__name__ == "_Together"]
+    # One callback (one Celery task) for the three invoices' first views.
+    assert len(first_views) == 1
+    first_views[0]()
+    notified = SentEmail.objects.filter(kind=EmailKind.STAFF_FIRST_VIEW)
+    assert sorted(notified.values_list("invoice__number", flat=True)) == sorted(
+        [invoice.number for invoice in invoices] * 2
+    )
+
+
+def test_first_views_in_a_savepoint_rolled_back_tell_no_one(
+    team: dict[str, Any], tenant: Company, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import transaction
+
+    from preferences.notifications import event_heard
+
+    kept, dropped = factories.make_invoice(tenant), factories.make_invoice(tenant)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        event_heard(company=tenant, type="invoice.viewed", object_id=kept.public_id, data={})
+        try:
+            with transaction.atomic():
+                event_heard(
+                    company=tenant,
+                    type="invoice.viewed",
+                    object_id=dropped.public_id,
+                    data={},
+                )
+                raise RuntimeError("the write failed")
+        except RuntimeError:
+            pass
+    notified = SentEmail.objects.filter(kind=EmailKind.STAFF_FIRST_VIEW)
+    assert set(notified.values_list("invoice_id", flat=True)) == {kept.pk}
+
+
+def test_a_company_without_staff_costs_one_query_per_flush(
+    tenant: Company, django_assert_num_queries: Any
+) -> None:
+    from preferences.notifications import first_views_notify
+
+    invoices = [factories.make_invoice(tenant) for _ in range(5)]
+    # 1: is there a member who could get an email at all? None: nothing else.
+    with django_assert_num_queries(1):
+        first_views_notify(
+            company_id=tenant.pk, invoice_public_ids=[invoice.public_id for invoice in invoices]
+        )
+    assert not SentEmail.objects.exists()

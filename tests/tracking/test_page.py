@@ -179,7 +179,7 @@ def test_it_adds_one_query_to_a_request_in_autocommit_when_writing_directly(
     subscribed_types(company_id=tenant.pk)  # cached after the company's first event
     # The first view also queues the staff notification after the write: a message to the
     # broker in production (no query); here Celery runs eagerly, so it is left out.
-    monkeypatch.setattr("preferences.tasks.staff_notify.delay", lambda *args: None)
+    monkeypatch.setattr("preferences.tasks.staff_notify_first_views.delay", lambda *args: None)
     # Production requests run in autocommit: 1 the write statement, atomic on its own.
     with django_assert_num_queries(1):
         view_record_for_request(invoice=invoice, request=_request())
