@@ -25,10 +25,19 @@ class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):
         # what production serves.
         return super().url(name, force=True)  # type: ignore[no-any-return]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Names found not collected, answered without asking the disk again: each page
+        # rendered names a dozen static files, and each miss is a file-system lookup.
+        self._not_collected: set[str] = set()
+
     def stored_name(self, name: str) -> str:
+        if name in self._not_collected:
+            return name
         try:
             return super().stored_name(name)
         except ValueError:  # not collected: the finders serve it under its own name
+            self._not_collected.add(name)
             return name
 
 

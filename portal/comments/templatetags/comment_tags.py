@@ -50,13 +50,18 @@ def comment_time(iso: str) -> str:
 
 @register.inclusion_tag("comments/_thread.html", takes_context=True)
 def comment_thread(context: template.Context) -> dict[str, Any]:
-    """The thread for the page's ``invoice`` and share ``token``. Queries: the comments, the
-    customer's authenticator, and the writer's session when a cookie is present."""
+    """The thread for the page's ``invoice`` and share ``token``. Queries: the comments (none
+    when the page's lookup counted none), the customer's authenticator, and the writer's
+    session when a cookie is present."""
     request = context["request"]
     invoice = context["invoice"]
     token = context["token"]
     session = session_from_request(request)
-    comments = comments_for_invoice(invoice_id=invoice.pk)
+    # The invoice page's lookup counted the comments already: none, no query.
+    if getattr(invoice, "page_comment_count", None) == 0:
+        comments = []
+    else:
+        comments = comments_for_invoice(invoice_id=invoice.pk)
     state = thread_state(invoice=invoice, session=session)
     base = f"/invoice/{token}/comments"
     stream_base = getattr(settings, "COMMENTS_STREAM_BASE_URL", "")
