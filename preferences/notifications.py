@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -31,12 +32,18 @@ def event_heard(*, company: Company, type: str, object_id: str, data: dict[str, 
             lambda: tasks.staff_notify.delay(company_id, object_id, EmailKind.STAFF_COMMENT),
             robust=True,
         )
-    elif type == "invoice.viewed" and _maybe_first_view(object_id):
+    elif type == "invoice.viewed":
+        # Which views are an invoice's first is asked once the transaction commits, for the
+        # whole batch of a flush at once.
         _after_commit_together(
-            ("first-views", company_id),
-            object_id,
-            lambda ids: tasks.staff_notify_first_views.delay(company_id, ids),
+            ("views", company_id), object_id, lambda ids: _first_views_publish(company_id, ids)
         )
+
+
+def _first_views_publish(company_id: int, invoice_public_ids: list[str]) -> None:
+    first = _first_heard(list(dict.fromkeys(invoice_public_ids)))
+    if first:
+        tasks.staff_notify_first_views.delay(company_id, first)
 
 
 class _Together:
@@ -68,11 +75,33 @@ def _after_commit_together(key: object, item: str, publish: Callable[[list[str]]
     transaction.on_commit(together, robust=True)
 
 
-def _maybe_first_view(invoice_public_id: str) -> bool:
+def _first_view_key(invoice_public_id: str) -> str:
+    return f"preferences:first-view:{invoice_public_id}"
+
+
+def _first_heard(invoice_public_ids: list[str]) -> list[str]:
     """Views are frequent: only the first one heard of per invoice goes on to the database
-    check (a cache key, no query). Without a cache every view does."""
+    check (a cache key each, no query; on Redis one round trip for the lot). Without a cache,
+    or when it fails, every view does."""
+    if len(invoice_public_ids) > 1 and str(settings.CACHES["default"]["BACKEND"]).startswith(
+        "django_redis."
+    ):
+        try:
+            from django_redis import get_redis_connection
+
+            pipe = get_redis_connection("default").pipeline(transaction=False)
+            for public_id in invoice_public_ids:
+                pipe.set(cache.make_key(_first_view_key(public_id)), 1, nx=True)
+            added = pipe.execute()
+        except Exception:
+            return invoice_public_ids
+        return [public_id for public_id, new in zip(invoice_public_ids, added, strict=True) if new]
+    return [public_id for public_id in invoice_public_ids if _maybe_first_view(public_id)]
+
+
+def _maybe_first_view(invoice_public_id: str) -> bool:
     try:
-        return bool(cache.add(f"preferences:first-view:{invoice_public_id}", 1, timeout=None))
+        return bool(cache.add(_first_view_key(invoice_public_id), 1, timeout=None))
     except Exception:
         return True
 

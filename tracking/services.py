@@ -61,7 +61,7 @@ from core.http import client_ip
 from invoices.events import invoice_data
 from invoices.models import Invoice
 from invoices.tenancy import is_staff_of
-from invoices.webhooks.services import event_emit
+from invoices.webhooks.services import event_emit, subscriptions_read_once
 from tracking import buffer
 from tracking.models import (
     USER_AGENT_MAX_LENGTH,
@@ -424,9 +424,10 @@ def _batch_write(records: list[ViewRecord]) -> int:
             invoices = Invoice.objects.select_related("company", "customer").in_bulk(
                 {record.invoice_id for record in counted}
             )
-            for record in counted:
-                if record.invoice_id in invoices:
-                    _view_announce(record, invoices[record.invoice_id])
+            with subscriptions_read_once():
+                for record in counted:
+                    if record.invoice_id in invoices:
+                        _view_announce(record, invoices[record.invoice_id])
     return len(written)
 
 

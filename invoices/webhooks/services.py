@@ -3,10 +3,12 @@ company's systems may want to hear about happens; the rest manages endpoints and
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.cache import cache
@@ -123,10 +125,36 @@ def _subscriptions_key(company_id: int) -> str:
     return f"webhooks:subscribed:{company_id}"
 
 
+# Within subscriptions_read_once(): what each company's endpoints want, as read first there.
+_read_once: ContextVar[dict[int, frozenset[str]] | None] = ContextVar(
+    "subscriptions_read_once", default=None
+)
+
+
+@contextlib.contextmanager
+def subscriptions_read_once() -> Iterator[None]:
+    """Each company's subscriptions are read once inside (a batch of events written in one
+    transaction, such as a flush of views), not once per event."""
+    token = _read_once.set({})
+    try:
+        yield
+    finally:
+        _read_once.reset(token)
+
+
 def subscribed_types(*, company_id: int) -> frozenset[str]:
     """The event types the company's enabled endpoints want: read once, then from the cache
     (frequent events such as views cost no query when nobody listens). Every change to the
     company's endpoints forgets it; without a cache it is read each time."""
+    read_once = _read_once.get()
+    if read_once is not None:
+        if company_id not in read_once:
+            read_once[company_id] = _subscribed_types(company_id)
+        return read_once[company_id]
+    return _subscribed_types(company_id)
+
+
+def _subscribed_types(company_id: int) -> frozenset[str]:
     key = _subscriptions_key(company_id)
     try:
         cached = cache.get(key)
@@ -153,6 +181,9 @@ def subscriptions_changed(*, company_id: int) -> None:
     in between cannot cache the old list for long)."""
 
     def forget() -> None:
+        read_once = _read_once.get()
+        if read_once is not None:
+            read_once.pop(company_id, None)
         try:
             cache.delete(_subscriptions_key(company_id))
         except Exception:

@@ -213,3 +213,16 @@ def test_a_company_without_staff_costs_one_query_per_flush(
             company_id=tenant.pk, invoice_public_ids=[invoice.public_id for invoice in invoices]
         )
     assert not SentEmail.objects.exists()
+
+
+def test_a_batch_of_views_asks_the_cache_once_which_invoices_were_seen_before(
+    tenant: Company,
+) -> None:
+    from preferences.notifications import _first_heard, _maybe_first_view
+
+    seen, new, other = (factories.make_invoice(tenant).public_id for _ in range(3))
+    assert _maybe_first_view(seen)
+    # The views of a flush, repeats included: only invoices never heard of go on, once each.
+    assert _first_heard([seen, new, other]) == [new, other]
+    assert _first_heard([seen, new, other]) == []
+    assert not _maybe_first_view(new)

@@ -371,3 +371,28 @@ def test_the_admin_shows_the_log_and_resends(
     assert response.status_code == 302
     client.force_login(outsider)
     assert client.get(f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/").status_code == 404
+
+
+def test_a_batch_of_events_reads_the_subscriptions_once_and_forgets_them_on_a_change(
+    tenant: Any,
+) -> None:
+    from django.core.cache import cache
+
+    from invoices.webhooks.services import (
+        _subscriptions_key,
+        subscribed_types,
+        subscriptions_changed,
+        subscriptions_read_once,
+    )
+
+    cache.set(_subscriptions_key(tenant.pk), ["invoice.viewed"], 60)
+    with subscriptions_read_once():
+        assert subscribed_types(company_id=tenant.pk) == {"invoice.viewed"}
+        # Another process changes the cached list: this batch keeps the list it read.
+        cache.set(_subscriptions_key(tenant.pk), ["invoice.paid"], 60)
+        assert subscribed_types(company_id=tenant.pk) == {"invoice.viewed"}
+        # A change made in this batch is seen at once (read again from the endpoints: none).
+        subscriptions_changed(company_id=tenant.pk)
+        assert subscribed_types(company_id=tenant.pk) == frozenset()
+    cache.set(_subscriptions_key(tenant.pk), ["invoice.paid"], 60)
+    assert subscribed_types(company_id=tenant.pk) == {"invoice.paid"}
