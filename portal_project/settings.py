@@ -158,6 +158,10 @@ DB_POOL_MAX = int(os.environ.get("DB_POOL_MAX", "10"))
 # find its connections broken (it checks each, backing off 1 s, 2 s… between failures) and
 # open new ones: long enough for that, short enough that an outage answers errors quickly.
 DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "5"))
+# The token lookups of the customer pages run as prepared statements, planned once per
+# connection. Off (DB_PREPARED_STATEMENTS=0) behind a pooler that hands each transaction a
+# different server connection (PgBouncer in transaction mode), where they would not be found.
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 
 
 def _database(url: str) -> dict[str, Any]:
@@ -177,7 +181,7 @@ def _database(url: str) -> dict[str, Any]:
             "max_lifetime": 3600,
             "name": "default",
         }
-    if database["ENGINE"] == "django.db.backends.postgresql":
+    if database["ENGINE"] == "django.db.backends.postgresql" and DB_PREPARED_STATEMENTS:
         # Lets the hottest lookups prepare their statements (invoices.rows.prepared_cursor asks
         # for it explicitly); Django's own cursors bind on the client and never prepare.
         database["OPTIONS"] = {**database.get("OPTIONS", {}), "prepare_threshold": 5}
