@@ -51,7 +51,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.http import HttpRequest
@@ -407,10 +407,30 @@ def views_flush(*, consumer: str, reclaim_after: float | None = None) -> int:
             if record is not None
         ]
         if records:
-            written += _batch_write(records)
+            written += _batch_write_isolating(records)
         buffer.buffer_ack([entry_id for entry_id, _ in entries])
     _flush_queue()
     return written
+
+
+def _batch_write_isolating(records: list[ViewRecord]) -> int:
+    """_batch_write, and when PostgreSQL refuses the batch for what is in it (a value it cannot
+    store), the halves apart until the refused open stands alone: it is dropped (logged) and
+    every other open is written, instead of the whole buffer waiting behind it forever. A
+    failure of the database itself (connection, lock timeout, deadlock) still raises: the
+    batch stays pending for the retry."""
+    try:
+        return _batch_write(records)
+    except (DataError, IntegrityError):
+        if len(records) == 1:
+            logger.error(
+                "tracking: dropped a buffered open PostgreSQL refuses: %r",
+                {"visit_key": str(records[0].visit_key), "invoice": records[0].invoice_id},
+                exc_info=True,
+            )
+            return 0
+        middle = len(records) // 2
+        return _batch_write_isolating(records[:middle]) + _batch_write_isolating(records[middle:])
 
 
 def _batch_write(records: list[ViewRecord]) -> int:

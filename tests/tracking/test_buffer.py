@@ -208,3 +208,48 @@ def test_it_writes_directly_when_redis_is_down(
     assert record is not None and record.pk is not None
     # Fail open: without Redis no repeat can be spotted, so the open counts.
     assert view_stats_for_invoice(invoice=invoice).view_count == 1
+
+
+def test_an_open_postgresql_refuses_is_dropped_alone_and_the_rest_written(
+    tenant: Company, without_worker: None, caplog: Any
+) -> None:
+    import json
+    import uuid
+
+    from django.utils import timezone
+
+    invoices = [factories.make_invoice(tenant) for _ in range(3)]
+    _open(invoices[0], "203.0.113.7")
+    # An entry whose address PostgreSQL cannot store (the buffer only ever holds what a request
+    # put there, but a flush must not stop behind one bad entry whatever it holds).
+    refused = uuid.uuid4()
+    buffer._redis().xadd(
+        buffer.stream_key(),
+        {
+            "visit": json.dumps(
+                {
+                    "key": str(refused),
+                    "invoice": invoices[1].pk,
+                    "at": timezone.now().isoformat(),
+                    "source": "link",
+                    "ip": "not-an-address",
+                    "ua": BROWSER,
+                }
+            ),
+            "reason": "",
+        },
+    )
+    _open(invoices[1], "203.0.113.8")
+    _open(invoices[2], "203.0.113.9")
+
+    with caplog.at_level(logging.ERROR, logger="tracking.services"):
+        assert views_flush(consumer="test") == 3
+    assert buffer.buffer_length() == 0  # acknowledged, the refused one too
+    assert sorted(ViewRecord.objects.values_list("ip", flat=True)) == [
+        "203.0.113.7",
+        "203.0.113.8",
+        "203.0.113.9",
+    ]
+    assert not ViewRecord.objects.filter(visit_key=refused).exists()
+    assert [view_stats_for_invoice(invoice=i).view_count for i in invoices] == [1, 1, 1]
+    assert str(refused) in caplog.text and "refuses" in caplog.text
