@@ -605,12 +605,14 @@ def payment_record(
     with transaction.atomic():
         # Only the invoice's row is locked: locking its company's too would make every payment
         # of a company wait for the one before (webhooks are processed two at a time). The
-        # company and customer are read in the same query for the status change that follows.
+        # customer is read in the same query for the status change that follows; the company
+        # is the caller's (it is not locked either way, so reading it again adds nothing).
         invoice = (
             Invoice.objects.select_for_update(of=("self",))
-            .select_related("company", "customer")
+            .select_related("customer")
             .get(company=company, public_id=received.invoice_public_id)
         )
+        invoice.company = company
         flagged, reason = False, ""
         surplus, handling = 0, ""
         attempt = None

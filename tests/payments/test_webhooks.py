@@ -442,7 +442,7 @@ def test_processing_an_event_costs_a_constant_number_of_queries(
     # 1 SELECT the event FOR UPDATE SKIP LOCKED, with its connection and company;
     # 2 SAVEPOINT (the handler); 3 SELECT a payment of the PaymentIntent (none yet);
     # 4 SAVEPOINT (payment_record); 5 SELECT the invoice FOR UPDATE (its row only), with its
-    # company and customer; 6 SELECT the payment again, under the lock;
+    # customer (its company is the event's); 6 SELECT the payment again, under the lock;
     # 7-9 SAVEPOINT, INSERT the payment, RELEASE; 10 INSERT the audit event;
     # 11 UPDATE the invoice's amount_paid and status together (the transition, under the
     # lock already held: not locked and read again); 12 INSERT the status change;
