@@ -347,10 +347,54 @@ def invoice_transition(
     if Invoice.company.is_cached(invoice):  # type: ignore[attr-defined]
         # The caller read it already (a payment): not read again for the records below.
         locked.company = invoice.company
+    _transition_write(locked, source=invoice, to_status=to_status, actor=actor, reason=reason)
+    # Keep the caller's instance in step with the database.
+    invoice.status, invoice.finalized_at, invoice.paid_at = (
+        locked.status,
+        locked.finalized_at,
+        locked.paid_at,
+    )
+    return invoice
+
+
+def invoice_transition_locked(
+    *,
+    invoice: Invoice,
+    to_status: str,
+    actor: Actor = None,
+    reason: str = "",
+    also_save: tuple[str, ...] = (),
+) -> Invoice:
+    """invoice_transition for a caller inside a transaction that read ``invoice`` under its row
+    lock (a payment being recorded): the row is not locked and read again, and the fields the
+    caller changed (``also_save``) go in the same UPDATE as the status."""
+    _transition_write(
+        invoice,
+        source=invoice,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        also_save=also_save,
+    )
+    return invoice
+
+
+def _transition_write(
+    locked: Invoice,
+    *,
+    source: Invoice,
+    to_status: str,
+    actor: Actor,
+    reason: str,
+    also_save: tuple[str, ...] = (),
+) -> None:
+    """The transition's writes on the locked row: status (and its dates), the status-change
+    row, the audit event and the outgoing event. ``source`` is the caller's instance, whose
+    customer the outgoing event describes."""
     check_transition(locked.status, to_status)
     from_status = locked.status
     locked.status = to_status
-    update_fields = ["status", "updated_at"]
+    update_fields = ["status", "updated_at", *also_save]
     now = timezone.now()
     if to_status == InvoiceStatus.OPEN and from_status == InvoiceStatus.DRAFT:
         locked.finalized_at = now
@@ -382,20 +426,13 @@ def invoice_transition(
     )
     outgoing = OUTGOING_TRANSITION_EVENTS.get(to_status)
     if outgoing is not None:
-        locked.customer = invoice.customer
+        locked.customer = source.customer
         event_emit(
             company=locked.company,
             type=outgoing,
             object_id=locked.public_id,
             data=events.invoice_data(locked),
         )
-    # Keep the caller's instance in step with the database.
-    invoice.status, invoice.finalized_at, invoice.paid_at = (
-        locked.status,
-        locked.finalized_at,
-        locked.paid_at,
-    )
-    return invoice
 
 
 def invoice_finalize(*, invoice: Invoice, actor: Actor = None) -> Invoice:

@@ -353,6 +353,10 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Which drain takes the event first (its remainder by the number of drains): derived from
+    # the invoice the event is about (or its object), so that the events of one invoice go to
+    # one drain and two drains do not wait on each other's invoice locks.
+    drain_key = models.SmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-received_at"]

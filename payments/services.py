@@ -33,7 +33,7 @@ from invoices import services as invoice_services
 from invoices.events import Actor, acting_user
 from invoices.models import Company, Invoice, InvoiceStatus
 from invoices.money import AmountError, format_money
-from invoices.services import credit_note_create, invoice_transition
+from invoices.services import credit_note_create, invoice_transition, invoice_transition_locked
 from invoices.transitions import check_transition
 from invoices.webhooks.services import event_emit
 from payments import stripe_client
@@ -605,12 +605,14 @@ def payment_record(
     with transaction.atomic():
         # Only the invoice's row is locked: locking its company's too would make every payment
         # of a company wait for the one before (webhooks are processed two at a time). The
-        # company and customer are read in the same query for the status change that follows.
+        # customer is read in the same query for the status change that follows; the company
+        # is the caller's (it is not locked either way, so reading it again adds nothing).
         invoice = (
             Invoice.objects.select_for_update(of=("self",))
-            .select_related("company", "customer")
+            .select_related("customer")
             .get(company=company, public_id=received.invoice_public_id)
         )
+        invoice.company = company
         flagged, reason = False, ""
         surplus, handling = 0, ""
         attempt = None
@@ -661,8 +663,12 @@ def payment_record(
             # Belt and braces: the lock already serialises payments of one invoice.
             return Payment.objects.get(provider_payment_intent_id=received.intent_id), False
         applied = received.amount - payment.surplus
-        if applied:
-            invoice.amount_paid += applied
+        invoice.amount_paid += applied
+        pays_off = invoice.status in PAYABLE_STATUSES and invoice.amount_due <= 0
+        # An invoice this pays off gets its new amount_paid in the same UPDATE as its status
+        # (below); otherwise, or with a surplus (its credit note reads the invoice), now.
+        amount_unsaved = bool(applied) and pays_off and not payment.surplus
+        if applied and not amount_unsaved:
             invoice.save(update_fields=["amount_paid", "updated_at"])
         if attempt is not None:
             CheckoutAttempt.objects.filter(pk=attempt.pk).update(
@@ -693,8 +699,9 @@ def payment_record(
             object_id=payment.public_id,
             data={**payment_data(payment, invoice), "source": source},
         )
-        if invoice.status in PAYABLE_STATUSES and invoice.amount_due <= 0:
-            invoice_transition(
+        if pays_off:
+            # The row is locked and was read under the lock above: not locked and read again.
+            invoice_transition_locked(
                 invoice=invoice,
                 to_status=InvoiceStatus.PAID,
                 actor=actor,
@@ -703,6 +710,7 @@ def payment_record(
                     if received.offline
                     else f"Paid online ({payment.public_id})"
                 ),
+                also_save=("amount_paid",) if amount_unsaved else (),
             )
         if flagged:
             logger.warning(

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
@@ -196,7 +198,16 @@ class WrongApiVersion(ApplicationError):
 # whatever is left meanwhile.
 DRAIN_SLOTS = 2
 DRAIN_FLAG_SECONDS = 60
-DRAIN_BATCH = 100
+# Events a drain claims and processes in one transaction: one claim, one status update and one
+# commit for all of them. Small enough that the invoice locks it holds until its commit are
+# held for a fraction of a second.
+DRAIN_BATCH = 25
+# Drain keys range over this many values (a multiple of DRAIN_SLOTS, fits a small integer).
+DRAIN_KEYS = 1024
+# How long a batch waits for a lock another transaction holds (a payment of the same invoice
+# being recorded elsewhere) before it commits what it did and processes that event on its own:
+# a batch never waits long while holding its own locks, so two batches cannot deadlock.
+BATCH_LOCK_WAIT = "100ms"
 
 
 def _drain_flag(slot: int) -> str:
@@ -209,9 +220,21 @@ def _drain_flag(slot: int) -> str:
 _INSERT_EVENT = (
     'INSERT INTO "payments_webhookevent" '
     '("connection_id", "event_id", "type", "payload", "status", "attempts", "error", '
-    '"received_at", "processed_at") VALUES (%s, %s, %s, %s, %s, 0, \'\', %s, %s) '
+    '"received_at", "processed_at", "drain_key") '
+    "VALUES (%s, %s, %s, %s, %s, 0, '', %s, %s, %s) "
     'ON CONFLICT ("connection_id", "event_id") DO NOTHING RETURNING "id"'
 )
+
+
+def drain_key(event: Mapping[str, Any]) -> int:
+    """The event's drain key (WebhookEvent.drain_key): from the invoice it is about (our
+    metadata), else its object's id, so that every event of one invoice has the same."""
+    obj = (event.get("data") or {}).get("object")
+    obj = obj if isinstance(obj, dict) else {}
+    metadata = obj.get("metadata")
+    invoice = metadata.get("invoice") if isinstance(metadata, dict) else None
+    key = str(invoice or obj.get("id") or event.get("id", ""))
+    return zlib.crc32(key.encode()) % DRAIN_KEYS
 
 
 def webhook_event_store(*, connection_id: int, event: Mapping[str, Any], body: str) -> bool:
@@ -235,6 +258,7 @@ def webhook_event_store(*, connection_id: int, event: Mapping[str, Any], body: s
                 WebhookEventStatus.PENDING if handled else WebhookEventStatus.IGNORED,
                 now,
                 None if handled else now,
+                drain_key(event),
             ],
         )
         created = cursor.fetchone() is not None
@@ -303,6 +327,51 @@ def _synced_if_sync_event(event: WebhookEvent) -> bool:
     return event.type not in stripe_sync_live.HANDLERS or bool(event.connection.sync_enabled_at)
 
 
+class LockWaitTooLong(Exception):
+    """A handler in a batch waited longer than BATCH_LOCK_WAIT for a row lock."""
+
+
+def _lock_wait_too_long(exc: BaseException) -> bool:
+    # PostgreSQL's lock_not_available, raised when lock_timeout ends a wait.
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) == "55P03"
+
+
+def _apply(event: WebhookEvent, *, in_batch: bool = False) -> tuple[str, str]:
+    """Run the event's handler, if it is ours to handle, in a savepoint (a failing handler
+    leaves nothing behind but the error): its final status and error. In a batch, a lock
+    waited on too long raises LockWaitTooLong instead of failing the event."""
+    handler = HANDLERS.get(event.type)
+    if handler is None or not _of_this_account(event) or not _synced_if_sync_event(event):
+        return WebhookEventStatus.IGNORED, ""
+    try:
+        with transaction.atomic():
+            handler(event.connection.company, event.payload["data"]["object"])
+    except Exception as exc:
+        if in_batch and _lock_wait_too_long(exc):
+            raise LockWaitTooLong(event.event_id) from exc
+        # Recorded on the row and retried by the periodic task; never lost.
+        logger.exception("webhook.failed event=%s type=%s", event.event_id, event.type)
+        return WebhookEventStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+    return WebhookEventStatus.PROCESSED, ""
+
+
+def _outcomes_record(outcomes: dict[int, tuple[str, str]]) -> None:
+    """Each event's final status and error, one UPDATE per distinct outcome."""
+    now = timezone.now()
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for event_pk, outcome in outcomes.items():
+        grouped.setdefault(outcome, []).append(event_pk)
+    for (status, error), pks in grouped.items():
+        WebhookEvent.objects.filter(pk__in=pks).update(
+            status=status,
+            error=error,
+            claimed_at=now,
+            processed_at=now,
+            attempts=F("attempts") + 1,
+        )
+
+
 def webhook_event_process(*, event_pk: int) -> str | None:
     """Process one stored event; returns its final status, or None if not ours to process.
 
@@ -322,52 +391,83 @@ def webhook_event_process(*, event_pk: int) -> str | None:
         )
         if event is None:
             return None
-        handler = HANDLERS.get(event.type)
-        status, error = WebhookEventStatus.PROCESSED, ""
-        if handler is None or not _of_this_account(event) or not _synced_if_sync_event(event):
-            status = WebhookEventStatus.IGNORED
-        else:
-            try:
-                # A savepoint: a failing handler leaves nothing behind but the error below.
-                with transaction.atomic():
-                    handler(event.connection.company, event.payload["data"]["object"])
-            except Exception as exc:
-                # Recorded on the row and retried by the periodic task; never lost.
-                logger.exception("webhook.failed event=%s type=%s", event.event_id, event.type)
-                status, error = WebhookEventStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
-        now = timezone.now()
-        WebhookEvent.objects.filter(pk=event_pk).update(
-            status=status,
-            error=error,
-            claimed_at=now,
-            processed_at=now,
-            attempts=F("attempts") + 1,
-        )
+        status, error = _apply(event)
+        _outcomes_record({event.pk: (status, error)})
     logger.info("webhook.done event=%s type=%s status=%s", event.event_id, event.type, status)
     return str(status)
 
 
-def _pending_batch(*, slot: int, own_share: bool, passed: set[int]) -> list[int]:
-    """Up to DRAIN_BATCH events waiting to be processed, oldest first, but those in ``passed``.
-    With ``own_share`` only the slot's share (by id), so that two drains rarely reach for the
-    same rows."""
-    waiting = WebhookEvent.objects.filter(
-        status__in=[WebhookEventStatus.PENDING, WebhookEventStatus.PROCESSING],
-        attempts__lt=MAX_ATTEMPTS,
-    ).exclude(pk__in=passed)
+def _claimable_batch(*, slot: int, own_share: bool) -> list[WebhookEvent]:
+    """Claim (lock, skipping rows another drain holds) up to DRAIN_BATCH events waiting to be
+    processed, oldest first, with their connection and company. With ``own_share`` only the
+    slot's share by drain key, so that two drains do not reach for the same invoices."""
+    waiting = (
+        WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("connection__company")
+        .filter(
+            status__in=[WebhookEventStatus.PENDING, WebhookEventStatus.PROCESSING],
+            attempts__lt=MAX_ATTEMPTS,
+        )
+    )
     if own_share:
-        waiting = waiting.alias(share=Mod("pk", DRAIN_SLOTS)).filter(share=slot)
-    return list(waiting.order_by("received_at", "pk").values_list("pk", flat=True)[:DRAIN_BATCH])
+        waiting = waiting.alias(share=Mod("drain_key", DRAIN_SLOTS)).filter(share=slot)
+    return list(waiting.order_by("received_at", "pk")[:DRAIN_BATCH])
+
+
+def _bound_lock_waits() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{BATCH_LOCK_WAIT}'")
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    claimed: int
+    processed: int
+    # An event whose handler waited too long for a lock: left pending, to be processed alone.
+    blocked: int | None = None
+
+
+def _batch_process(*, slot: int, own_share: bool) -> BatchOutcome:
+    """Claim a batch and process its events in one transaction, each handler in its own
+    savepoint as webhook_event_process runs it, and record their outcomes with the same
+    commit: a worker killed mid-batch rolls back the whole batch, every event pending again.
+    A lock waited on too long ends the batch: the events before it commit, the rest are
+    released (pending) and taken again."""
+    blocked = None
+    with transaction.atomic():
+        claimed = _claimable_batch(slot=slot, own_share=own_share)
+        if not claimed:
+            return BatchOutcome(0, 0)
+        _bound_lock_waits()
+        outcomes: dict[int, tuple[str, str]] = {}
+        for event in claimed:
+            try:
+                outcomes[event.pk] = _apply(event, in_batch=True)
+            except LockWaitTooLong:
+                blocked = event.pk
+                break
+        if outcomes:
+            _outcomes_record(outcomes)
+    for event in claimed:
+        if event.pk in outcomes:
+            logger.info(
+                "webhook.done event=%s type=%s status=%s",
+                event.event_id,
+                event.type,
+                outcomes[event.pk][0],
+            )
+    return BatchOutcome(len(claimed), len(outcomes), blocked)
 
 
 def webhook_events_drain(*, slot: int) -> int:
     """Process every event waiting (the drain task of ``slot``); returns how many it processed.
 
-    Each event is claimed and processed in its own transaction by webhook_event_process, with
-    the same guarantees as alone: an event another drain holds is passed over (it is that
+    Events are claimed and processed a batch at a time (_batch_process), with the same
+    guarantees as one by one: an event another drain holds is passed over (it is that
     drain's, and if that drain dies it is pending again for the periodic task), one already
-    done is not taken again, and one this drain is killed in is pending again. Its own share
-    first, then any event still waiting; failed events wait for the periodic task.
+    done is not taken again, and a batch this drain is killed in is pending again. Its own
+    share first, then any event still waiting; failed events wait for the periodic task.
     """
     try:
         return _drain(slot)
@@ -379,24 +479,22 @@ def webhook_events_drain(*, slot: int) -> int:
 
 def _drain(slot: int) -> int:
     done = 0
-    passed: set[int] = set()
     flag_cleared = False
     while True:
-        batch = _pending_batch(slot=slot, own_share=True, passed=passed) or _pending_batch(
-            slot=slot, own_share=False, passed=passed
-        )
-        if not batch and not flag_cleared:
+        batch = _batch_process(slot=slot, own_share=True)
+        if not batch.claimed:
+            batch = _batch_process(slot=slot, own_share=False)
+        if not batch.claimed and not flag_cleared:
             # From here a new event queues a new drain; one stored before is seen just below.
             cache.delete(_drain_flag(slot))
             flag_cleared = True
-            batch = _pending_batch(slot=slot, own_share=False, passed=passed)
-        if not batch:
+            batch = _batch_process(slot=slot, own_share=False)
+        if not batch.claimed:
             return done
-        for event_pk in batch:
-            if webhook_event_process(event_pk=event_pk) is None:
-                passed.add(event_pk)
-            else:
-                done += 1
+        done += batch.processed
+        if batch.blocked is not None and webhook_event_process(event_pk=batch.blocked):
+            # Alone, holding no other lock, it may wait as long as the lock is held.
+            done += 1
 
 
 def webhook_events_unprocessed(*, older_than: dt.timedelta) -> list[int]:

@@ -49,7 +49,8 @@ def send_reminders() -> int:
     return emails.reminders_queue(now=timezone.now())
 
 
-@shared_task
+# Nobody reads its result: none is stored (nor, when queued, waited for in the backend).
+@shared_task(ignore_result=True)
 def payment_emails(company_id: int, payment_public_id: str) -> None:
     """After a payment commits: queue its receipt (and what staff hear of it)."""
     from preferences import notifications

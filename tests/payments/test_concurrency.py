@@ -241,3 +241,59 @@ def test_it_applies_multi_invoice_payments_once_under_webhook_chaos(
     assert WebhookEvent.objects.exclude(status__in=["processed", "ignored"]).count() == 0
     for invoice in (a, b, d):
         assert invoice.status_changes.filter(to_status="paid").count() == 1
+
+
+def test_a_batch_that_meets_a_locked_invoice_commits_the_rest_and_applies_it_once(
+    tenant: Company,
+) -> None:
+    import threading
+    import time
+
+    import psycopg
+
+    from payments import webhooks
+    from payments.models import WebhookEventStatus
+    from tests.stripe_events import paid_checkout_events
+
+    connected = services.stripe_connection_save(
+        company=tenant, secret_key=SECRET_KEY, webhook_secret=WEBHOOK_SECRET
+    )
+    free, locked = (make_invoice(tenant, lines=[("Work", "1", 5000, "0")]) for _ in range(2))
+    # The session of each invoice (the first of each invoice's three events), in one share.
+    sessions = paid_checkout_events([free, locked], "lock")[0::3]
+    for event in sessions:
+        WebhookEvent.objects.create(
+            connection=connected, event_id=event["id"], type=event["type"], payload=event
+        )
+    # Another transaction (a customer's redirect, say) holds the second invoice's row for a
+    # while: the batch waits BATCH_LOCK_WAIT, commits the first payment, and processes that
+    # event alone, waiting for the lock as long as it is held.
+    db = connection.settings_dict
+    holder = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname=db["NAME"],
+    )
+    holder.execute('SELECT 1 FROM "invoices_invoice" WHERE id = %s FOR UPDATE', [locked.pk])
+    held = 1.0
+    threading.Timer(held, holder.rollback).start()
+    started = time.monotonic()
+    try:
+        assert webhooks.webhook_events_drain(slot=0) == 2
+    finally:
+        holder.rollback()
+        holder.close()
+    assert time.monotonic() - started >= held
+    rows = {e.event_id: e for e in WebhookEvent.objects.all()}
+    first, second = rows[sessions[0]["id"]], rows[sessions[1]["id"]]
+    # Each processed once, neither failed; the free invoice's committed before the lock went.
+    for row in (first, second):
+        assert (row.status, row.attempts, row.error) == (WebhookEventStatus.PROCESSED, 1, "")
+    assert first.processed_at is not None and second.processed_at is not None
+    assert (second.processed_at - first.processed_at).total_seconds() >= held * 0.8
+    for invoice in (free, locked):
+        invoice.refresh_from_db()
+        assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, 5000)
+    assert Payment.objects.count() == 2
