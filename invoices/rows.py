@@ -65,12 +65,39 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
     with connection.wrap_database_errors:
         raw = _preparing_cursor_class()(connection.connection)
     cursor = (
-        connection.make_debug_cursor(raw)
+        _debug_wrapper_class()(raw, connection)
         if connection.queries_logged
         else connection.make_cursor(raw)
     )
     with cursor:
         yield cursor
+
+
+@functools.cache
+def _debug_wrapper_class() -> type:
+    from django.db.backends.postgresql import base
+
+    debug_wrapper: Any = base.CursorDebugWrapper
+
+    class PreparedDebugWrapper(debug_wrapper):  # type: ignore[misc]
+        """Logs the statement with its values in, as Django logs its client-bound queries
+        (Django reads the text of the last query off the cursor, which a prepared statement's
+        cursor does not keep)."""
+
+        def debug_sql(
+            self,
+            sql: Any = None,
+            params: Any = None,
+            use_last_executed_query: bool = False,
+            many: bool = False,
+        ) -> Any:
+            if use_last_executed_query and sql is not None:
+                # A value it cannot render: the statement itself is logged.
+                with contextlib.suppress(Exception):
+                    sql = self.db.ops.compose_sql(sql, params)
+            return super().debug_sql(sql, params, use_last_executed_query=False, many=many)
+
+    return PreparedDebugWrapper
 
 
 @functools.cache

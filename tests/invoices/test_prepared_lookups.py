@@ -36,8 +36,11 @@ def test_the_invoice_lookup_is_prepared_once_and_still_counted() -> None:
     with CaptureQueriesContext(connection) as queries:
         found = [invoice_for_share_token(token) for token in tokens * 2]
 
-    # One query per lookup, each logged (the prepared cursor is wrapped like Django's own).
+    # One query per lookup, each logged (the prepared cursor is wrapped like Django's own),
+    # with the values in, as Django logs its own.
     assert len(queries.captured_queries) == 6
+    logged = queries.captured_queries[0]["sql"]
+    assert "FROM invoices_sharelink" in logged and "'open'" in logged
     assert [invoice.pk for invoice in found if invoice] == [i.pk for i in invoices] * 2
     assert found[0] is not None and found[0].customer.company_id == company.pk
     lookups = {
