@@ -1,6 +1,7 @@
-"""Loading a row of several joined tables into model instances, for the hottest reads.
+"""Loading rows of hand-written SQL into model instances, for the hottest reads.
 
-The customer pages look up their token on every request. Through the ORM that lookup costs
+The customer pages look up their token on every request, and a first view of the account home
+reads the customer's balances and newest invoices. Through the ORM that lookup costs
 about 2 ms of Python (building the joins and filters each time); the same SQL through a cursor
 costs 0.2 ms (see shared/performance.md). This runs hand-written SQL and turns the row into the
 models with the ORM's own converters (so SQLite's strings become dates and decimals exactly as
@@ -18,30 +19,62 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
+# Field names (attnames) to load (always selected in the model's field order); None: every
+# concrete field.
+Fields = tuple[str, ...] | None
+
+
+def _fields(model: type[Model], names: Fields) -> list[Any]:
+    concrete = model._meta.concrete_fields
+    if names is None:
+        return list(concrete)
+    unknown = set(names) - {field.attname for field in concrete}
+    assert not unknown, f"not fields of {model.__name__}: {unknown}"
+    # In field order whatever the order asked: Model.from_db takes the values so.
+    return [field for field in concrete if field.attname in names]
+
 
 @functools.cache
-def columns(model: type[Model], alias: str) -> str:
-    """``alias."col", ...`` for every concrete field of ``model``, in field order."""
+def columns(model: type[Model], alias: str, fields: Fields = None) -> str:
+    """``alias."col", ...`` for ``fields`` of ``model`` (attnames; default every concrete
+    field), in the model's field order."""
     quote = connections["default"].ops.quote_name
-    return ", ".join(f"{alias}.{quote(str(f.column))}" for f in model._meta.concrete_fields)
+    return ", ".join(f"{alias}.{quote(str(f.column))}" for f in _fields(model, fields))
 
 
 @functools.cache
-def _attnames(model: type[Model]) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
+def _attnames(model: type[Model], fields: Fields = None) -> list[str]:
+    return [field.attname for field in _fields(model, fields)]
 
 
 Converter = tuple[Callable[..., Any], ...]
 
 
 @functools.cache
-def _converters(model: type[Model], alias: str, using: str) -> list[tuple[int, Converter, Any]]:
-    """The ORM's per-column converters for ``model``'s fields (index, functions, expression)."""
-    fields = model._meta.concrete_fields
-    expressions = [field.get_col(alias) for field in fields]
+def _converters(
+    model: type[Model], alias: str, using: str, fields: Fields = None
+) -> list[tuple[int, Converter, Any]]:
+    """The ORM's per-column converters for ``fields`` of ``model`` (index, functions,
+    expression)."""
+    expressions = [field.get_col(alias) for field in _fields(model, fields)]
     compiler = model._default_manager.none().query.get_compiler(using=using)
     found: dict[int, tuple[Converter, Any]] = compiler.get_converters(expressions)
     return [(index, tuple(funcs), expr) for index, (funcs, expr) in found.items()]
+
+
+def _instance(
+    model: type[Model], alias: str, fields: Fields, values: Sequence[Any], connection: Any
+) -> Model:
+    """An instance of ``model`` from the database values of ``fields``, converted as the ORM
+    converts them (the others deferred, as with ``QuerySet.only``)."""
+    using = connection.alias
+    converted = list(values)
+    for index, funcs, expression in _converters(model, alias, using, fields):
+        value = converted[index]
+        for func in funcs:
+            value = func(value, expression, connection)
+        converted[index] = value
+    return model.from_db(using, _attnames(model, fields), converted)
 
 
 @contextlib.contextmanager
@@ -124,8 +157,7 @@ def fetch_joined(
     one value per name in ``extras``) and return one instance per model for the first row, or
     None when there is none. The extra values are set on the first instance under their names,
     as the database returned them (like ``QuerySet.annotate``)."""
-    using = "default"
-    connection = connections[using]
+    connection = connections["default"]
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -135,14 +167,33 @@ def fetch_joined(
     start = 0
     for model, alias in models:
         width = len(model._meta.concrete_fields)
-        values = list(row[start : start + width])
-        for index, funcs, expression in _converters(model, alias, using):
-            value = values[index]
-            for func in funcs:
-                value = func(value, expression, connection)
-            values[index] = value
-        instances.append(model.from_db(using, _attnames(model), values))
+        instances.append(_instance(model, alias, None, row[start : start + width], connection))
         start += width
     for name, value in zip(extras, row[start:], strict=True):
         setattr(instances[0], name, value)
+    return instances
+
+
+def fetch_all(
+    sql: str,
+    params: Sequence[Any] | dict[str, Any],
+    model: type[Model],
+    alias: str,
+    fields: Fields,
+    extras: Sequence[str] = (),
+) -> list[Model]:
+    """Run ``sql`` (selecting ``columns(model, alias, fields)``, then one value per name in
+    ``extras``) and return one instance of ``model`` per row, with only ``fields`` loaded; the
+    extra values are set on it under their names, as the database returned them."""
+    connection = connections["default"]
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    width = len(_attnames(model, fields))
+    instances = []
+    for row in found:
+        instance = _instance(model, alias, fields, row[:width], connection)
+        for name, value in zip(extras, row[width:], strict=True):
+            setattr(instance, name, value)
+        instances.append(instance)
     return instances

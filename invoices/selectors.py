@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from invoices import rows
@@ -144,45 +144,6 @@ def customer_for_portal_token(
         return None  # another company's own domain: as unknown as a forged token
     customer.company = company
     return customer
-
-
-def invoices_for_customer(*, customer: Customer) -> QuerySet[Invoice]:
-    """The customer's invoices a customer may see, newest first (drafts never)."""
-    return Invoice.objects.filter(
-        company_id=customer.company_id, customer=customer, status__in=CUSTOMER_VISIBLE_STATUSES
-    ).order_by("-issue_date", "-sequence")
-
-
-def outstanding_by_currency(*, customer: Customer) -> dict[str, int]:
-    """Amount still owed across every unpaid invoice, per currency (minor units)."""
-    rows = (
-        Invoice.objects.filter(
-            company_id=customer.company_id, customer=customer, status__in=UNPAID_STATUSES
-        )
-        .values("currency")
-        .annotate(due=Sum(F("total") - F("amount_paid") - F("amount_credited")))
-    )
-    return {row["currency"]: max(int(row["due"] or 0), 0) for row in rows}
-
-
-def has_overdue(*, customer: Customer, today: dt.date | None = None) -> bool:
-    today = today or timezone.localdate()
-    return Invoice.objects.filter(
-        company_id=customer.company_id,
-        customer=customer,
-        status__in=UNPAID_STATUSES,
-        due_date__lt=today,
-    ).exists()
-
-
-def credit_balance(*, customer: Customer) -> dict[str, int]:
-    """Unapplied credit of issued credit notes, per currency (minor units)."""
-    balance: dict[str, int] = defaultdict(int)
-    for note in CreditNote.objects.filter(
-        company_id=customer.company_id, customer=customer, status=CreditNoteStatus.ISSUED
-    ).only("currency", "amount", "amount_applied"):
-        balance[note.currency] += note.remaining
-    return dict(balance)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -33,15 +32,10 @@ from invoices.einvoice.services import EINVOICE_LABELS, einvoice_formats_offered
 from invoices.models import Customer, Invoice
 from invoices.models.company import Plan
 from invoices.money import format_money
-from invoices.selectors import (
-    credit_balance,
-    has_overdue,
-    invoices_for_customer,
-    outstanding_by_currency,
-)
 from invoices.services import share_link_token, share_links_for_portal
+from invoices.tokens import SHARE_LINK_PURPOSE, make_token
 from payments.gates import PayGate, pay_gate
-from portal.selectors import portal_data_version
+from portal.selectors import portal_data_version, portal_list_page
 
 logger = logging.getLogger(__name__)
 
@@ -159,10 +153,6 @@ class PortalRow:
 class PortalPage:
     locale: str
     customer_name: str
-    # Formatted amounts, one per currency (a customer may be billed in several).
-    outstanding: list[str]
-    has_overdue: bool
-    credit: list[str]
     rows: list[PortalRow]
     page_number: int
     num_pages: int
@@ -171,35 +161,42 @@ class PortalPage:
     total_count: int
 
 
-def _money_list(amounts: dict[str, int], locale: str) -> list[str]:
-    return [format_money(amount, currency, locale) for currency, amount in sorted(amounts.items())]
-
-
 def portal_page(
     *, customer: Customer, locale: str, page_number: str | int | None, connected: bool
 ) -> PortalPage:
-    """The portal of ``customer`` (loaded with its company), one page of 25 invoices.
+    """One page of 25 invoices of the portal of ``customer`` (loaded with its company).
 
-    Queries, whatever the number of invoices: the invoice count, the page of invoices, their
-    share links (plus an insert and a re-read on a first visit), outstanding per currency, the
-    overdue flag, the credit balance.
+    One query whatever the number of invoices (the page with its share links and the count);
+    on a first visit also those creating the rows' missing links
+    (``invoices.services.share_links_for_portal``).
     """
     company = customer.company
-    paginator = Paginator(
-        invoices_for_customer(customer=customer).only(*_ROW_FIELDS), PORTAL_PAGE_SIZE
+    try:
+        requested = int(page_number or 1)
+    except ValueError:
+        requested = 1
+    page = portal_list_page(
+        customer=customer, number=requested, size=PORTAL_PAGE_SIZE, fields=_ROW_FIELDS
     )
-    page = paginator.get_page(page_number)
-    invoices = list(page.object_list)
+    invoices = page.invoices
     for invoice in invoices:
         # The rows belong to the portal's customer and company by the query: reuse the loaded
         # objects instead of one query per row (pay_gate reads invoice.company.plan).
         invoice.company = company
         invoice.customer = customer
-    links = share_links_for_portal(invoices=invoices)
+    tokens = {
+        invoice.pk: make_token(invoice.selector, purpose=SHARE_LINK_PURPOSE)  # type: ignore[attr-defined]
+        for invoice in invoices
+        if invoice.selector  # type: ignore[attr-defined]
+    }
+    unlinked = [invoice for invoice in invoices if invoice.pk not in tokens]
+    if unlinked:
+        for pk, link in share_links_for_portal(invoices=unlinked).items():
+            tokens[pk] = share_link_token(link)
     today = timezone.localdate()
     rows = []
     for invoice in invoices:
-        token = share_link_token(links[invoice.pk])
+        token = tokens[invoice.pk]
         rows.append(
             PortalRow(
                 number=invoice.number,
@@ -221,17 +218,12 @@ def portal_page(
     return PortalPage(
         locale=locale,
         customer_name=customer.name,
-        outstanding=_money_list(outstanding_by_currency(customer=customer), locale),
-        has_overdue=has_overdue(customer=customer, today=today),
-        # No credit reads as a formatted zero in the company's currency, never as a word.
-        credit=_money_list(credit_balance(customer=customer), locale)
-        or [format_money(0, company.default_currency, locale)],
         rows=rows,
         page_number=page.number,
-        num_pages=paginator.num_pages,
-        previous_page=page.previous_page_number() if page.has_previous() else None,
-        next_page=page.next_page_number() if page.has_next() else None,
-        total_count=paginator.count,
+        num_pages=page.num_pages,
+        previous_page=page.number - 1 if page.number > 1 else None,
+        next_page=page.number + 1 if page.number < page.num_pages else None,
+        total_count=page.count,
     )
 
 
@@ -246,9 +238,9 @@ def portal_list_html(
     connected: bool,
     version: str | None = None,
 ) -> SafeString:
-    """The rendered portal body (balances, one page of invoices, pager) of ``customer``
-    (loaded with its company). Queries: one (the data version, unless passed in) when cached,
-    else six more."""
+    """The rendered portal body (one page of invoices, pager) of ``customer`` (loaded with its
+    company). Queries: one (the data version, unless passed in) when cached, else one more
+    (``portal_page``)."""
     now = timezone.now()
     if version is None:
         version = portal_data_version(customer=customer, now=now)
@@ -290,10 +282,10 @@ def account_cards_html(
     *, customer: Customer, token: str, locale: str, connected: bool, version: str, today: dt.date
 ) -> SafeString:
     """The account home's cards of ``customer`` (loaded with its company), one group per
-    currency, with "Pay everything due" (templates/portal/account/_cards.html), cached under
-    the portal's data version and the company's day (aging moves with it). Queries: none when
-    cached, else three (what is owed, credit, last payments) and one more when Stripe is
-    connected (the invoices "Pay everything due" pays)."""
+    currency, with "Pay everything due", and the balance summary
+    (templates/portal/account/_cards.html), cached under the portal's data version and the
+    company's day (aging moves with it). Queries: none when cached, else two
+    (``portal.account.selectors.account_by_currency``)."""
     company = customer.company
     key = cache_key(
         "cards",
@@ -313,7 +305,7 @@ def account_cards_html(
     )
 
     def render() -> str:
-        from portal.account.presenters import currency_cards
+        from portal.account.presenters import account_balances, currency_cards
         from portal.account.selectors import account_by_currency
 
         accounts = account_by_currency(customer=customer, today=today, with_payable=connected)
@@ -321,6 +313,7 @@ def account_cards_html(
             "portal/account/_cards.html",
             {
                 "cards": currency_cards(accounts=accounts, company=company, locale=locale),
+                "balances": account_balances(accounts=accounts, company=company, locale=locale),
                 "token": token,
                 "lang": locale,
                 "pay_enabled": connected and company.plan == Plan.PRO,

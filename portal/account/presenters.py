@@ -156,6 +156,34 @@ def currency_cards(
     return cards
 
 
+@dataclass(frozen=True)
+class AccountBalances:
+    """The home's balance summary beside the cards: formatted amounts, one per currency."""
+
+    outstanding: list[str]  # empty: nothing outstanding
+    credit: list[str]  # never empty: no credit reads as a zero in the company's currency
+    has_overdue: bool
+
+
+def account_balances(
+    *, accounts: list[CurrencyAccount], company: Company, locale: str
+) -> AccountBalances:
+    return AccountBalances(
+        outstanding=[
+            format_money(account.outstanding, account.currency, locale)
+            for account in accounts
+            if account.outstanding > 0
+        ],
+        credit=[
+            format_money(account.credit_available, account.currency, locale)
+            for account in accounts
+            if account.credit_available > 0
+        ]
+        or [format_money(0, company.default_currency, locale)],
+        has_overdue=any(account.overdue_count for account in accounts),
+    )
+
+
 # Payments and credit notes -------------------------------------------------------------------
 
 

@@ -199,9 +199,28 @@ def test_it_paginates_newest_first(
     assert first.index(invoices[0].number + "<") < first.index(invoices[1].number + "<")
     assert invoices[24].number + "<" in first and invoices[25].number + "<" not in first
     assert invoices[25].number + "<" in second and invoices[26].number + "<" in second
-    # Nonsense page numbers show a real page instead of an error.
-    assert client.get(f"/portal/{portal_token}?page=abc").status_code == 200
-    assert client.get(f"/portal/{portal_token}?page=999").status_code == 200
+    # Nonsense page numbers show a real page instead of an error: past the end, the last one.
+    assert "Page 1 of 2" in _html(client.get(f"/portal/{portal_token}?page=abc"))
+    beyond = _html(client.get(f"/portal/{portal_token}?page=999"))
+    assert "Page 2 of 2" in beyond
+    assert invoices[26].number + "<" in beyond and invoices[24].number + "<" not in beyond
+
+
+def test_it_gives_a_row_whose_link_expired_a_new_live_link(
+    client: Any, tenant: Company, customer: Customer, portal_token: str
+) -> None:
+    invoice = factories.make_invoice(tenant, customer)
+    expired = services.share_link_create(invoice=invoice)
+    expired.expires_at = timezone.now() - dt.timedelta(minutes=1)
+    expired.save(update_fields=["expires_at"])
+    html = _html(client.get(f"/portal/{portal_token}"))
+    assert services.share_link_token(expired) not in html
+    expired.refresh_from_db()
+    assert expired.revoked_at is not None
+    live = invoice.share_links.get(revoked_at__isnull=True)
+    token = services.share_link_token(live)
+    assert f'href="/invoice/{token}?source=portal&amp;lang=en"' in html
+    assert client.get(f"/invoice/{token}").status_code == 200
 
 
 def test_it_shows_the_credit_balance(
@@ -249,12 +268,11 @@ def test_it_uses_a_constant_number_of_portal_queries(
         cache.clear()
         # 1 the customer and company (checking the link), read with whether Stripe is
         # connected, whether the Documents tab shows and the portal's data version (the page's
-        # cache key); then, rendering: 2 the invoice count, 3 one page of invoices, 4 their
-        # share links, 5 outstanding per currency, 6 the overdue flag, 7 the credit balance;
-        # the account cards: 8 what is owed per currency, 9 the credit available, 10 the last
-        # payment per currency. 500 invoices must cost the same: customers with long
-        # histories open the portal most.
-        with django_assert_num_queries(10) as captured:
+        # cache key); then, rendering: the account cards and balances: 2 what is owed per
+        # invoice with the credit per credit note, 3 the last payment per currency; the list:
+        # 4 one page of invoices with their share links and the invoice count. 500 invoices
+        # must cost the same: customers with long histories open the portal most.
+        with django_assert_num_queries(4) as captured:
             response = client.get(f"/portal/{token}")
         assert response.status_code == 200
         counts.append(len(captured))
