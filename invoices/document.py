@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from invoices.models import Company, Customer, Invoice, InvoiceStatus, LineItem
 from invoices.money import format_money
-from invoices.selectors import is_overdue
+from invoices.selectors import document_lines, is_overdue
 
 logger = logging.getLogger(__name__)
 
@@ -295,18 +295,7 @@ def invoice_document(
     Queries: one for the lines unless ``lines`` is given (or prefetched as ``lines``).
     """
     if lines is None:
-        lines = list(
-            invoice.lines.all().only(
-                "invoice_id",
-                "position",
-                "description",
-                "quantity",
-                "unit_amount",
-                "tax_rate",
-                "amount",
-                "tax_amount",
-            )
-        )
+        lines = document_lines(invoice=invoice)
     currency = invoice.currency
     return InvoiceDocument(
         locale=locale,

@@ -19,6 +19,7 @@ from invoices.models import (
     Customer,
     Invoice,
     InvoiceStatus,
+    LineItem,
     ShareLink,
     ShareLinkKind,
 )
@@ -144,6 +145,35 @@ def customer_for_portal_token(
         return None  # another company's own domain: as unknown as a forged token
     customer.company = company
     return customer
+
+
+# An invoice's lines as a document shows them, in their order (hand-written and prepared: a
+# first view of an invoice page reads them; the ORM's query cost 0.8 ms of Python there).
+_DOCUMENT_LINE_FIELDS = (
+    "id",
+    "invoice_id",
+    "position",
+    "description",
+    "quantity",
+    "unit_amount",
+    "tax_rate",
+    "amount",
+    "tax_amount",
+)
+_DOCUMENT_LINES_SQL = """
+SELECT {line} FROM invoices_lineitem l WHERE l.invoice_id = %(invoice)s ORDER BY l.position, l.id
+"""
+
+
+def document_lines(*, invoice: Invoice) -> list[LineItem]:
+    """The lines of ``invoice`` in their order, with what a document shows of them. One query,
+    none when they were prefetched (``prefetch_related("lines")``)."""
+    prefetched = getattr(invoice, "_prefetched_objects_cache", {})
+    if "lines" in prefetched:
+        return list(prefetched["lines"])
+    sql = _DOCUMENT_LINES_SQL.format(line=rows.columns(LineItem, "l", _DOCUMENT_LINE_FIELDS))
+    found = rows.fetch_all(sql, {"invoice": invoice.pk}, LineItem, "l", _DOCUMENT_LINE_FIELDS)
+    return [line for line in found if isinstance(line, LineItem)]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from invoices import rows
 from invoices.models import Company, Invoice
 from payments.models import CheckoutAttempt, Payment, PaymentStatus, StripeConnection
 
@@ -69,6 +70,25 @@ LAST_PAYMENT_ID_SQL = (
     "SELECT id FROM payments_payment WHERE invoice_id = i.id AND status <> 'refunded'"
     " ORDER BY paid_at DESC, id DESC LIMIT 1"
 )
+
+
+# What a customer page shows of a payment it names (hand-written and prepared: read on first
+# views of paid invoices' pages).
+_SHOWN_FIELDS = ("id", "public_id", "amount", "currency", "paid_at")
+_SHOWN_SQL = "SELECT {payment} FROM payments_payment p WHERE p.id = %(payment)s"
+
+
+def payment_shown(*, payment_id: int) -> Payment | None:
+    """The payment ``payment_id`` (read from a page's lookup, e.g. with LAST_PAYMENT_ID_SQL)
+    with its public id, amount, currency and date. One query."""
+    found = rows.fetch_all(
+        _SHOWN_SQL.format(payment=rows.columns(Payment, "p", _SHOWN_FIELDS)),
+        {"payment": payment_id},
+        Payment,
+        "p",
+        _SHOWN_FIELDS,
+    )
+    return next((payment for payment in found if isinstance(payment, Payment)), None)
 
 
 def last_payment_for_invoice(*, invoice: Invoice) -> Payment | None:

@@ -26,7 +26,7 @@ from payments.gates import (
     pay_gate,
     stripe_state_from,
 )
-from payments.selectors import LAST_PAYMENT_ID_SQL, last_payment_for_invoice
+from payments.selectors import LAST_PAYMENT_ID_SQL, payment_shown
 from portal.account.layout import Account, account_context
 from portal.comments.selectors import THREAD_VERSION_SQL
 from portal.documents.selectors import HAS_DOCUMENTS_SQL
@@ -134,9 +134,11 @@ def _invoice_page(
 
 
 def _last_payment(invoice: Invoice, *, token: str, lang: str) -> dict[str, str] | None:
-    if invoice.amount_paid <= 0:
+    # Which payment the lookup read (INVOICE_PAGE_FACTS): last_payment_for_invoice's.
+    payment_id = invoice.page_last_payment_id  # type: ignore[attr-defined]
+    if invoice.amount_paid <= 0 or payment_id is None:
         return None
-    payment = last_payment_for_invoice(invoice=invoice)
+    payment = payment_shown(payment_id=payment_id)
     if payment is None:
         return None
     return {
