@@ -35,10 +35,13 @@ def cache_set(key: str, value: object, seconds: int) -> None:
         logger.warning("fragment cache unavailable", exc_info=True)
 
 
-def cached_html(key: str, render: Callable[[], str], seconds: int) -> SafeString:
-    """The fragment cached under ``key``, or ``render()`` stored there for ``seconds``.
+def cached_html(key: str | None, render: Callable[[], str], seconds: int) -> SafeString:
+    """The fragment cached under ``key``, or ``render()`` stored there for ``seconds``; with
+    ``key`` None, ``render()`` alone (a page cached whole keeps no copy of its parts).
 
     Fragments are our own rendered (autoescaped) templates, hence safe."""
+    if key is None:
+        return mark_safe(str(render()))  # noqa: S308
     html = cache_get(key)
     if not isinstance(html, str):
         rendered = str(render())

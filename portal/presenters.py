@@ -45,8 +45,11 @@ logger = logging.getLogger(__name__)
 # language, day (overdue) or deployed template/translation simply misses. Views stay the same
 # pages, minus the lines query, Babel and template work on a hit. The token check is never
 # cached: a revoked or expired link is refused at once. Whole pages are cached on top of these
-# (portal.page_cache), with the same keys, reads and sources digest below; the fragments still
-# serve when a page misses (a new comment leaves the document as it was).
+# (portal.page_cache), with the same reads and sources digest below. A page that is cached whole
+# keeps no copy of its fragments (``whole_page_cached``): storing both cost two more cache round
+# trips on every first view, to spare a render only when the page's other inputs change (a new
+# comment, another ``?source=``). The fragments serve the pages that are never cached whole:
+# those of signed-in customers.
 
 CACHE_SECONDS = 3600
 _CACHE_PREFIX = "portal:html:v1:"
@@ -85,20 +88,26 @@ def cache_key(kind: str, parts: tuple[object, ...]) -> str:
     return f"{_CACHE_PREFIX}{kind}:{hashlib.sha256(raw.encode()).hexdigest()}"
 
 
-def invoice_document_html(*, invoice: Invoice, locale: str) -> SafeString:
+def invoice_document_html(
+    *, invoice: Invoice, locale: str, whole_page_cached: bool = False
+) -> SafeString:
     """The rendered document partials of ``invoice`` (loaded with company and customer), cached
-    under its document fingerprint. Queries: none when cached, else one (the lines). A customer
-    page never shows a draft, so its lines are frozen and need no query for the key."""
+    under its document fingerprint unless ``whole_page_cached``. Queries: none when cached,
+    else one (the lines). A customer page never shows a draft, so its lines are frozen and need
+    no query for the key."""
     company = invoice.company
-    fingerprint = document_fingerprint(
-        invoice=invoice,
-        language=locale,
-        surface="page",
-        lines=None,
-        logo=str(company.logo.name or "") if company.logo else "",
-    )
+    key = None
+    if not whole_page_cached:
+        fingerprint = document_fingerprint(
+            invoice=invoice,
+            language=locale,
+            surface="page",
+            lines=None,
+            logo=str(company.logo.name or "") if company.logo else "",
+        )
+        key = f"{_CACHE_PREFIX}document:{fingerprint}"
     return cached_html(
-        f"{_CACHE_PREFIX}document:{fingerprint}",
+        key,
         lambda: render_to_string(
             "invoices/partials/_document.html",
             {"doc": invoice_document(invoice=invoice, locale=locale)},
@@ -237,10 +246,11 @@ def portal_list_html(
     page_number: str | None,
     connected: bool,
     version: str | None = None,
+    whole_page_cached: bool = False,
 ) -> SafeString:
     """The rendered portal body (one page of invoices, pager) of ``customer`` (loaded with its
-    company). Queries: one (the data version, unless passed in) when cached, else one more
-    (``portal_page``)."""
+    company), cached unless ``whole_page_cached``. Queries: one (the data version, unless
+    passed in) when cached, else one more (``portal_page``)."""
     now = timezone.now()
     if version is None:
         version = portal_data_version(customer=customer, now=now)
@@ -275,16 +285,24 @@ def portal_list_html(
         )
         return render_to_string("portal/_portal_body.html", {"portal": page})
 
-    return cached_html(key, render, CACHE_SECONDS)
+    return cached_html(None if whole_page_cached else key, render, CACHE_SECONDS)
 
 
 def account_cards_html(
-    *, customer: Customer, token: str, locale: str, connected: bool, version: str, today: dt.date
+    *,
+    customer: Customer,
+    token: str,
+    locale: str,
+    connected: bool,
+    version: str,
+    today: dt.date,
+    whole_page_cached: bool = False,
 ) -> SafeString:
     """The account home's cards of ``customer`` (loaded with its company), one group per
     currency, with "Pay everything due", and the balance summary
     (templates/portal/account/_cards.html), cached under the portal's data version and the
-    company's day (aging moves with it). Queries: none when cached, else two
+    company's day (aging moves with it), unless ``whole_page_cached``. Queries: none when
+    cached, else two
     (``portal.account.selectors.account_by_currency``)."""
     company = customer.company
     key = cache_key(
@@ -320,4 +338,4 @@ def account_cards_html(
             },
         )
 
-    return cached_html(key, render, CACHE_SECONDS)
+    return cached_html(None if whole_page_cached else key, render, CACHE_SECONDS)

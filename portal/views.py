@@ -100,11 +100,20 @@ def invoice_page(request: HttpRequest, invoice: Invoice, token: str) -> HttpResp
                 *(getattr(invoice, name) for name in INVOICE_PAGE_FACTS),
             ),
         )
-    return cached_page(request, key, lambda: _invoice_page(request, invoice, token, stripe))
+    return cached_page(
+        request,
+        key,
+        lambda: _invoice_page(request, invoice, token, stripe, whole_page_cached=key is not None),
+    )
 
 
 def _invoice_page(
-    request: HttpRequest, invoice: Invoice, token: str, stripe: StripeState
+    request: HttpRequest,
+    invoice: Invoice,
+    token: str,
+    stripe: StripeState,
+    *,
+    whole_page_cached: bool,
 ) -> HttpResponse:
     company = invoice.company
     lang = request.LANGUAGE_CODE
@@ -114,7 +123,9 @@ def _invoice_page(
         "paid": _last_payment(invoice, token=token, lang=lang),
         # The heading values; the document itself comes rendered (and cached) as HTML.
         "doc": invoice_summary(invoice=invoice, locale=lang),
-        "document_html": invoice_document_html(invoice=invoice, locale=lang),
+        "document_html": invoice_document_html(
+            invoice=invoice, locale=lang, whole_page_cached=whole_page_cached
+        ),
         "brand_color": brand_color(company),
         "company_name": company.name,
         "token": token,
@@ -192,13 +203,24 @@ def portal_view(request: HttpRequest, token: str) -> HttpResponse:
         request,
         key,
         lambda: _portal_page(
-            request, account, connected=connected, has_documents=has_documents, version=version
+            request,
+            account,
+            connected=connected,
+            has_documents=has_documents,
+            version=version,
+            whole_page_cached=key is not None,
         ),
     )
 
 
 def _portal_page(
-    request: HttpRequest, account: Account, *, connected: bool, has_documents: bool, version: str
+    request: HttpRequest,
+    account: Account,
+    *,
+    connected: bool,
+    has_documents: bool,
+    version: str,
+    whole_page_cached: bool,
 ) -> HttpResponse:
     customer, token, lang = account.customer, account.token, account.lang
     context = {
@@ -210,6 +232,7 @@ def _portal_page(
             connected=connected,
             version=version,
             today=account.today,
+            whole_page_cached=whole_page_cached,
         ),
         "portal_html": portal_list_html(
             customer=customer,
@@ -217,6 +240,7 @@ def _portal_page(
             page_number=request.GET.get("page"),
             connected=connected,
             version=version,
+            whole_page_cached=whole_page_cached,
         ),
         # "Pay in advance", when the company offers it (no query: the company is loaded).
         "advance": advance_form_for(customer=customer, lang=lang) if connected else None,

@@ -332,6 +332,27 @@ def test_it_renders_head_requests_and_unknown_queries_as_before(
         client.get(f"/invoice/{token}?source=made-up")
 
 
+def _fragments(kind: str) -> list[str]:
+    cache = caches["default"]
+    assert hasattr(cache, "keys"), "these tests read the keys of the Redis cache"
+    return list(cache.keys(f"*portal:html:v1:{kind}:*"))
+
+
+def test_a_page_cached_whole_keeps_no_copy_of_its_parts(
+    client: Any, invoice: Invoice, token: str, portal_token: str
+) -> None:
+    client.get(f"/invoice/{token}")
+    client.get(f"/portal/{portal_token}")
+    assert _fragments("page:invoice") and _fragments("page:portal")
+    assert _fragments("document") == [] == _fragments("cards") == _fragments("portal")
+    # A page never cached whole (here: a query it does not know; a signed-in customer's) keeps
+    # its parts, so the next one renders only what changed.
+    client.get(f"/invoice/{token}?utm_campaign=x")
+    client.get(f"/portal/{portal_token}?utm_campaign=x")
+    assert len(_fragments("document")) == len(_fragments("cards")) == 1
+    assert len(_fragments("portal")) == 1
+
+
 @pytest.mark.parametrize(
     ("audience", "visibility", "whose", "status"),
     [
