@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from invoices.models import Company
+from invoices.rows import prepared_cursor
 from payments import multipay, services, stripe_client, webhook_endpoints
 from payments.models import AttemptStatus, WebhookEvent, WebhookEventStatus
 from payments.stripe_sync import live as stripe_sync_live
@@ -247,7 +248,8 @@ def webhook_event_store(*, connection_id: int, event: Mapping[str, Any], body: s
     event_type = str(event.get("type", ""))[:100]
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     handled = event_type in HANDLERS
-    with connection.cursor() as cursor:
+    # Prepared once per connection: PostgreSQL plans it once, not on every delivery.
+    with prepared_cursor(connection) as cursor:
         cursor.execute(
             _INSERT_EVENT,
             [
@@ -273,6 +275,11 @@ def _processing_queuer() -> Callable[[], None]:
     # functools.partial has none) that ignores the result, so a Redis outage costs the
     # webhook request the broker's bounded timeout, not a wait on the result backend.
     def queue_webhook_events_drain() -> None:
+        # Under a stream of deliveries every drain is queued or running already: one read of
+        # their flags then, instead of one refused add per drain.
+        flags = [_drain_flag(slot) for slot in range(DRAIN_SLOTS)]
+        if len(cache.get_many(flags)) == len(flags):
+            return
         for slot in range(DRAIN_SLOTS):
             if cache.add(_drain_flag(slot), 1, timeout=DRAIN_FLAG_SECONDS):
                 try:
