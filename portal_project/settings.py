@@ -214,6 +214,9 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Celery: Redis broker in production; eager, in-process execution when there is no Redis.
+# How much lower than the web server's a Celery worker's CPU priority is (Unix nice, 0 to 19;
+# portal_project.celery): pages first when both want the cores.
+WORKER_NICENESS = int(os.environ.get("WORKER_NICENESS", "5"))
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
