@@ -212,7 +212,8 @@ def run_wrk(url: str, script: str, seconds: int) -> float:
         sys.exit(f"wrk saw answers other than 200:\n{out}")
     if errors := re.search(r"Socket errors: .*", out):
         print(f"  ({errors.group(0)})")
-    p99 = re.search(r"99%\s+(\S+)", out)
+    # The latency distribution's line (not a "...99%" column of the thread statistics).
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     print(f"  wrk: {rate:.0f} deliveries/s, p99 {p99.group(1) if p99 else '?'}")
     return rate
