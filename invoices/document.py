@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from invoices.models import Company, Customer, Invoice, InvoiceStatus, LineItem
 from invoices.money import format_money
-from invoices.selectors import document_lines, is_overdue
+from invoices.selectors import LINE_FIELDS, document_lines, is_overdue
 
 logger = logging.getLogger(__name__)
 
@@ -351,16 +351,6 @@ def invoice_summary(*, invoice: Invoice, locale: str) -> InvoiceSummary:
 # upgrade, the fonts, the renderer's options, a new field in the document).
 TEMPLATE_VERSION = "1"
 
-# The line fields that show (the values_list / attribute order of LINE_FIELDS is the hash's).
-LINE_FIELDS = (
-    "position",
-    "description",
-    "quantity",
-    "unit_amount",
-    "tax_rate",
-    "amount",
-    "tax_amount",
-)
 
 # What each rendering is made of besides data, relative to the project root.
 SURFACE_SOURCES: dict[str, tuple[str, ...]] = {

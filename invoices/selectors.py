@@ -72,7 +72,12 @@ def _extras_sql(annotate: Annotations) -> str:
     return "".join(f", ({sql}) AS {name}" for name, sql in annotate.items())
 
 
-_STATUS_PARAMS = {f"status{n}": str(status) for n, status in enumerate(CUSTOMER_VISIBLE_STATUSES)}
+# CUSTOMER_VISIBLE_STATUSES as named parameters of hand-written SQL, and the placeholders that
+# name them (``status IN ({VISIBLE_STATUSES_SQL})``).
+VISIBLE_STATUS_PARAMS = {
+    f"status{n}": str(status) for n, status in enumerate(CUSTOMER_VISIBLE_STATUSES)
+}
+VISIBLE_STATUSES_SQL = ", ".join(f"%({name})s" for name in VISIBLE_STATUS_PARAMS)
 
 
 def _link_params(selector: str, kind: str) -> dict[str, object]:
@@ -97,12 +102,12 @@ def invoice_for_share_token(token: str, *, annotate: Annotations | None = None) 
         invoice=rows.columns(Invoice, "i"),
         company=rows.columns(Company, "c"),
         customer=rows.columns(Customer, "u"),
-        statuses=", ".join(f"%({name})s" for name in _STATUS_PARAMS),
+        statuses=VISIBLE_STATUSES_SQL,
         extras=_extras_sql(annotate),
     )
     found = rows.fetch_joined(
         sql,
-        {**_link_params(selector, ShareLinkKind.INVOICE), **_STATUS_PARAMS},
+        {**_link_params(selector, ShareLinkKind.INVOICE), **VISIBLE_STATUS_PARAMS},
         [(Invoice, "i"), (Company, "c"), (Customer, "u")],
         extras=tuple(annotate),
     )
@@ -147,11 +152,9 @@ def customer_for_portal_token(
     return customer
 
 
-# An invoice's lines as a document shows them, in their order (hand-written and prepared: a
-# first view of an invoice page reads them; the ORM's query cost 0.8 ms of Python there).
-_DOCUMENT_LINE_FIELDS = (
-    "id",
-    "invoice_id",
+# The line fields a document shows (the values_list / attribute order of LINE_FIELDS is the
+# document fingerprint's: invoices.document).
+LINE_FIELDS = (
     "position",
     "description",
     "quantity",
@@ -160,6 +163,9 @@ _DOCUMENT_LINE_FIELDS = (
     "amount",
     "tax_amount",
 )
+# An invoice's lines as a document shows them, in their order (hand-written and prepared: a
+# first view of an invoice page reads them; the ORM's query cost 0.8 ms of Python there).
+_DOCUMENT_LINE_FIELDS = ("id", "invoice_id", *LINE_FIELDS)
 _DOCUMENT_LINES_SQL = """
 SELECT {line} FROM invoices_lineitem l WHERE l.invoice_id = %(invoice)s ORDER BY l.position, l.id
 """

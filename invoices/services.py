@@ -689,7 +689,12 @@ def share_link_expiry_check(expires_at: dt.datetime | None) -> None:
 
 
 def share_link_token(link: ShareLink) -> str:
-    return make_token(link.selector, purpose=SHARE_LINK_PURPOSE)
+    return share_token_of(link.selector)
+
+
+def share_token_of(selector: str) -> str:
+    """The usable token of the share link whose stored selector is ``selector``."""
+    return make_token(selector, purpose=SHARE_LINK_PURPOSE)
 
 
 def _live_link_ensure(

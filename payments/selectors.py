@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from invoices import rows
 from invoices.models import Company, Invoice
-from payments.models import CheckoutAttempt, Payment, PaymentStatus, StripeConnection
+from payments.models import CheckoutAttempt, Payment, StripeConnection
 
 
 def connection_for_webhook_key(webhook_key: str) -> StripeConnection | None:
@@ -62,8 +62,9 @@ def payment_for_invoice(*, invoice: Invoice, public_id: str) -> Payment | None:
     )
 
 
-# Which payment last_payment_for_invoice answers, as a scalar subquery for a page's one lookup
-# (invoices.selectors.Annotations; ``i`` is the invoice): its id, NULL when none. What the page
+# The latest payment still standing (not wholly refunded), what a paid invoice's page links, as
+# a scalar subquery for the page's one lookup (invoices.selectors.Annotations; ``i`` is the
+# invoice): its id, NULL when none. What the page
 # shows of it (when, how much, its receipt) never changes once recorded; a refund changes
 # which payment this is.
 LAST_PAYMENT_ID_SQL = (
@@ -89,13 +90,3 @@ def payment_shown(*, payment_id: int) -> Payment | None:
         _SHOWN_FIELDS,
     )
     return next((payment for payment in found if isinstance(payment, Payment)), None)
-
-
-def last_payment_for_invoice(*, invoice: Invoice) -> Payment | None:
-    """The latest payment still standing (not wholly refunded): what a paid invoice links."""
-    return (
-        Payment.objects.filter(company_id=invoice.company_id, invoice=invoice)
-        .exclude(status=PaymentStatus.REFUNDED)
-        .order_by("-paid_at", "-id")
-        .first()
-    )

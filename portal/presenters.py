@@ -32,8 +32,7 @@ from invoices.einvoice.services import EINVOICE_LABELS, einvoice_formats_offered
 from invoices.models import Customer, Invoice
 from invoices.models.company import Plan
 from invoices.money import format_money
-from invoices.services import share_link_token, share_links_for_portal
-from invoices.tokens import SHARE_LINK_PURPOSE, make_token
+from invoices.services import share_link_token, share_links_for_portal, share_token_of
 from payments.gates import PayGate, pay_gate
 from portal.selectors import portal_data_version, portal_list_page
 
@@ -194,7 +193,7 @@ def portal_page(
         invoice.company = company
         invoice.customer = customer
     tokens = {
-        invoice.pk: make_token(invoice.selector, purpose=SHARE_LINK_PURPOSE)  # type: ignore[attr-defined]
+        invoice.pk: share_token_of(invoice.selector)  # type: ignore[attr-defined]
         for invoice in invoices
         if invoice.selector  # type: ignore[attr-defined]
     }

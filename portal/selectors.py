@@ -11,7 +11,11 @@ from django.utils import timezone
 
 from invoices import rows
 from invoices.models import Customer, Invoice, ShareLinkKind
-from invoices.selectors import CUSTOMER_VISIBLE_STATUSES
+from invoices.selectors import (
+    CUSTOMER_VISIBLE_STATUSES,
+    VISIBLE_STATUS_PARAMS,
+    VISIBLE_STATUSES_SQL,
+)
 
 # Everything a customer's portal list shows can only change if one of these values changes
 # (statuses and payments touch updated_at; credit notes change amounts or status; row links
@@ -79,7 +83,6 @@ WHERE i.company_id = %(company)s AND i.customer_id = %(customer)s AND i.status I
 ORDER BY i.issue_date DESC, i.sequence DESC
 LIMIT %(limit)s OFFSET %(offset)s
 """
-_LISTED_STATUSES = {f"status{n}": str(status) for n, status in enumerate(CUSTOMER_VISIBLE_STATUSES)}
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def portal_list_page(
     newest first, with ``fields`` loaded. One query (three for a page past the end)."""
     sql = _LIST_PAGE_SQL.format(
         invoice=rows.columns(Invoice, "i", fields),
-        statuses=", ".join(f"%({name})s" for name in _LISTED_STATUSES),
+        statuses=VISIBLE_STATUSES_SQL,
     )
     params = {
         "company": customer.company_id,
@@ -108,7 +111,7 @@ def portal_list_page(
         "kind": ShareLinkKind.INVOICE.value,
         "now": connection.ops.adapt_datetimefield_value(timezone.now()),
         "limit": size,
-        **_LISTED_STATUSES,
+        **VISIBLE_STATUS_PARAMS,
     }
 
     def page(number: int) -> list[Invoice]:

@@ -145,7 +145,7 @@ def _invoice_page(
 
 
 def _last_payment(invoice: Invoice, *, token: str, lang: str) -> dict[str, str] | None:
-    # Which payment the lookup read (INVOICE_PAGE_FACTS): last_payment_for_invoice's.
+    # Which payment the lookup read (INVOICE_PAGE_FACTS: LAST_PAYMENT_ID_SQL).
     payment_id = invoice.page_last_payment_id  # type: ignore[attr-defined]
     if invoice.amount_paid <= 0 or payment_id is None:
         return None

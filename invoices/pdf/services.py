@@ -20,7 +20,6 @@ from django.utils import translation
 
 from core.errors import ApplicationError
 from invoices.document import (
-    LINE_FIELDS,
     document_fingerprint,
     invoice_document,
     line_values,
@@ -31,6 +30,7 @@ from invoices.models import Invoice
 from invoices.pdf import storage
 from invoices.pdf.html import invoice_pdf_html, logo_bytes
 from invoices.pdf.render import render_pdf
+from invoices.selectors import LINE_FIELDS
 from invoices.tasks import render_invoice_pdf
 
 logger = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ from tests.payments.conftest import (
     emulator_events,
     signed_post,
 )
+from tests.stripe_events import paid_checkout_events
 
 
 def _paid_card_events(invoice: Any, emulator: EmulatorServer, amount: int) -> list[dict[str, Any]]:
@@ -417,27 +418,9 @@ def test_processing_an_event_costs_a_constant_number_of_queries(
     from payments import webhooks
 
     invoice = make_invoice(tenant, lines=[("Work", "1", 5000, "0")])
-    metadata = {"invoice": invoice.public_id}
-    session = {
-        "id": "cs_q",
-        "object": "checkout.session",
-        "payment_status": "paid",
-        "payment_intent": "pi_q",
-        "amount_total": 5000,
-        "currency": "usd",
-        "metadata": metadata,
-    }
-    intent = {
-        "id": "pi_q",
-        "object": "payment_intent",
-        "status": "succeeded",
-        "amount": 5000,
-        "amount_received": 5000,
-        "currency": "usd",
-        "metadata": metadata,
-    }
-    completed = _stored(connected, _event("checkout.session.completed", session, "evt_q_1"))
-    succeeded = _stored(connected, _event("payment_intent.succeeded", intent, "evt_q_2"))
+    session_paid, intent_paid, _charge = paid_checkout_events([invoice], "q")
+    completed = _stored(connected, session_paid)
+    succeeded = _stored(connected, intent_paid)
     # The payment: (the event's own transaction: BEGIN in a worker, a savepoint here)
     # 1 SELECT the event FOR UPDATE SKIP LOCKED, with its connection and company;
     # 2 SAVEPOINT (the handler); 3 SELECT a payment of the PaymentIntent (none yet);
@@ -454,7 +437,7 @@ def test_processing_an_event_costs_a_constant_number_of_queries(
         assert webhooks.webhook_event_process(event_pk=succeeded.pk) == "processed"
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, 5000)
-    assert Payment.objects.get().provider_payment_intent_id == "pi_q"
+    assert Payment.objects.get().provider_payment_intent_id == "pi_q_0"
 
 
 def test_a_drain_processes_waiting_events_a_batch_per_transaction(
@@ -503,31 +486,14 @@ def test_a_failing_event_fails_alone_and_the_rest_of_its_batch_is_applied(
     metadata = {"invoice": invoice.public_id}
     # A refund delivered before its payment (the handler raises), between two events that
     # pay the invoice: the refund fails and is retried later, the payment counts once.
-    session = {
-        "id": "cs_b",
-        "object": "checkout.session",
-        "payment_status": "paid",
-        "payment_intent": "pi_b",
-        "amount_total": 5000,
-        "currency": "usd",
-        "metadata": metadata,
-    }
+    session_paid, intent_paid, _charge = paid_checkout_events([invoice], "b")
     refund = {"id": "ch_other", "payment_intent": "pi_other", "amount_refunded": 100}
-    intent = {
-        "id": "pi_b",
-        "object": "payment_intent",
-        "status": "succeeded",
-        "amount": 5000,
-        "amount_received": 5000,
-        "currency": "usd",
-        "metadata": metadata,
-    }
-    first = _stored(connected, _event("checkout.session.completed", session, "evt_b_1"))
+    first = _stored(connected, session_paid)
     refused = _stored(
         connected,
         _event("charge.refunded", {**refund, "metadata": metadata}, "evt_b_2"),
     )
-    last = _stored(connected, _event("payment_intent.succeeded", intent, "evt_b_3"))
+    last = _stored(connected, intent_paid)
     assert webhooks.webhook_events_drain(slot=0) == 3
     for event in (first, last):
         event.refresh_from_db()
@@ -537,7 +503,7 @@ def test_a_failing_event_fails_alone_and_the_rest_of_its_batch_is_applied(
     assert refused.error.startswith("PaymentNotRecordedYet")
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, 5000)
-    assert list(Payment.objects.values_list("provider_payment_intent_id", flat=True)) == ["pi_b"]
+    assert list(Payment.objects.values_list("provider_payment_intent_id", flat=True)) == ["pi_b_0"]
 
 
 def test_an_event_of_a_type_no_handler_takes_is_stored_ignored_and_queues_nothing(
