@@ -15,6 +15,9 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 # A file whose name is its content's hash never changes: a changed file is a new URL.
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+# The static files' URLs a process remembers: the templates name a few dozen; the bound keeps
+# a caller that passes names of its own from growing the memory.
+URLS_KEPT = 1024
 
 
 class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):
@@ -22,14 +25,23 @@ class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):
 
     def url(self, name: str | None, force: bool = False) -> str:
         # Hashed names with DEBUG on too (Django's storage drops them then): `make run` serves
-        # what production serves.
-        return super().url(name, force=True)  # type: ignore[no-any-return]
+        # what production serves. Each name's URL is worked out once per process (a page names
+        # a dozen files): the manifest is read when the storage starts and never changes.
+        if name is None:
+            return super().url(name, force=True)  # type: ignore[no-any-return]
+        url = self._urls.get(name)
+        if url is None:
+            url = super().url(name, force=True)
+            if len(self._urls) < URLS_KEPT:
+                self._urls[name] = url
+        return url  # type: ignore[no-any-return]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Names found not collected, answered without asking the disk again: each page
         # rendered names a dozen static files, and each miss is a file-system lookup.
         self._not_collected: set[str] = set()
+        self._urls: dict[str, str] = {}
 
     def stored_name(self, name: str) -> str:
         if name in self._not_collected:

@@ -49,6 +49,8 @@ def brand_color(company: Company) -> str:
     return color if _COLOR_RE.match(color) else DEFAULT_BRAND_COLOR
 
 
+# Babel takes ~50 µs a date; lists show the same few days again and again.
+@functools.lru_cache(maxsize=4096)
 def date_display(value: dt.date | None, locale: str) -> str:
     return format_date(value, format="medium", locale=locale) if value else ""
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -134,10 +133,10 @@ _ROW_FIELDS = (
     "public_id",
     "allow_partial_payments",
     "minimum_payment",
-    # Read by einvoice_formats_offered (the e-invoice downloads of a row).
-    "buyer_snapshot",
-    "seller_snapshot",
 )
+# Read by einvoice_formats_offered (the e-invoice downloads of a row), which looks at them only
+# when the company offers a format: two JSON documents a row, decoded for nothing otherwise.
+_EINVOICE_ROW_FIELDS = ("buyer_snapshot", "seller_snapshot")
 
 
 @dataclass(frozen=True)
@@ -183,8 +182,9 @@ def portal_page(
         requested = int(page_number or 1)
     except ValueError:
         requested = 1
+    fields = _ROW_FIELDS + (_EINVOICE_ROW_FIELDS if company.einvoice_formats else ())
     page = portal_list_page(
-        customer=customer, number=requested, size=PORTAL_PAGE_SIZE, fields=_ROW_FIELDS
+        customer=customer, number=requested, size=PORTAL_PAGE_SIZE, fields=fields
     )
     invoices = page.invoices
     for invoice in invoices:
@@ -213,7 +213,7 @@ def portal_page(
                 status=invoice_status_badge(invoice, today=today),
                 amount_due=format_money(invoice.amount_due, invoice.currency, locale),
                 # The page's language travels along, so portal and invoice read alike.
-                url=f"{reverse('invoice_page', args=[token])}?source=portal&lang={locale}",
+                url=f"/invoice/{token}?source=portal&lang={locale}",
                 token=token,
                 invoice=invoice,
                 pay=pay_gate(invoice=invoice, connected=connected),
