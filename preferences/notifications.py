@@ -9,7 +9,7 @@ the one sending pipeline."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +21,7 @@ from preferences import tasks
 from preferences.models import EmailKind
 
 
-def event_heard(*, company: Company, type: str, object_id: str, data: dict[str, Any]) -> None:
+def event_heard(*, company: Company, type: str, object_id: str, data: Mapping[str, Any]) -> None:
     company_id = company.pk
     if type == "payment.succeeded":
         transaction.on_commit(

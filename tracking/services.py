@@ -45,7 +45,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,9 +59,14 @@ from django.utils import timezone
 
 from core.http import client_ip
 from invoices.events import invoice_data
-from invoices.models import Invoice
+from invoices.models import Company, Invoice
 from invoices.tenancy import is_staff_of
-from invoices.webhooks.services import event_emit, subscriptions_read_once
+from invoices.webhooks.services import (
+    EventData,
+    event_emit,
+    subscribed_types,
+    subscriptions_read_once,
+)
 from tracking import buffer
 from tracking.models import (
     USER_AGENT_MAX_LENGTH,
@@ -261,12 +266,16 @@ def _view_announce(record: ViewRecord, invoice: Invoice) -> None:
         company=invoice.company,
         type="invoice.viewed",
         object_id=invoice.public_id,
-        data={
-            **invoice_data(invoice),
-            "viewed_at": record.viewed_at.isoformat(),
-            "source": record.source,
-        },
+        data=_view_data(record, invoice),
     )
+
+
+def _view_data(record: ViewRecord, invoice: Invoice) -> dict[str, Any]:
+    return {
+        **invoice_data(invoice),
+        "viewed_at": record.viewed_at.isoformat(),
+        "source": record.source,
+    }
 
 
 def view_buffer(
@@ -447,14 +456,67 @@ def _batch_write(records: list[ViewRecord]) -> int:
         by_key = {record.visit_key: record for record in records}
         counted = [by_key[key] for _, key, is_counted in written if is_counted]
         if counted:
-            invoices = Invoice.objects.select_related("company", "customer").in_bulk(
-                {record.invoice_id for record in counted}
-            )
-            with subscriptions_read_once():
-                for record in counted:
-                    if record.invoice_id in invoices:
-                        _view_announce(record, invoices[record.invoice_id])
+            _views_announce(counted)
     return len(written)
+
+
+def _views_announce(records: list[ViewRecord]) -> None:
+    """The ``invoice.viewed`` events of a batch's counted views. An event's data describes the
+    invoice whole (with its customer), which only the endpoints subscribed to views read: the
+    invoices are loaded whole for those companies only (one query), the others' events carry
+    data built if a listener reads it. Two queries besides: the invoices' ids, the companies."""
+    heads = {
+        pk: (public_id, company_id)
+        for pk, public_id, company_id in Invoice.objects.filter(
+            pk__in={record.invoice_id for record in records}
+        ).values_list("pk", "public_id", "company_id")
+    }
+    companies = Company.objects.in_bulk({company_id for _, company_id in heads.values()})
+    with subscriptions_read_once():
+        subscribed = {
+            company_id
+            for company_id in companies
+            if "invoice.viewed" in subscribed_types(company_id=company_id)
+        }
+        whole = (
+            Invoice.objects.select_related("company", "customer").in_bulk(
+                [pk for pk, (_, company_id) in heads.items() if company_id in subscribed]
+            )
+            if subscribed
+            else {}
+        )
+        for record in records:
+            if record.invoice_id not in heads:  # deleted since it was viewed
+                continue
+            public_id, company_id = heads[record.invoice_id]
+            data: Mapping[str, Any]
+            if company_id in subscribed:
+                invoice = whole.get(record.invoice_id)
+                if invoice is None:  # deleted in between
+                    continue
+                data = _view_data(record, invoice)
+            else:
+                data = EventData(_view_data_reader(record, public_id))
+            event_emit(
+                company=companies[company_id],
+                type="invoice.viewed",
+                object_id=public_id,
+                data=data,
+            )
+
+
+def _view_data_reader(record: ViewRecord, public_id: str) -> Callable[[], dict[str, Any]]:
+    def read() -> dict[str, Any]:
+        invoice = (
+            Invoice.objects.select_related("company", "customer")
+            .filter(pk=record.invoice_id)
+            .first()
+        )
+        if invoice is None:  # deleted since: what is still known
+            return {"object": "invoice", "id": public_id, "viewed_at": record.viewed_at.isoformat()}
+        return _view_data(record, invoice)
+
+    return read
 
 
 # Writing --------------------------------------------------------------------------------

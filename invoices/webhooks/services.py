@@ -7,7 +7,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -77,11 +77,34 @@ def event_listeners_connect(listener: EventListener) -> None:
         _listeners.append(listener)
 
 
-def event_emit(*, company: Company, type: str, object_id: str, data: dict[str, Any]) -> None:
+class EventData(Mapping[str, Any]):
+    """An event's data built when first read: frequent events (a flush of a thousand views)
+    load what their data needs only for the companies whose endpoints, or a listener, read it."""
+
+    def __init__(self, build: Callable[[], Mapping[str, Any]]) -> None:
+        self._build: Callable[[], Mapping[str, Any]] | None = build
+        self._data: Mapping[str, Any] = {}
+
+    def _built(self) -> Mapping[str, Any]:
+        if self._build is not None:
+            self._data, self._build = self._build(), None
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._built()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+
+def event_emit(*, company: Company, type: str, object_id: str, data: Mapping[str, Any]) -> None:
     """Announce ``type`` about ``object_id`` (a public id) to the listeners in the project and
     to the company's endpoints that subscribe to it: writes the outbox row and one delivery per
     endpoint in the caller's transaction, and queues the deliveries once it commits. No
-    subscriber: no write."""
+    subscriber: no write (and an ``EventData`` no listener reads is never built)."""
     if type not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type: {type}")
     for listener in _listeners:
@@ -104,7 +127,7 @@ def event_emit(*, company: Company, type: str, object_id: str, data: dict[str, A
             "id": event.public_id,
             "type": type,
             "timestamp": now.isoformat().replace("+00:00", "Z"),
-            "data": data,
+            "data": dict(data),
         },
         separators=(",", ":"),
         default=str,

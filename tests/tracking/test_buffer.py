@@ -5,6 +5,7 @@ tests/chaos/test_tracking_flush.py."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.test import RequestFactory
 
 from invoices.models import Company, Invoice
 from invoices.webhooks.models import WebhookEndpoint, WebhookEvent
-from invoices.webhooks.services import subscribed_types, subscriptions_changed
+from invoices.webhooks.services import EventData, subscribed_types, subscriptions_changed
 from tests import factories
 from tracking import buffer
 from tracking.models import InvoiceViewer, ViewRecord
@@ -84,17 +85,56 @@ def test_it_writes_a_batch_with_a_constant_number_of_queries(
     subscribed_types(company_id=tenant.pk)  # cached after the company's first event
     _open(invoices[0], "198.51.100.1")
     # 1 SAVEPOINT (the test runs in a transaction; a worker's flush opens its own), 2 the one
-    # statement (records, distinct IPs, statistics), 3 the viewed invoices for their events,
-    # 4 RELEASE SAVEPOINT.
-    with django_assert_num_queries(4):
+    # statement (records, distinct IPs, statistics), 3 the viewed invoices' public ids and
+    # companies, 4 those companies, 5 RELEASE SAVEPOINT. No endpoint wants views: the
+    # invoices are not loaded whole for their events' data.
+    with django_assert_num_queries(5):
         assert views_flush(consumer="one") == 1
     for n in range(30):
         _open(invoices[n % 3], f"198.51.100.{n + 10}")
-    # Thirty opens of three invoices: the same four queries.
-    with django_assert_num_queries(4):
+    # Thirty opens of three invoices: the same five queries.
+    with django_assert_num_queries(5):
         assert views_flush(consumer="thirty") == 30
     stats = [view_stats_for_invoice(invoice=invoice) for invoice in invoices]
     assert [(s.view_count, s.unique_ips) for s in stats] == [(11, 11), (10, 10), (10, 10)]
+
+
+def test_only_companies_that_want_views_get_their_events_with_the_invoice_whole(
+    tenant: Company, without_worker: None
+) -> None:
+    WebhookEndpoint.objects.create(
+        company=tenant, url="https://example.com/hooks", events=["invoice.viewed"]
+    )
+    subscriptions_changed(company_id=tenant.pk)
+    watched = factories.make_invoice(tenant)
+    unwatched = factories.make_invoice(factories.make_company(slug="no-endpoints-co"))
+    _open(watched, "203.0.113.40")
+    _open(unwatched, "203.0.113.41")
+
+    assert views_flush(consumer="one") == 2
+    event = WebhookEvent.objects.get(type="invoice.viewed")
+    assert event.company_id == tenant.pk
+    data = json.loads(event.payload)["data"]
+    assert (data["id"], data["number"], data["customer"], data["source"]) == (
+        watched.public_id,
+        watched.number,
+        watched.customer.public_id,
+        "link",
+    )
+    assert data["amount_due"] == watched.amount_due and data["viewed_at"]
+
+
+def test_event_data_is_built_once_and_only_when_read() -> None:
+    built: list[int] = []
+
+    def build() -> dict[str, Any]:
+        built.append(1)
+        return {"id": "inv_1"}
+
+    data = EventData(build)
+    assert built == []
+    assert data["id"] == "inv_1" and dict(data) == {"id": "inv_1"} and len(data) == 1
+    assert built == [1]
 
 
 def test_it_applies_the_refresh_storm_rules_in_the_buffer(invoice: Invoice) -> None:
