@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from core.redis_cache import cache_is_redis, cache_redis
 from invoices.models import Company, Invoice, Membership
 from preferences import tasks
 from preferences.models import EmailKind
@@ -83,13 +83,9 @@ def _first_heard(invoice_public_ids: list[str]) -> list[str]:
     """Views are frequent: only the first one heard of per invoice goes on to the database
     check (a cache key each, no query; on Redis one round trip for the lot). Without a cache,
     or when it fails, every view does."""
-    if len(invoice_public_ids) > 1 and str(settings.CACHES["default"]["BACKEND"]).startswith(
-        "django_redis."
-    ):
+    if len(invoice_public_ids) > 1 and cache_is_redis():
         try:
-            from django_redis import get_redis_connection
-
-            pipe = get_redis_connection("default").pipeline(transaction=False)
+            pipe = cache_redis().pipeline(transaction=False)
             for public_id in invoice_public_ids:
                 pipe.set(cache.make_key(_first_view_key(public_id)), 1, nx=True)
             added = pipe.execute()

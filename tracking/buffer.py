@@ -31,6 +31,8 @@ from redis import Redis
 from redis.commands.core import Script
 from redis.exceptions import ResponseError
 
+from core.redis_cache import cache_is_redis, cache_redis
+
 logger = logging.getLogger(__name__)
 
 GROUP = "flush"
@@ -65,15 +67,11 @@ _push_script: Script | None = None
 def buffer_available() -> bool:
     """Buffering needs the default cache to be Redis (django-redis) and the database to be
     PostgreSQL (the batch write is PostgreSQL's SQL); otherwise views are written directly."""
-    return bool(settings.TRACKING_BUFFERED) and str(
-        settings.CACHES["default"]["BACKEND"]
-    ).startswith("django_redis.")
+    return bool(settings.TRACKING_BUFFERED) and cache_is_redis()
 
 
 def _redis() -> Redis:
-    from django_redis import get_redis_connection
-
-    return get_redis_connection("default")
+    return cache_redis()
 
 
 def stream_key() -> str:
