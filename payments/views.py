@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from csp.decorators import csp_exempt
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
@@ -242,7 +243,10 @@ def payment_receipt_pdf(
     return response
 
 
+# Stripe's servers read the answer, never a browser: no CSRF token, no Content-Security-Policy
+# (building the policy costs about 50 us of the 1.3 ms a delivery takes in process).
 @csrf_exempt
+@csp_exempt()  # type: ignore[arg-type]  # typed for views without URL arguments
 @require_POST
 def stripe_webhook(request: HttpRequest, webhook_key: str) -> HttpResponse:
     """POST /webhooks/stripe/<company-key>: verify with the company's signing secret (400 if

@@ -15,7 +15,7 @@ from payments.models import Payment, StripeConnection, WebhookEvent, WebhookEven
 from payments.stripe_client import API_VERSION
 from payments.tasks import webhook_events_retry_task
 from stripe_emulator.server import EmulatorServer
-from tests.factories import make_invoice
+from tests.factories import make_invoice, share_token
 from tests.payments.conftest import (
     SECRET_KEY,
     confirm_with_test_card,
@@ -55,6 +55,20 @@ def test_it_refuses_an_event_of_another_api_version(
     unversioned = {key: value for key, value in _event("charge.refunded", {}).items()}
     del unversioned["api_version"]
     assert signed_post(client, connected.webhook_key, unversioned).status_code == 400
+
+
+def test_its_answers_carry_no_content_security_policy(
+    client: Any, connected: StripeConnection
+) -> None:
+    # Stripe reads the answer, never a browser; the customer pages keep theirs.
+    accepted = signed_post(client, connected.webhook_key, _event("charge.succeeded", {}))
+    refused = signed_post(
+        client, connected.webhook_key, _event("charge.succeeded", {}), secret="whsec_forged"
+    )
+    assert (accepted.status_code, refused.status_code) == (200, 400)
+    assert "Content-Security-Policy" not in accepted and "Content-Security-Policy" not in refused
+    page = client.get(f"/invoice/{share_token(make_invoice(connected.company))}")
+    assert "Content-Security-Policy" in page
 
 
 def test_it_refuses_a_forged_signature(client: Any, connected: StripeConnection) -> None:
