@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from invoices import events
+from invoices import events, share_links
 from invoices.customization.domains import company_origin
 from invoices.events import Actor
 from invoices.models import Customer, Invoice, InvoiceStatus
@@ -219,15 +219,13 @@ def sign_in_link_create(
 def sign_in_location(link: SignInLink) -> str:
     """The path the link leads to, through the customer's live portal link (or the invoice's
     share link), made if there is none: signing in proves more than holding such a link."""
-    from invoices import services as invoice_services
-
     if link.page == SignInPage.INVOICE and link.invoice is not None:
-        share = invoice_services.share_link_create(invoice=link.invoice)
+        share = share_links.share_link_create(invoice=link.invoice)
         anchor = "#comments" if link.source == SignInSource.COMMENTS else ""
-        return f"/invoice/{invoice_services.share_link_token(share)}{anchor}"
-    portal = invoice_services.portal_link_create(customer=link.customer)
+        return f"/invoice/{share_links.share_link_token(share)}{anchor}"
+    portal = share_links.portal_link_create(customer=link.customer)
     suffix = PORTAL_PAGE_SUFFIXES.get(link.page, "")
-    return f"/portal/{invoice_services.share_link_token(portal)}{suffix}"
+    return f"/portal/{share_links.share_link_token(portal)}{suffix}"
 
 
 @transaction.atomic
