@@ -147,8 +147,10 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # streams run their short reads on one shared sync thread (portal.comments.asgi): it holds at
 # most one pooled connection, given back whenever a stream's response ends. Only on
 # PostgreSQL (SQLite has no pool); Django refuses a pool with CONN_MAX_AGE other than 0.
-# With CONN_HEALTH_CHECKS the pool checks a connection before handing it out, so requests
-# after a database restart get a fresh one (as the persistent connections' check did).
+# The pool checks a connection before handing it out (core.pool_checks, through the backend
+# core.postgresql: a round trip only when its socket shows it was dropped, or after it sat
+# idle), so requests after a database restart get a fresh one, as the persistent connections'
+# check (CONN_HEALTH_CHECKS) did.
 DB_POOL = env_bool("DB_POOL", True)
 DB_POOL_MIN = int(os.environ.get("DB_POOL_MIN", "2"))
 DB_POOL_MAX = int(os.environ.get("DB_POOL_MAX", "10"))
@@ -170,6 +172,8 @@ def _database(url: str) -> dict[str, Any]:
     )
     if DB_POOL and database["ENGINE"] == "django.db.backends.postgresql":
         database["CONN_MAX_AGE"] = 0
+        # Django's backend, with a pool that checks connections without a round trip each time.
+        database["ENGINE"] = "core.postgresql"
         database["OPTIONS"] = {**database.get("OPTIONS", {})}
         database["OPTIONS"]["pool"] = {
             "min_size": min(DB_POOL_MIN, DB_POOL_MAX),
@@ -181,7 +185,7 @@ def _database(url: str) -> dict[str, Any]:
             "max_lifetime": 3600,
             "name": "default",
         }
-    if database["ENGINE"] == "django.db.backends.postgresql" and DB_PREPARED_STATEMENTS:
+    if database["ENGINE"].endswith("postgresql") and DB_PREPARED_STATEMENTS:
         # Lets the hottest lookups prepare their statements (invoices.rows.prepared_cursor asks
         # for it explicitly); Django's own cursors bind on the client and never prepare.
         database["OPTIONS"] = {**database.get("OPTIONS", {}), "prepare_threshold": 5}
