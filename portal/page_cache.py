@@ -26,9 +26,9 @@ from django.conf import settings
 from django.db.models import Model
 from django.db.models.fields.files import FieldFile
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.utils import timezone, translation
 
+from core.csrf import csrf_token
 from core.fragments import CACHE_DOWN, cache_get, cache_set
 from invoices.customer_sessions.cookies import LEGACY_COOKIE_NAME, session_cookie_name
 from portal.presenters import CACHE_SECONDS, cache_key, page_sources_digest
@@ -137,7 +137,7 @@ def _served(request: HttpRequest, page: StoredPage) -> HttpResponse:
     html = page.html.replace(NONCE_MARK, str(request.csp_nonce))  # type: ignore[attr-defined]
     if CSRF_MARK in html:
         # As {% csrf_token %} does: a fresh mask of the browser's secret (cookie set if new).
-        html = html.replace(CSRF_MARK, get_token(request))
+        html = html.replace(CSRF_MARK, csrf_token(request))
     if page.csp:
         csp_add(request, page.csp)
     return HttpResponse(html)

@@ -140,6 +140,35 @@ def test_it_posts_a_comment_with_the_csrf_token_of_a_cached_page(
     assert "Posted from a cached page" in _html(browser.get(f"/invoice/{token}"))
 
 
+def test_a_cached_page_keeps_the_browsers_csrf_secret_under_a_fresh_mask(
+    invoice: Invoice, token: str
+) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    browser.get(f"/invoice/{token}")  # stores the page; the browser gets its secret
+    secret = browser.cookies["csrftoken"].value
+    tokens = set()
+    for _ in range(3):
+        response = browser.get(f"/invoice/{token}")
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', _html(response))
+        assert found is not None and len(found.group(1)) == 64
+        assert found.group(1).isalnum() and secret not in found.group(1)
+        tokens.add(found.group(1))
+        # The cookie is renewed with the same secret, never replaced.
+        assert response.cookies["csrftoken"].value == secret
+    assert len(tokens) == 3
+    response = browser.post(
+        f"/invoice/{token}/comments",
+        {
+            "csrfmiddlewaretoken": tokens.pop(),
+            "name": "Ada",
+            "email": "ada@example.com",
+            "body": "Posted with a known secret",
+        },
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code in (200, 201), response.content
+
+
 # Nothing stale ------------------------------------------------------------------------------
 
 
