@@ -3,10 +3,14 @@ from django.urls import include, path
 
 from api.app import urls as api_urls
 from backoffice.views import invitation_accept
+from portal.urls import customer_pages
 from portal_project.health import healthz
 from portal_project.landing import landing
 
 urlpatterns = [
+    # First: the customer pages answer most requests, and Django tries patterns in order (no
+    # other pattern matches their paths).
+    *customer_pages,
     path("", landing, name="landing"),
     path("admin/", admin.site.urls),
     path("api/v1/", api_urls()),
