@@ -1,6 +1,7 @@
-"""The CSRF token of a page served from the page cache: what Django's ``get_token`` gives (the
-browser's secret, new in a cookie if it has none, under a fresh mask), with its 64 random
-characters drawn from one read of the OS's randomness instead of one read per character.
+"""The CSRF token of a form: what Django's ``get_token`` gives (the browser's secret, new in a
+cookie if it has none, under a fresh mask), with its 64 random characters drawn from one read
+of the OS's randomness instead of one read per character. Pages served from the page cache put
+it in (``csrf_token``); rendered templates get it from the ``csrf`` context processor.
 
 Django keeps the secret in ``request.META["CSRF_COOKIE"]`` and sets the cookie when
 ``CSRF_COOKIE_NEEDS_UPDATE`` is set, as ``get_token`` does; its middleware checks the token
@@ -13,6 +14,7 @@ import secrets
 
 from django.http import HttpRequest
 from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
+from django.utils.functional import SimpleLazyObject
 
 _CHARS = CSRF_ALLOWED_CHARS
 _INDEX = {char: index for index, char in enumerate(_CHARS)}
@@ -43,3 +45,9 @@ def csrf_token(request: HttpRequest) -> str:
         _CHARS[(_INDEX[s] + _INDEX[m]) % len(_CHARS)] for s, m in zip(secret, mask, strict=True)
     )
     return mask + cipher
+
+
+def csrf(request: HttpRequest) -> dict[str, object]:
+    """Context processor: ``csrf_token`` for ``{% csrf_token %}``, made only if a template asks.
+    Listed after Django's own (which RequestContext always runs first), it takes its place."""
+    return {"csrf_token": SimpleLazyObject(lambda: csrf_token(request))}
