@@ -220,6 +220,30 @@ def test_it_shows_company_changes_at_once(
     assert "Tenant Renamed GmbH" in _html(client.get(url))
 
 
+def test_the_rows_digest_names_every_shown_column_by_its_content(tenant: Company) -> None:
+    from django.core.files.base import ContentFile
+
+    from portal.page_cache import rows_digest
+
+    def digest() -> tuple[object, ...]:
+        return rows_digest([Company.objects.get(pk=tenant.pk)])
+
+    tenant.logo.save("logo.png", ContentFile(b"not read"), save=True)
+    first = digest()
+    (row,) = first
+    columns = [f for f in Company._meta.concrete_fields if f.attname != "next_invoice_sequence"]
+    assert row[0] == "Company" and len(row) == 1 + len(columns)
+    # A file is its name, not the FieldFile object (whose text would differ by load).
+    assert tenant.logo.name in row and not any(
+        type(value).__name__ == "ImageFieldFile" for value in row
+    )
+    assert digest() == first
+    Company.objects.filter(pk=tenant.pk).update(next_invoice_sequence=99)
+    assert digest() == first
+    Company.objects.filter(pk=tenant.pk).update(brand_color="#123456")
+    assert digest() != first
+
+
 def test_it_offers_payment_as_soon_as_stripe_connects_and_not_after(
     client: Any, tenant: Company, invoice: Invoice, token: str
 ) -> None:
