@@ -1,6 +1,6 @@
 """``python -m stripe_emulator [--port 8420]``: serve the emulator on 127.0.0.1 until Ctrl-C.
 
-``manage.py stripe_emulator`` is an alias that calls :func:`main`. The emulator needs neither
+``manage.py stripe_emulator`` is an alias that runs this module in its place. The emulator needs neither
 Django nor the app's settings.
 """
 

@@ -1,14 +1,21 @@
 """``python manage.py stripe_emulator [--port 8420]``: an alias of ``python -m stripe_emulator``.
 
-The emulator is a development tool outside the apps (not in the production image): it is
-imported only when the command runs, so ``manage.py help`` works without it.
+The emulator is a development tool outside the apps (not in the production image): the
+command runs ``python -m stripe_emulator`` in its place (the same process id, output and
+signals) and never imports it, so ``manage.py help`` works without it and no app depends on it.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+EMULATOR = "stripe_emulator"
 
 
 class Command(BaseCommand):
@@ -19,13 +26,19 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            from stripe_emulator.__main__ import main
-        except ModuleNotFoundError as exc:
-            if exc.name != "stripe_emulator":
-                raise
+            installed = importlib.util.find_spec(EMULATOR) is not None
+        except ModuleNotFoundError:
+            installed = False
+        if not installed:
             raise CommandError(
                 "The Stripe emulator is a development tool and is not installed here "
                 "(run it from a source checkout)."
-            ) from exc
+            )
         port = options["port"]
-        main([] if port is None else ["--port", str(port)])
+        argv = [sys.executable, "-m", EMULATOR, *([] if port is None else ["--port", str(port)])]
+        # Found next to manage.py, from whatever directory the command was started in.
+        paths = [str(settings.BASE_DIR), os.environ.get("PYTHONPATH", "")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, argv, env)
