@@ -54,7 +54,7 @@ _CACHE_PREFIX = "portal:html:v1:"
 # What the customer pages are made of besides data, relative to the project root: templates,
 # compiled translations and the code that builds them. Hashed once per process, so a deploy
 # that changes any of them changes every key, with nothing to remember to bump.
-_PAGE_SOURCES = ("templates", "locale", "core", "invoices", "payments", "portal")
+_PAGE_SOURCES = ("templates", "jinja_templates", "locale", "core", "invoices", "payments", "portal")
 _PAGE_SOURCE_SUFFIXES = (".html", ".mo", ".py")
 
 
@@ -282,7 +282,7 @@ def portal_list_html(
         page = portal_page(
             customer=customer, locale=locale, page_number=requested, connected=connected
         )
-        return render_to_string("portal/_portal_body.html", {"portal": page})
+        return render_to_string("portal/_portal_body.html", {"portal": page}, using="jinja2")
 
     return cached_html(None if whole_page_cached else key, render, CACHE_SECONDS)
 
@@ -299,7 +299,7 @@ def account_cards_html(
 ) -> SafeString:
     """The account home's cards of ``customer`` (loaded with its company), one group per
     currency, with "Pay everything due", and the balance summary
-    (templates/portal/account/_cards.html), cached under the portal's data version and the
+    (jinja_templates/portal/account/_cards.html), cached under the portal's data version and the
     company's day (aging moves with it), unless ``whole_page_cached``. Queries: none when
     cached, else two
     (``portal.account.selectors.account_by_currency``)."""
@@ -335,6 +335,7 @@ def account_cards_html(
                 "lang": locale,
                 "pay_enabled": connected and company.plan == Plan.PRO,
             },
+            using="jinja2",
         )
 
     return cached_html(None if whole_page_cached else key, render, CACHE_SECONDS)

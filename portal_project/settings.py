@@ -134,7 +134,16 @@ TEMPLATES = [
             # {% load i18n %}: Django's tags, with a faster {% translate %} of fixed messages.
             "libraries": {"i18n": "core.i18n_tags"},
         },
-    }
+    },
+    {
+        # The customer pages' most rendered parts (jinja_templates/, portal.jinja), rendered with
+        # render_to_string(..., using="jinja2").
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "jinja_templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "portal.jinja.environment"},
+    },
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")

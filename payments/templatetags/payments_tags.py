@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django import template
 from django.conf import settings
+from django.template import Context
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, to_locale
 
 from invoices.models import Invoice
@@ -30,3 +33,19 @@ def pay_card_config(invoice: Invoice, publishable_key: str | None = None) -> dic
 def pay_amount_example(currency: str) -> str:
     """How to type an amount of ``currency`` on this page (``12,50`` on a German page)."""
     return amount_example(currency, to_locale(get_language() or "en"))
+
+
+# What the pay action reads from the page that shows it (jinja_templates/payments/_pay_action.html).
+_PAY_ACTION_CONTEXT = ("token", "invoice", "pay", "pay_error", "pay_value", "stripe", "request")
+
+
+@register.simple_tag(takes_context=True)
+def pay_action(context: Context) -> SafeString:
+    """The pay action of a page of its own (the invoice page, the pay form), card on the page
+    included: the same partial as the account home's rows (rendered by Jinja2, jinja_templates/)."""
+    values = {name: context.get(name) for name in _PAY_ACTION_CONTEXT}
+    return mark_safe(  # noqa: S308 (rendered by Jinja2 with autoescape)
+        render_to_string(
+            "payments/_pay_action.html", {**values, "card_on_page": True}, using="jinja2"
+        )
+    )
