@@ -131,10 +131,13 @@ def _maintenance_connection() -> psycopg.Connection[Any]:
 
 
 def _terminate_sessions(*, keep: tuple[int, ...] = ()) -> int:
-    """End every session of the test database but the test's own; how many there were."""
+    """End every session of the test database but the test's own; how many there were.
+    Returns once each has ended (up to 5 s each): ``pg_terminate_backend`` alone only signals
+    the backend, and a page asked for while one is still on its way out is a page served in the
+    middle of a restart, not after it."""
     with _maintenance_connection() as conn:
         rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> ALL(%s) AND backend_type = 'client backend'",
             [
                 connection.settings_dict["NAME"],
