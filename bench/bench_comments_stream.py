@@ -62,6 +62,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SERVER_APPLICATION_NAME = f"bench-comments-stream-{os.getpid()}"
+
+
 def start_server(target: str, *, factory: bool) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     command = [
@@ -81,7 +84,10 @@ def start_server(target: str, *, factory: bool) -> tuple[subprocess.Popen[bytes]
         *(["--factory"] if factory else []),
         target,
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy())
+    # As docker-compose.yml's realtime service: no connection pool. Its sessions carry their
+    # own application name, so only they are counted (not a finished run's on their way out).
+    env = {**os.environ, "DB_POOL": "0", "PGAPPNAME": SERVER_APPLICATION_NAME}
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -108,10 +114,12 @@ def threads_of(pid: int) -> int:
 
 
 def pg_connections() -> int:
+    """The server's sessions."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
+            "AND application_name = %s",
+            [SERVER_APPLICATION_NAME],
         )
         return int(cursor.fetchone()[0])
 

@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["pages", "scale", "pdf", "tracking", "comments_stream", "webhooks", "lighthouse"]
 # What a benchmark that needs PostgreSQL and Redis gets when DATABASE_URL / REDIS_URL are not
 # set (the page and scale benchmarks choose their own databases).
-NEEDS_SERVICES = {"comments_stream"}
+NEEDS_SERVICES = {"comments_stream", "tracking"}
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_runs"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
