@@ -12,6 +12,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -51,11 +52,29 @@ logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 3600
 _CACHE_PREFIX = "portal:html:v1:"
-# What the customer pages are made of besides data, relative to the project root: templates,
-# compiled translations and the code that builds them. Hashed once per process, so a deploy
+# What the customer pages are made of besides data, relative to the project root: every
+# template engine's folders (settings.TEMPLATES), compiled translations and the code that
+# builds them (the apps' own template folders inside). Hashed once per process, so a deploy
 # that changes any of them changes every key, with nothing to remember to bump.
-_PAGE_SOURCES = ("templates", "jinja_templates", "locale", "core", "invoices", "payments", "portal")
+_PAGE_CODE = ("locale", "core", "invoices", "payments", "portal")
 _PAGE_SOURCE_SUFFIXES = (".html", ".mo", ".py")
+
+
+def page_source_files() -> list[Path]:
+    """The files the page cache's keys depend on, in a fixed order."""
+    root = Path(settings.BASE_DIR)
+    engines_settings: list[dict[str, Any]] = settings.TEMPLATES
+    template_dirs = [Path(folder) for engine in engines_settings for folder in engine["DIRS"]]
+    files: list[Path] = []
+    for source in [*template_dirs, *(root / name for name in _PAGE_CODE)]:
+        files.extend(
+            file
+            for file in sorted(source.rglob("*"))
+            if file.suffix in _PAGE_SOURCE_SUFFIXES
+            and "migrations" not in file.parts
+            and file.is_file()
+        )
+    return files
 
 
 @functools.cache
@@ -64,15 +83,9 @@ def page_sources_digest() -> str:
     names), hashed once per process."""
     root = Path(settings.BASE_DIR)
     digest = hashlib.sha256()
-    for source in _PAGE_SOURCES:
-        for file in sorted((root / source).rglob("*")):
-            if (
-                file.suffix in _PAGE_SOURCE_SUFFIXES
-                and "migrations" not in file.parts
-                and file.is_file()
-            ):
-                digest.update(str(file.relative_to(root)).encode())
-                digest.update(file.read_bytes())
+    for file in page_source_files():
+        digest.update(str(file.relative_to(root)).encode())
+        digest.update(file.read_bytes())
     static_root = getattr(settings, "STATIC_ROOT", None)
     manifest = Path(static_root) / "staticfiles.json" if static_root else None
     if manifest is not None and manifest.is_file():

@@ -7,15 +7,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
+from django.template import engines
 from django.test import Client
 from django.utils import timezone
 
 from invoices import services
 from invoices.models import Company, Customer, Invoice
+from portal.presenters import page_source_files
 from tests import factories
 from tests.csrf_checks import csrf_answer
 
@@ -432,3 +436,19 @@ def test_the_lookup_knows_the_documents_tab_as_the_tab_itself_does(
         whose == "mine" and status == "open" and audience != "all_customers"
     )
     assert bool(found.has_documents) is customer_has_documents(customer=customer) is expected  # type: ignore[attr-defined]
+
+
+def test_every_template_a_page_can_render_is_in_the_keys() -> None:
+    """A deploy that changes any template of any engine (Django's, Jinja2's, the apps' own
+    folders) changes every page's key."""
+    root = Path(settings.BASE_DIR)
+    ours = [
+        Path(folder)
+        for engine in engines.all()
+        for folder in engine.template_dirs
+        if Path(folder).is_relative_to(root) and ".venv" not in Path(folder).parts
+    ]
+    assert root / "jinja_templates" in ours
+    templates = {file for folder in ours for file in folder.rglob("*.html")}
+    assert root / "jinja_templates" / "portal" / "_portal_body.html" in templates
+    assert templates - set(page_source_files()) == set()
